@@ -1,0 +1,7 @@
+//! The `promlite` command-line tool.
+#![forbid(unsafe_code)]
+
+fn main() {
+    eprintln!("promlite: no commands yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,166 @@
+//! The contract between a store and the PromQL evaluator.
+
+use crate::{Labels, Matcher, Sample};
+
+/// The type of a metric family as declared by a `# TYPE` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    /// `counter`
+    Counter,
+    /// `gauge`
+    Gauge,
+    /// `histogram`
+    Histogram,
+    /// `gaugehistogram` (OpenMetrics)
+    GaugeHistogram,
+    /// `summary`
+    Summary,
+    /// `info` (OpenMetrics)
+    Info,
+    /// `stateset` (OpenMetrics)
+    StateSet,
+    /// `unknown` / `untyped`
+    Unknown,
+}
+
+impl MetricType {
+    /// Parses a TYPE keyword (`counter`, `gauge`, ..., `untyped` reads as unknown).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "counter" => MetricType::Counter,
+            "gauge" => MetricType::Gauge,
+            "histogram" => MetricType::Histogram,
+            "gaugehistogram" => MetricType::GaugeHistogram,
+            "summary" => MetricType::Summary,
+            "info" => MetricType::Info,
+            "stateset" => MetricType::StateSet,
+            "unknown" | "untyped" => MetricType::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// The keyword as written in OpenMetrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+}
+
+/// One selected series: its labels and its samples inside the requested window,
+/// sorted by time, staleness markers included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSamples {
+    /// The series' labels, `__name__` included.
+    pub labels: Labels,
+    /// Samples with `mint <= t <= maxt`, ascending by `t`.
+    pub samples: Vec<Sample>,
+}
+
+/// Why a selection failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SelectError {
+    /// The selection would load more samples than allowed.
+    #[error("query processing would load too many samples into memory (limit {limit})")]
+    TooManySamples {
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// Any other storage failure.
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+/// What the PromQL evaluator needs from a store.
+pub trait Queryable: Send + Sync {
+    /// Every series matching all `matchers` that has at least one sample with
+    /// `mint <= t <= maxt`, with exactly those samples (both ends inclusive: the
+    /// evaluator applies Prometheus 3's left-open windows itself). The order of the
+    /// returned series is unspecified.
+    ///
+    /// # Errors
+    /// [`SelectError`] when the store cannot or may not answer.
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesSamples>, SelectError>;
+
+    /// The declared type of metric family `metric_name`, if any scrape declared one.
+    /// Used for type-aware annotations (`rate` over a gauge). Default: unknown.
+    fn metric_type(&self, metric_name: &str) -> Option<MetricType> {
+        let _ = metric_name;
+        None
+    }
+}
+
+/// A trivially simple [`Queryable`]: a list of series scanned linearly. Meant for
+/// tests and tiny data sets; the real store is `promlite-store`.
+#[derive(Debug, Clone, Default)]
+pub struct VecStorage {
+    /// The series, each with samples sorted by time.
+    pub series: Vec<SeriesSamples>,
+    /// Declared family types.
+    pub types: Vec<(String, MetricType)>,
+}
+
+impl VecStorage {
+    /// Adds a sample to series `labels`, creating the series if needed. Samples must
+    /// be added in time order per series.
+    pub fn push(&mut self, labels: &Labels, sample: Sample) {
+        match self.series.iter_mut().find(|s| &s.labels == labels) {
+            Some(s) => s.samples.push(sample),
+            None => self.series.push(SeriesSamples {
+                labels: labels.clone(),
+                samples: vec![sample],
+            }),
+        }
+    }
+}
+
+impl Queryable for VecStorage {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesSamples>, SelectError> {
+        Ok(self
+            .series
+            .iter()
+            .filter(|s| {
+                matchers
+                    .iter()
+                    .all(|m| m.matches(s.labels.get(&m.name).unwrap_or("")))
+            })
+            .filter_map(|s| {
+                let samples: Vec<Sample> = s
+                    .samples
+                    .iter()
+                    .filter(|x| x.t >= mint && x.t <= maxt)
+                    .copied()
+                    .collect();
+                (!samples.is_empty()).then(|| SeriesSamples {
+                    labels: s.labels.clone(),
+                    samples,
+                })
+            })
+            .collect())
+    }
+
+    fn metric_type(&self, metric_name: &str) -> Option<MetricType> {
+        self.types
+            .iter()
+            .find(|(n, _)| n == metric_name)
+            .map(|(_, t)| *t)
+    }
+}

@@ -1,0 +1,15 @@
+//! promlite: an embedded PromQL engine.
+//!
+//! This facade re-exports the pipeline stages:
+//! - [`model`]: label sets, matchers, samples;
+//! - [`expfmt`]: the exposition-format parser;
+//! - [`store`]: the in-memory time-series store;
+//! - [`promql`]: the PromQL parser and evaluator.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+pub use promlite_expfmt as expfmt;
+pub use promlite_model as model;
+pub use promlite_promql as promql;
+pub use promlite_store as store;
