@@ -209,7 +209,10 @@ mod tests {
     #[test]
     fn go_float_parsing_accepts_what_go_accepts() {
         assert_eq!(parse_go_float("-0"), Some(-0.0));
-        assert_eq!(parse_go_float("9.999999999999999e-06"), Some(9.999999999999999e-06));
+        assert_eq!(
+            parse_go_float("9.999999999999999e-06"),
+            Some(9.999999999999999e-06)
+        );
         assert_eq!(parse_go_float("-Inf"), Some(f64::NEG_INFINITY));
         assert_eq!(parse_go_float("inf"), Some(f64::INFINITY));
         assert_eq!(parse_go_float("Infinity"), Some(f64::INFINITY));
@@ -219,7 +222,11 @@ mod tests {
         assert_eq!(parse_go_float("1.2.3"), None);
         assert_eq!(parse_go_float(" 1"), None);
         assert_eq!(parse_go_float("0x1.8p1"), Some(3.0));
-        assert_eq!(parse_go_float("0x10"), None, "Go requires a p exponent in hex floats");
+        assert_eq!(
+            parse_go_float("0x10"),
+            None,
+            "Go requires a p exponent in hex floats"
+        );
     }
 
     #[test]

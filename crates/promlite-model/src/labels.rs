@@ -69,7 +69,10 @@ impl Labels {
     /// Wraps labels that the caller guarantees are sorted by name, unique and
     /// non-empty. Debug builds check it.
     pub fn from_sorted(v: Vec<Label>) -> Self {
-        debug_assert!(v.windows(2).all(|w| w[0].name < w[1].name), "labels not sorted/unique");
+        debug_assert!(
+            v.windows(2).all(|w| w[0].name < w[1].name),
+            "labels not sorted/unique"
+        );
         debug_assert!(v.iter().all(|l| !l.value.is_empty()), "empty label value");
         Labels(Arc::from(v))
     }
@@ -254,7 +257,10 @@ impl LabelsBuilder {
 
     /// The value of `name` in the builder's current state.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.labels.iter().find(|l| &*l.name == name).map(|l| &*l.value)
+        self.labels
+            .iter()
+            .find(|l| &*l.name == name)
+            .map(|l| &*l.value)
     }
 
     /// The finished, sorted label set.
@@ -305,7 +311,13 @@ mod tests {
     fn grouping_helpers() {
         let ls = Labels::from_pairs([("__name__", "m"), ("a", "1"), ("b", "2")]);
         assert_eq!(ls.keep_only(&["a"]), Labels::from_pairs([("a", "1")]));
-        assert_eq!(ls.drop_names(&["a"]), Labels::from_pairs([("__name__", "m"), ("b", "2")]));
-        assert_eq!(ls.without_metric_name(), Labels::from_pairs([("a", "1"), ("b", "2")]));
+        assert_eq!(
+            ls.drop_names(&["a"]),
+            Labels::from_pairs([("__name__", "m"), ("b", "2")])
+        );
+        assert_eq!(
+            ls.without_metric_name(),
+            Labels::from_pairs([("a", "1"), ("b", "2")])
+        );
     }
 }

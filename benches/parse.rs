@@ -1,0 +1,2 @@
+//! Placeholder: filled in by the parse stage.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Integration tests: promql_parse.
