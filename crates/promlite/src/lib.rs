@@ -13,3 +13,5 @@ pub use promlite_expfmt as expfmt;
 pub use promlite_model as model;
 pub use promlite_promql as promql;
 pub use promlite_store as store;
+
+pub mod sim;
