@@ -14,4 +14,5 @@ pub use promlite_model as model;
 pub use promlite_promql as promql;
 pub use promlite_store as store;
 
+pub mod dashboard;
 pub mod sim;
