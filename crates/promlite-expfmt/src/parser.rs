@@ -378,7 +378,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A sample line starting at `at` (the first non-blank byte).
-    #[inline]
+    #[inline(always)]
     fn parse_sample(
         &mut self,
         line: &'a [u8],
@@ -415,7 +415,7 @@ impl<'a> Parser<'a> {
         let mut labels_from = None;
         let brace = skip_blanks(line, i);
         if line.get(brace) == Some(&b'{') {
-            let block = self.parse_label_block(line, brace, name_span, ctx)?;
+            let block = self.parse_label_block(line, brace, name_span, ctx, false)?;
             if let Some(q) = block.quoted_name {
                 name_span = Some(q);
             }
@@ -525,7 +525,7 @@ impl<'a> Parser<'a> {
         }
         // An exemplar label set has no metric name: pretend one was given so that a
         // quoted name inside is reported as a missing '='.
-        let block = self.parse_label_block(line, open, Some((0, 0, false)), ctx)?;
+        let block = self.parse_label_block(line, open, Some((0, 0, false)), ctx, false)?;
         let blk = self.text(ctx, open, block.end)?;
         if !line.get(block.end).is_some_and(|b| is_blank(*b)) {
             return Err(bad(block.end, "expected ' ' and a value after the labels"));
@@ -559,6 +559,10 @@ impl<'a> Parser<'a> {
 
     /// A `{...}` label block whose `{` is at `open`. `name` is the metric name given before
     /// the block, if any. Validates names, values, separators and duplicates.
+    ///
+    /// Duplicate names are rare, so the first pass only keeps a 64-bit Bloom filter of the
+    /// names; when two names might clash (or `__name__` or an escaped name appears), the
+    /// block is parsed again with `collect` set, recording every name for an exact check.
     #[inline]
     fn parse_label_block(
         &mut self,
@@ -566,8 +570,13 @@ impl<'a> Parser<'a> {
         open: usize,
         name: Option<(usize, usize, bool)>,
         ctx: LineCtx,
+        collect: bool,
     ) -> Result<Block, ParseError> {
-        self.names.clear();
+        if collect {
+            self.names.clear();
+        }
+        let mut bloom = 0u64;
+        let mut maybe_dup = false;
         let mut quoted_name = None;
         let mut labels_from = open + 1;
         let mut i = open + 1;
@@ -629,7 +638,17 @@ impl<'a> Parser<'a> {
                 let (close, _) = scan_quoted(line, i)
                     .ok_or_else(|| ctx.err(i, ErrorKind::UnterminatedString))?;
                 i = close + 1;
-                self.names.push((span.start, span.end, span.escaped));
+                if collect {
+                    self.names.push((span.start, span.end, span.escaped));
+                } else {
+                    let n = &line[span.start..span.end];
+                    let (Some(&f), Some(&l)) = (n.first(), n.last()) else {
+                        return Err(ctx.err(n_start, ErrorKind::EmptyLabelName));
+                    };
+                    let bit = 1u64 << ((n.len() + usize::from(f) * 7 + usize::from(l) * 3) & 63);
+                    maybe_dup |= (bloom & bit != 0) || span.escaped || n == b"__name__";
+                    bloom |= bit;
+                }
             } else if c == b'"' && items == 0 && name.is_none() {
                 // `{"metric.name", ...}`: Prometheus 3's quoted metric name comes first.
                 if span.start == span.end {
@@ -670,7 +689,10 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        if !self.names.is_empty() {
+        if maybe_dup {
+            return self.parse_label_block(line, open, name, ctx, true);
+        }
+        if collect && !self.names.is_empty() {
             self.check_duplicates(line, name.is_some() || quoted_name.is_some(), ctx)?;
         }
         Ok(Block {
