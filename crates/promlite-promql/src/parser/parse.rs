@@ -8,9 +8,14 @@ use super::functions::get_function;
 use super::lexer::{lex, Tok, Token};
 use super::ParseOptions;
 
-/// Deepest AST (and parser recursion) accepted; deeper queries get an error
-/// instead of exhausting the stack.
+/// Deepest AST accepted (longest chain of nested nodes, e.g. `1+1+...+1` has one
+/// level per `+`); deeper queries get an error instead of exhausting the stack of
+/// whatever walks the tree recursively.
 pub const MAX_DEPTH: u32 = 200;
+/// Deepest parser recursion accepted: nesting of parentheses, call arguments,
+/// aggregations and unary operators. A debug build needs about 12 KiB of stack per
+/// level, so 64 levels stay well inside a 2 MiB thread stack.
+pub const MAX_NESTING: u32 = 64;
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 1 << 20;
 
@@ -75,6 +80,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn err<T>(&self, span: Span, msg: impl Into<String>) -> Res<T> {
         Err(ParseError::new(self.src, span, msg))
     }
@@ -135,6 +141,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn unexpected<T>(&self, context: &str, expected: &str) -> Res<T> {
         let t = self.peek();
         let mut m = format!("unexpected {}", self.desc(t));
@@ -158,10 +165,16 @@ impl<'a> Parser<'a> {
     }
 
     fn check_depth(&self, d: u32, span: Span) -> Res<()> {
-        if d > MAX_DEPTH || self.depth > MAX_DEPTH {
+        if d > MAX_DEPTH {
             return self.err(
                 span,
                 format!("expression nesting too deep (more than {MAX_DEPTH} levels)"),
+            );
+        }
+        if self.depth > MAX_NESTING {
+            return self.err(
+                span,
+                format!("expression nesting too deep (more than {MAX_NESTING} nested levels)"),
             );
         }
         Ok(())
@@ -202,6 +215,12 @@ impl<'a> Parser<'a> {
     }
 
     fn expr(&mut self, min_prec: u8) -> Res<Node> {
+        if self.depth >= MAX_NESTING {
+            return self.err(
+                self.peek().span,
+                format!("expression nesting too deep (more than {MAX_NESTING} nested levels)"),
+            );
+        }
         self.depth += 1;
         let r = self.expr_inner(min_prec);
         self.depth -= 1;
@@ -243,6 +262,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `on (..)` / `ignoring (..)` and `group_left/right (..)` after an operator.
+    #[inline(never)]
     fn vector_matching(&mut self, op: BinaryOp) -> Res<Option<(VectorMatching, Span)>> {
         let t = self.peek().clone();
         let on = kw(&t.tok, "on");
@@ -317,6 +337,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn binary(
         &self,
         op: BinaryOp,
@@ -455,113 +476,131 @@ impl<'a> Parser<'a> {
     fn postfix(&mut self) -> Res<Node> {
         let (mut e, mut d) = self.primary()?;
         loop {
-            let t = self.peek().clone();
+            let t = self.peek();
             if t.tok == Tok::LBracket {
-                self.bump();
-                let (range, _) = self.duration("range", true)?;
-                if self.peek().tok == Tok::Colon {
-                    self.bump();
-                    let step = if self.peek().tok == Tok::RBracket {
-                        None
-                    } else {
-                        Some(self.duration("subquery selector", true)?.0)
-                    };
-                    let close = self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
-                    let span = e.span.to(close.span);
-                    if e.value_type() != ValueType::Vector {
-                        return self.err(
-                            span,
-                            format!(
-                                "subquery is only allowed on instant vector, got {} instead",
-                                prom_type_name(e.value_type())
-                            ),
-                        );
-                    }
-                    d += 1;
-                    self.check_depth(d, span)?;
-                    e = Expr::new(
-                        ExprKind::Subquery(SubqueryExpr {
-                            expr: Box::new(e),
-                            range,
-                            step,
-                            offset: 0,
-                            at: None,
-                        }),
-                        span,
-                    );
-                    continue;
-                }
-                let close = self.expect(Tok::RBracket, "range", "\"]\" or \":\"")?;
-                let span = e.span.to(close.span);
-                match e.kind {
-                    ExprKind::VectorSelector(vs) => {
-                        if vs.offset != 0 {
-                            return self.err(span, "no offset modifiers allowed before range");
-                        }
-                        if vs.at.is_some() {
-                            return self.err(span, "no @ modifiers allowed before range");
-                        }
-                        e = Expr::new(
-                            ExprKind::MatrixSelector(MatrixSelector {
-                                selector: vs,
-                                range,
-                            }),
-                            span,
-                        );
-                    }
-                    _ => return self.err(span, "ranges only allowed for vector selectors"),
-                }
-                continue;
+                (e, d) = self.postfix_bracket(e, d)?;
+            } else if kw(&t.tok, "offset") {
+                e = self.postfix_offset(e)?;
+            } else if t.tok == Tok::At {
+                e = self.postfix_at(e)?;
+            } else {
+                return Ok((e, d));
             }
-            if kw(&t.tok, "offset") {
-                self.bump();
-                let (off, end) = self.signed_duration()?;
-                let span = Span::new(e.span.start, end);
-                let target = match &mut e.kind {
-                    ExprKind::VectorSelector(vs) => &mut vs.offset,
-                    ExprKind::MatrixSelector(ms) => &mut ms.selector.offset,
-                    ExprKind::Subquery(sq) => &mut sq.offset,
-                    _ => {
-                        return self.err(
-                            span,
-                            "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                        )
-                    }
-                };
-                if *target != 0 {
-                    return self.err(span, "offset may not be set multiple times");
-                }
-                *target = off;
-                e.span = span;
-                continue;
-            }
-            if t.tok == Tok::At {
-                self.bump();
-                let (at, end) = self.at_value()?;
-                let span = Span::new(e.span.start, end);
-                let target = match &mut e.kind {
-                    ExprKind::VectorSelector(vs) => &mut vs.at,
-                    ExprKind::MatrixSelector(ms) => &mut ms.selector.at,
-                    ExprKind::Subquery(sq) => &mut sq.at,
-                    _ => {
-                        return self.err(
-                            span,
-                            "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                        )
-                    }
-                };
-                if target.is_some() {
-                    return self.err(span, "@ <timestamp> may not be set multiple times");
-                }
-                *target = Some(at);
-                e.span = span;
-                continue;
-            }
-            return Ok((e, d));
         }
     }
 
+    #[inline(never)]
+    fn postfix_bracket(&mut self, e: Expr, d: u32) -> Res<Node> {
+        self.bump();
+        let (range, _) = self.duration("range", true)?;
+        if self.peek().tok == Tok::Colon {
+            self.bump();
+            let step = if self.peek().tok == Tok::RBracket {
+                None
+            } else {
+                Some(self.duration("subquery selector", true)?.0)
+            };
+            let close = self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
+            let span = e.span.to(close.span);
+            if e.value_type() != ValueType::Vector {
+                return self.err(
+                    span,
+                    format!(
+                        "subquery is only allowed on instant vector, got {} instead",
+                        prom_type_name(e.value_type())
+                    ),
+                );
+            }
+            self.check_depth(d + 1, span)?;
+            return Ok((
+                Expr::new(
+                    ExprKind::Subquery(SubqueryExpr {
+                        expr: Box::new(e),
+                        range,
+                        step,
+                        offset: 0,
+                        at: None,
+                    }),
+                    span,
+                ),
+                d + 1,
+            ));
+        }
+        let close = self.expect(Tok::RBracket, "range", "\"]\" or \":\"")?;
+        let span = e.span.to(close.span);
+        match e.kind {
+            ExprKind::VectorSelector(vs) => {
+                if vs.offset != 0 {
+                    return self.err(span, "no offset modifiers allowed before range");
+                }
+                if vs.at.is_some() {
+                    return self.err(span, "no @ modifiers allowed before range");
+                }
+                Ok((
+                    Expr::new(
+                        ExprKind::MatrixSelector(MatrixSelector {
+                            selector: vs,
+                            range,
+                        }),
+                        span,
+                    ),
+                    d,
+                ))
+            }
+            _ => self.err(span, "ranges only allowed for vector selectors"),
+        }
+    }
+
+    #[inline(never)]
+    fn postfix_offset(&mut self, mut e: Expr) -> Res<Expr> {
+        self.bump();
+        let (off, end) = self.signed_duration()?;
+        let span = Span::new(e.span.start, end);
+        let target = match &mut e.kind {
+            ExprKind::VectorSelector(vs) => &mut vs.offset,
+            ExprKind::MatrixSelector(ms) => &mut ms.selector.offset,
+            ExprKind::Subquery(sq) => &mut sq.offset,
+            _ => {
+                return self.err(
+                    span,
+                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                )
+            }
+        };
+        if *target != 0 {
+            return self.err(span, "offset may not be set multiple times");
+        }
+        *target = off;
+        e.span = span;
+        Ok(e)
+    }
+
+    #[inline(never)]
+    fn postfix_at(&mut self, mut e: Expr) -> Res<Expr> {
+        self.bump();
+        let (at, end) = self.at_value()?;
+        let span = Span::new(e.span.start, end);
+        let target = match &mut e.kind {
+            ExprKind::VectorSelector(vs) => &mut vs.at,
+            ExprKind::MatrixSelector(ms) => &mut ms.selector.at,
+            ExprKind::Subquery(sq) => &mut sq.at,
+            _ => {
+                return self.err(
+                    span,
+                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                )
+            }
+        };
+        if target.is_some() {
+            return self.err(span, "@ <timestamp> may not be set multiple times");
+        }
+        *target = Some(at);
+        e.span = span;
+        Ok(e)
+    }
+
     /// A duration: a duration literal or a number of seconds. `positive` demands > 0.
+    #[inline(never)]
     fn duration(&mut self, context: &str, positive: bool) -> Res<(i64, Span)> {
         let t = self.peek().clone();
         let ms = match t.tok {
@@ -591,6 +630,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The operand of `offset`: an optionally signed duration.
+    #[inline(never)]
     fn signed_duration(&mut self) -> Res<(i64, usize)> {
         let neg = match self.peek().tok {
             Tok::Sub => {
@@ -608,6 +648,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The operand of `@`: `start()`, `end()` or a signed number of seconds.
+    #[inline(never)]
     fn at_value(&mut self) -> Res<(AtModifier, usize)> {
         let t = self.peek().clone();
         for (name, m) in [("start", AtModifier::Start), ("end", AtModifier::End)] {
@@ -685,30 +726,38 @@ impl<'a> Parser<'a> {
                 let (vs, span) = self.selector(None, t.span.start)?;
                 Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
             }
-            Tok::Ident { text, colon } => {
-                let next = self.peek_at(1).tok.clone();
-                if let Some(op) = AggregateOp::from_keyword(text) {
-                    if next == Tok::LParen || kw(&next, "by") || kw(&next, "without") {
-                        return self.aggregate(op, t.span);
-                    }
-                }
-                if next == Tok::LParen && !colon {
-                    return self.call(text, t.span);
-                }
-                self.bump();
-                let (vs, span) = if next == Tok::LBrace {
-                    self.selector(Some(text.clone()), t.span.start)?
-                } else {
-                    let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span)?;
-                    (vs, t.span)
-                };
-                Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
-            }
+            Tok::Ident { .. } => self.ident_primary(t),
             _ => self.unexpected("", ""),
         }
     }
 
+    /// An expression starting with an identifier: aggregation, call or selector.
+    #[inline(never)]
+    fn ident_primary(&mut self, t: Token) -> Res<Node> {
+        let Tok::Ident { text, colon } = &t.tok else {
+            return self.unexpected("", "");
+        };
+        let next = self.peek_at(1).tok.clone();
+        if let Some(op) = AggregateOp::from_keyword(text) {
+            if next == Tok::LParen || kw(&next, "by") || kw(&next, "without") {
+                return self.aggregate(op, t.span);
+            }
+        }
+        if next == Tok::LParen && !colon {
+            return self.call(text, t.span);
+        }
+        self.bump();
+        let (vs, span) = if next == Tok::LBrace {
+            self.selector(Some(text.clone()), t.span.start)?
+        } else {
+            let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span)?;
+            (vs, t.span)
+        };
+        Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
+    }
+
     /// `{ matchers }`, the current token being `{`.
+    #[inline(never)]
     fn selector(&mut self, mut name: Option<String>, start: usize) -> Res<(VectorSelector, Span)> {
         self.expect(Tok::LBrace, "label matching", "\"{\"")?;
         let mut matchers: Vec<Matcher> = Vec::new();
@@ -835,6 +884,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn call(&mut self, name: &str, name_span: Span) -> Res<Node> {
         let Some(func) = get_function(name) else {
             return self.err(name_span, format!("unknown function with name {name:?}"));
@@ -901,9 +951,10 @@ impl<'a> Parser<'a> {
         Ok(Some((without, self.label_list("grouping opts")?)))
     }
 
+    #[inline(never)]
     fn aggregate(&mut self, op: AggregateOp, op_span: Span) -> Res<Node> {
         if op.is_experimental() && !self.opts.enable_experimental_functions {
-            return self.err(op_span, format!("limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions"));
+            return self.err(op_span, "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions");
         }
         self.bump();
         let mut grouping = self.grouping()?;
