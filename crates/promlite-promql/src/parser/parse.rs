@@ -29,6 +29,9 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     depth: u32,
     opts: ParseOptions,
+    /// Set while parsing the second argument of `info()`, whose label selector may
+    /// match everything (Prometheus exempts it from the non-empty-matcher rule).
+    lenient_selector: bool,
 }
 
 /// Keywords that cannot be printed as bare metric names.
@@ -77,6 +80,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             depth: 0,
             opts,
+            lenient_selector: false,
         })
     }
 
@@ -696,6 +700,7 @@ impl<'a> Parser<'a> {
     }
 
     fn primary(&mut self) -> Res<Node> {
+        let lenient = std::mem::take(&mut self.lenient_selector);
         let t = self.peek().clone();
         self.check_depth(self.depth, t.span)?;
         match &t.tok {
@@ -723,7 +728,7 @@ impl<'a> Parser<'a> {
                 Ok((Expr::new(ExprKind::Paren(Box::new(inner)), span), d + 1))
             }
             Tok::LBrace => {
-                let (vs, span) = self.selector(None, t.span.start)?;
+                let (vs, span) = self.selector(None, t.span.start, lenient)?;
                 Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
             }
             Tok::Ident { .. } => self.ident_primary(t),
@@ -748,9 +753,9 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let (vs, span) = if next == Tok::LBrace {
-            self.selector(Some(text.clone()), t.span.start)?
+            self.selector(Some(text.clone()), t.span.start, false)?
         } else {
-            let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span)?;
+            let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span, false)?;
             (vs, t.span)
         };
         Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
@@ -758,7 +763,12 @@ impl<'a> Parser<'a> {
 
     /// `{ matchers }`, the current token being `{`.
     #[inline(never)]
-    fn selector(&mut self, mut name: Option<String>, start: usize) -> Res<(VectorSelector, Span)> {
+    fn selector(
+        &mut self,
+        mut name: Option<String>,
+        start: usize,
+        lenient: bool,
+    ) -> Res<(VectorSelector, Span)> {
         self.expect(Tok::LBrace, "label matching", "\"{\"")?;
         let mut matchers: Vec<Matcher> = Vec::new();
         let ctx = "label matching";
@@ -822,7 +832,7 @@ impl<'a> Parser<'a> {
         }
         let close = self.bump();
         let span = Span::new(start, close.span.end);
-        let vs = self.make_selector(name, matchers, span)?;
+        let vs = self.make_selector(name, matchers, span, lenient)?;
         Ok((vs, span))
     }
 
@@ -831,6 +841,7 @@ impl<'a> Parser<'a> {
         name: Option<String>,
         mut matchers: Vec<Matcher>,
         span: Span,
+        lenient: bool,
     ) -> Res<VectorSelector> {
         if let Some(n) = &name {
             if let Some(m) = matchers.iter().find(|m| &*m.name == METRIC_NAME) {
@@ -847,7 +858,7 @@ impl<'a> Parser<'a> {
                 Err(e) => return self.err(span, e.to_string()),
             }
         }
-        if !matchers.iter().any(|m| !m.matches_empty()) {
+        if !lenient && !matchers.iter().any(|m| !m.matches_empty()) {
             return self.err(
                 span,
                 "vector selector must contain at least one non-empty matcher",
@@ -862,14 +873,16 @@ impl<'a> Parser<'a> {
     }
 
     /// `( expr, expr, ... )` of a call or aggregation; returns args and the `)` span.
-    fn call_args(&mut self, context: &str) -> Res<(Vec<Node>, Span)> {
+    fn call_args(&mut self, context: &str, info: bool) -> Res<(Vec<Node>, Span)> {
         self.expect(Tok::LParen, context, "\"(\"")?;
         let mut args = Vec::new();
         if self.peek().tok == Tok::RParen {
             return Ok((args, self.bump().span));
         }
         loop {
+            self.lenient_selector = info && args.len() == 1;
             args.push(self.expr(0)?);
+            self.lenient_selector = false;
             match self.peek().tok {
                 Tok::Comma => {
                     let c = self.bump();
@@ -893,7 +906,7 @@ impl<'a> Parser<'a> {
             return self.err(name_span, format!("function {name:?} is not enabled"));
         }
         self.bump();
-        let (args, close) = self.call_args("function call")?;
+        let (args, close) = self.call_args("function call", name == "info")?;
         let span = name_span.to(close);
         let n = args.len();
         if n < func.min_args() {
@@ -958,7 +971,7 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let mut grouping = self.grouping()?;
-        let (args, close) = self.call_args("aggregation")?;
+        let (args, close) = self.call_args("aggregation", false)?;
         let mut end = close.end;
         if grouping.is_none() {
             grouping = self.grouping()?;
