@@ -73,7 +73,7 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        let toks = lex(src).map_err(|e| ParseError::new(src, e.span, e.message))?;
+        let toks = lex(src);
         Ok(Parser {
             src,
             toks,
@@ -148,6 +148,9 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn unexpected<T>(&self, context: &str, expected: &str) -> Res<T> {
         let t = self.peek();
+        if let Tok::Error(m) = &t.tok {
+            return self.err(t.span, m.clone());
+        }
         let mut m = format!("unexpected {}", self.desc(t));
         if !context.is_empty() {
             m.push_str(" in ");
@@ -187,7 +190,7 @@ impl<'a> Parser<'a> {
     /// Parses the whole input.
     pub(crate) fn parse_all(&mut self) -> Res<Expr> {
         if self.peek().tok == Tok::Eof {
-            return self.err(self.peek().span, "no expression found in input");
+            return self.err(Span::new(0, 0), "no expression found in input");
         }
         let (e, _) = self.expr(0)?;
         if self.peek().tok != Tok::Eof {
@@ -260,7 +263,7 @@ impl<'a> Parser<'a> {
             d = d.max(rd) + 1;
             let span = lhs.span.to(rhs.span);
             self.check_depth(d, span)?;
-            lhs = self.binary(op, lhs, rhs, return_bool, matching, span)?;
+            lhs = self.binary(op, lhs, rhs, return_bool, matching, span, op_tok.span)?;
         }
         Ok((lhs, d))
     }
@@ -319,8 +322,7 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Ident { text, colon } => {
                     if *colon {
-                        return self
-                            .err(t.span, format!("invalid label name for grouping: {text:?}"));
+                        return self.unexpected(context, "label");
                     }
                     out.push(text.clone());
                     self.bump();
@@ -350,12 +352,16 @@ impl<'a> Parser<'a> {
         return_bool: bool,
         matching: Option<(VectorMatching, Span)>,
         span: Span,
+        op_span: Span,
     ) -> Res<Expr> {
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
         let scalarish = |t| t == ValueType::Scalar || t == ValueType::Vector;
         if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
         {
-            return self.err(span, "comparisons between scalars must use BOOL modifier");
+            return self.err(
+                op_span,
+                "comparisons between scalars must use BOOL modifier",
+            );
         }
         if !scalarish(lt) || !scalarish(rt) {
             return self.err(
@@ -365,7 +371,7 @@ impl<'a> Parser<'a> {
         }
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
         let matching = match matching {
-            Some((vm, mspan)) => {
+            Some((vm, _mspan)) => {
                 if !both_vectors {
                     if !vm.matching_labels.is_empty()
                         || vm.on
@@ -392,7 +398,7 @@ impl<'a> Parser<'a> {
                         if let Some(l) = vm.include.iter().find(|l| vm.matching_labels.contains(l))
                         {
                             return self.err(
-                                mspan,
+                                op_span,
                                 format!(
                                     "label {l:?} must not occur in ON and GROUP clause at once"
                                 ),
@@ -459,7 +465,7 @@ impl<'a> Parser<'a> {
                 span,
                 format!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
-                    prom_type_name(it)
+                    it.as_str()
                 ),
             );
         }
@@ -495,7 +501,7 @@ impl<'a> Parser<'a> {
 
     #[inline(never)]
     fn postfix_bracket(&mut self, e: Expr, d: u32) -> Res<Node> {
-        self.bump();
+        let open = self.bump().span;
         let (range, _) = self.duration("range", true)?;
         if self.peek().tok == Tok::Colon {
             self.bump();
@@ -532,13 +538,14 @@ impl<'a> Parser<'a> {
         }
         let close = self.expect(Tok::RBracket, "range", "\"]\" or \":\"")?;
         let span = e.span.to(close.span);
+        let bracket = open.to(close.span);
         match e.kind {
             ExprKind::VectorSelector(vs) => {
                 if vs.offset != 0 {
-                    return self.err(span, "no offset modifiers allowed before range");
+                    return self.err(bracket, "no offset modifiers allowed before range");
                 }
                 if vs.at.is_some() {
-                    return self.err(span, "no @ modifiers allowed before range");
+                    return self.err(bracket, "no @ modifiers allowed before range");
                 }
                 Ok((
                     Expr::new(
@@ -551,7 +558,7 @@ impl<'a> Parser<'a> {
                     d,
                 ))
             }
-            _ => self.err(span, "ranges only allowed for vector selectors"),
+            _ => self.err(bracket, "ranges only allowed for vector selectors"),
         }
     }
 
@@ -582,7 +589,7 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn postfix_at(&mut self, mut e: Expr) -> Res<Expr> {
         self.bump();
-        let (at, end) = self.at_value()?;
+        let (at, end) = self.at_value(e.span.start)?;
         let span = Span::new(e.span.start, end);
         let target = match &mut e.kind {
             ExprKind::VectorSelector(vs) => &mut vs.at,
@@ -653,13 +660,13 @@ impl<'a> Parser<'a> {
 
     /// The operand of `@`: `start()`, `end()` or a signed number of seconds.
     #[inline(never)]
-    fn at_value(&mut self) -> Res<(AtModifier, usize)> {
+    fn at_value(&mut self, expr_start: usize) -> Res<(AtModifier, usize)> {
         let t = self.peek().clone();
         for (name, m) in [("start", AtModifier::Start), ("end", AtModifier::End)] {
             if kw(&t.tok, name) {
                 self.bump();
-                self.expect(Tok::LParen, "@ modifier", "\"(\"")?;
-                let c = self.expect(Tok::RParen, "@ modifier", "\")\"")?;
+                self.expect(Tok::LParen, "@", "\"(\"")?;
+                let c = self.expect(Tok::RParen, "@", "\")\"")?;
                 return Ok((m, c.span.end));
             }
         }
@@ -678,7 +685,7 @@ impl<'a> Parser<'a> {
         let v = match n.tok {
             Tok::Number(v) => v,
             Tok::Duration(ms) => ms as f64 / 1000.0,
-            _ => return self.unexpected("@ modifier", "timestamp"),
+            _ => return self.unexpected("@", "timestamp"),
         };
         self.bump();
         let v = if neg { -v } else { v };
@@ -692,7 +699,7 @@ impl<'a> Parser<'a> {
                 format!("{v:.6}")
             };
             return self.err(
-                Span::new(t.span.start, n.span.end),
+                Span::new(expr_start, n.span.end),
                 format!("timestamp out of bounds for @ modifier: {shown}"),
             );
         }
@@ -742,6 +749,13 @@ impl<'a> Parser<'a> {
         let Tok::Ident { text, colon } = &t.tok else {
             return self.unexpected("", "");
         };
+        // Keywords that only ever modify a binary operator cannot name a metric.
+        if ["bool", "on", "ignoring", "group_left", "group_right"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(text))
+        {
+            return self.unexpected("", "");
+        }
         let next = self.peek_at(1).tok.clone();
         if let Some(op) = AggregateOp::from_keyword(text) {
             if next == Tok::LParen || kw(&next, "by") || kw(&next, "without") {
@@ -796,7 +810,7 @@ impl<'a> Parser<'a> {
                     }
                     s.clone()
                 }
-                _ => return self.unexpected(ctx, "label matching"),
+                _ => return self.unexpected(ctx, "identifier or \"}\""),
             };
             self.bump();
             let op = match self.peek().tok {
@@ -971,6 +985,9 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let mut grouping = self.grouping()?;
+        if grouping.is_some() && (kw(&self.peek().tok, "by") || kw(&self.peek().tok, "without")) {
+            return self.unexpected("aggregation", "");
+        }
         let (args, close) = self.call_args("aggregation", false)?;
         let mut end = close.end;
         if grouping.is_none() {
