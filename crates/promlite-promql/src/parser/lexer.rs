@@ -71,8 +71,6 @@ fn is_alnum(c: u8) -> bool {
 
 /// Tokenizes the whole query. Tracks brace/bracket/paren nesting the way the
 /// Prometheus lexer does so that unbalanced input gets its messages.
-// One `match` per delimiter kind reads better than guards with side effects.
-#[allow(clippy::collapsible_match)]
 pub(crate) fn lex(src: &str) -> Vec<Token> {
     let mut out = Vec::new();
     if let Err(e) = lex_into(src, &mut out) {
@@ -84,6 +82,8 @@ pub(crate) fn lex(src: &str) -> Vec<Token> {
     out
 }
 
+// One `match` per delimiter kind reads better than guards with side effects.
+#[allow(clippy::collapsible_match)]
 fn lex_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
     let b = src.as_bytes();
     let mut i = 0;
