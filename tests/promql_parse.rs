@@ -143,3 +143,149 @@ fn eval_query(line: &str) -> Option<&str> {
     it.next()?; // step value
     it.next().map(str::trim)
 }
+
+/// One test per error kind: the query, then Prometheus's line, column and message.
+/// Expected values are Prometheus's own answers: every case was run through the
+/// real Prometheus (2.42, Debian package) with
+/// `shared/oracle/prom-oracle shared/oracle/example/staleness.prom -q QUERIES.jsonl`
+/// and its `error` field copied here (minus the `invalid parameter "query": ` prefix).
+macro_rules! parse_errors {
+    ($($name:ident: $q:expr => $line:expr, $col:expr, $msg:expr;)*) => {
+        mod errors {
+            use promlite::promql::parse;
+            $(
+                #[test]
+                fn $name() {
+                    let e = parse($q).expect_err($q);
+                    assert_eq!(
+                        (e.line, e.col, e.message.as_str()),
+                        ($line, $col, $msg),
+                        "query {:?}", $q
+                    );
+                    assert_eq!(e.to_string(), format!("{}:{}: parse error: {}", $line, $col, $msg));
+                }
+            )*
+        }
+    };
+}
+
+parse_errors! {
+    unexpected_in_label_matching_expected_string: "foo{a=}" => 1, 7, "unexpected \"}\" in label matching, expected string";
+    unclosed_left_parenthesis: "sum(foo" => 1, 8, "unclosed left parenthesis";
+    unexpected_right_parenthesis: "foo)" => 1, 5, "unexpected right parenthesis ')'";
+    unexpected_right_parenthesis_2: "(1))" => 1, 5, "unexpected right parenthesis ')'";
+    unclosed_left_parenthesis_2: "((1)" => 1, 5, "unclosed left parenthesis";
+    unexpected_end_of_input_inside_braces: "foo{" => 1, 5, "unexpected end of input inside braces";
+    unclosed_left_bracket: "foo[5m" => 1, 7, "unclosed left bracket";
+    unexpected_right_bracket: "foo]" => 1, 4, "unexpected right bracket ']'";
+    no_expression_found_in_input: "" => 1, 1, "no expression found in input";
+    no_expression_found_in_input_2: "   " => 1, 1, "no expression found in input";
+    no_expression_found_in_input_3: "# only comment" => 1, 1, "no expression found in input";
+    unterminated_quoted_string: "\"abc" => 1, 1, "unterminated quoted string";
+    unterminated_quoted_string_2: "'abc" => 1, 1, "unterminated quoted string";
+    unterminated_raw_string: "`abc" => 1, 1, "unterminated raw string";
+    unknown_escape_sequence_u_0064_d: "\"\\d\"" => 1, 1, "unknown escape sequence U+0064 'd'";
+    bad_number_or_duration_syntax_1: "1a" => 1, 1, "bad number or duration syntax: \"1\"";
+    error_parsing_number_strconv_parsefloat_parsing_1e: "1e" => 1, 1, "error parsing number: strconv.ParseFloat: parsing \"1e\": invalid syntax";
+    error_parsing_number_strconv_parsefloat_parsing_0x: "0x" => 1, 1, "error parsing number: strconv.ParseFloat: parsing \"0x\": invalid syntax";
+    unexpected_end_of_input_inside_braces_2: "foo{a=\"b\"" => 1, 10, "unexpected end of input inside braces";
+    unexpected_identifier_c_in_label_matching_expected: "foo{a=\"b\" c=\"d\"}" => 1, 11, "unexpected identifier \"c\" in label matching, expected \",\" or \"}\"";
+    unexpected_in_label_matching_expected_label_matching: "foo{a}" => 1, 6, "unexpected \"}\" in label matching, expected label matching operator";
+    unexpected_in_label_matching_expected_identifier_or: "foo{=\"b\"}" => 1, 5, "unexpected \"=\" in label matching, expected identifier or \"}\"";
+    unexpected_character_after_inside_braces_b: "foo{a!b}" => 1, 6, "unexpected character after '!' inside braces: 'b'";
+    metric_name_must_not_be_set_twice: "foo{__name__=\"bar\"}" => 1, 1, "metric name must not be set twice: \"foo\" or \"bar\"";
+    vector_selector_must_contain_at_least_one: "{a=\"\"}" => 1, 1, "vector selector must contain at least one non-empty matcher";
+    vector_selector_must_contain_at_least_one_2: "{__name__=~\".*\"}" => 1, 1, "vector selector must contain at least one non-empty matcher";
+    vector_selector_must_contain_at_least_one_3: "{}" => 1, 1, "vector selector must contain at least one non-empty matcher";
+    ranges_only_allowed_for_vector_selectors: "foo[5m][5m]" => 1, 8, "ranges only allowed for vector selectors";
+    duration_must_be_greater_than_0: "foo[0s]" => 1, 5, "duration must be greater than 0";
+    duration_must_be_greater_than_0_2: "foo[5m:0s]" => 1, 8, "duration must be greater than 0";
+    ranges_only_allowed_for_vector_selectors_2: "(foo)[5m]" => 1, 6, "ranges only allowed for vector selectors";
+    ranges_only_allowed_for_vector_selectors_3: "sum(foo)[5m]" => 1, 9, "ranges only allowed for vector selectors";
+    no_offset_modifiers_allowed_before_range: "foo offset 5m[5m]" => 1, 14, "no offset modifiers allowed before range";
+    no_modifiers_allowed_before_range: "foo @ 10 [5m]" => 1, 10, "no @ modifiers allowed before range";
+    offset_may_not_be_set_multiple_times: "foo offset 5m offset 1m" => 1, 1, "offset may not be set multiple times";
+    timestamp_may_not_be_set_multiple_times: "foo @ 1 @ 2" => 1, 1, "@ <timestamp> may not be set multiple times";
+    offset_modifier_must_be_preceded_by_an: "sum(foo) offset 5m" => 1, 1, "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery";
+    modifier_must_be_preceded_by_an_instant: "sum(foo) @ 5" => 1, 1, "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery";
+    timestamp_out_of_bounds_for_modifier_inf: "foo @ +Inf" => 1, 1, "timestamp out of bounds for @ modifier: +Inf";
+    timestamp_out_of_bounds_for_modifier_nan: "foo @ NaN" => 1, 1, "timestamp out of bounds for @ modifier: NaN";
+    expected_type_range_vector_in_call_to: "rate(foo)" => 1, 6, "expected type range vector in call to function \"rate\", got instant vector";
+    expected_1_argument_s_in_call_to: "rate(foo[5m], 1)" => 1, 1, "expected 1 argument(s) in call to \"rate\", got 2";
+    unknown_function_with_name_rate: "RATE(foo[5m])" => 1, 1, "unknown function with name \"RATE\"";
+    unknown_function_with_name_nosuchfn: "nosuchfn(foo)" => 1, 1, "unknown function with name \"nosuchfn\"";
+    expected_at_least_1_argument_s_in: "round()" => 1, 1, "expected at least 1 argument(s) in call to \"round\", got 0";
+    expected_at_least_3_argument_s_in: "label_join(foo)" => 1, 1, "expected at least 3 argument(s) in call to \"label_join\", got 1";
+    expected_at_most_1_argument_s_in: "hour(1,2)" => 1, 1, "expected at most 1 argument(s) in call to \"hour\", got 2";
+    expected_type_scalar_in_call_to_function: "histogram_quantile(\"a\", foo)" => 1, 20, "expected type scalar in call to function \"histogram_quantile\", got string";
+    expected_type_instant_vector_in_call_to: "abs(foo[5m])" => 1, 5, "expected type instant vector in call to function \"abs\", got range vector";
+    expected_type_instant_vector_in_aggregation_expression: "sum(1)" => 1, 5, "expected type instant vector in aggregation expression, got scalar";
+    wrong_number_of_arguments_for_aggregate_expression: "topk(foo)" => 1, 1, "wrong number of arguments for aggregate expression provided, expected 2, got 1";
+    expected_type_scalar_in_aggregation_parameter_got: "topk(\"a\", foo)" => 1, 6, "expected type scalar in aggregation parameter, got string";
+    expected_type_string_in_aggregation_parameter_got: "count_values(1, foo)" => 1, 14, "expected type string in aggregation parameter, got scalar";
+    wrong_number_of_arguments_for_aggregate_expression_2: "sum(foo, bar)" => 1, 1, "wrong number of arguments for aggregate expression provided, expected 1, got 2";
+    wrong_number_of_arguments_for_aggregate_expression_3: "quantile(foo)" => 1, 1, "wrong number of arguments for aggregate expression provided, expected 2, got 1";
+    unexpected_metric_identifier_a_b_in_grouping: "sum by (a:b) (foo)" => 1, 9, "unexpected metric identifier \"a:b\" in grouping opts, expected label";
+    unclosed_left_parenthesis_3: "sum by (a" => 1, 10, "unclosed left parenthesis";
+    trailing_commas_not_allowed_in_function_call: "sum(rate(x[5m]),)" => 1, 16, "trailing commas not allowed in function call args";
+    trailing_commas_not_allowed_in_function_call_2: "rate(x[5m],)" => 1, 11, "trailing commas not allowed in function call args";
+    comparisons_between_scalars_must_use_bool_modifier: "1 == 1" => 1, 3, "comparisons between scalars must use BOOL modifier";
+    set_operator_and_not_allowed_in_binary: "1 and 1" => 1, 1, "set operator \"and\" not allowed in binary scalar expression";
+    set_operator_and_not_allowed_in_binary_2: "foo and 1" => 1, 1, "set operator \"and\" not allowed in binary scalar expression";
+    set_operator_or_not_allowed_in_binary: "1 or foo" => 1, 1, "set operator \"or\" not allowed in binary scalar expression";
+    bool_modifier_can_only_be_used_on: "foo + bool bar" => 1, 5, "bool modifier can only be used on comparison operators";
+    bool_modifier_can_only_be_used_on_2: "foo and bool 10" => 1, 5, "bool modifier can only be used on comparison operators";
+    vector_matching_only_allowed_between_instant_vectors: "1 + on(a) foo" => 1, 1, "vector matching only allowed between instant vectors";
+    vector_matching_only_allowed_between_instant_vectors_2: "foo == on(bar) 10" => 1, 1, "vector matching only allowed between instant vectors";
+    unexpected_group_left: "foo + group_left(baz) bar" => 1, 7, "unexpected <group_left>";
+    no_grouping_allowed_for_and_operation: "foo and on(bar) group_left(baz) bar" => 1, 1, "no grouping allowed for \"and\" operation";
+    label_a_must_not_occur_in_on: "foo + on(a) group_left(a) bar" => 1, 5, "label \"a\" must not occur in ON and GROUP clause at once";
+    binary_expression_must_contain_only_scalar_and: "foo[5m] + 1" => 1, 1, "binary expression must contain only scalar and instant vector types";
+    binary_expression_must_contain_only_scalar_and_2: "\"a\" + 1" => 1, 1, "binary expression must contain only scalar and instant vector types";
+    unary_expression_only_allowed_on_expressions_of: "-foo[5m]" => 1, 1, "unary expression only allowed on expressions of type scalar or instant vector, got \"range vector\"";
+    unary_expression_only_allowed_on_expressions_of_2: "-\"a\"" => 1, 1, "unary expression only allowed on expressions of type scalar or instant vector, got \"string\"";
+    subquery_is_only_allowed_on_instant_vector: "foo[5m:1m][5m:]" => 1, 1, "subquery is only allowed on instant vector, got matrix instead";
+    subquery_is_only_allowed_on_instant_vector_2: "\"a\"[5m:]" => 1, 1, "subquery is only allowed on instant vector, got string instead";
+    subquery_is_only_allowed_on_instant_vector_3: "1[5m:]" => 1, 1, "subquery is only allowed on instant vector, got scalar instead";
+    unexpected_end_of_input_in_offset_expected: "foo offset" => 1, 11, "unexpected end of input in offset, expected duration";
+    unexpected_end_of_input_in_expected_timestamp: "foo @" => 1, 6, "unexpected end of input in @, expected timestamp";
+    unclosed_left_parenthesis_4: "foo @ start(" => 1, 13, "unclosed left parenthesis";
+    unexpected_end_of_input_in_grouping_opts: "sum by" => 1, 7, "unexpected end of input in grouping opts, expected \"(\"";
+    unexpected_by_in_aggregation: "sum without (a) by (b) (foo)" => 1, 17, "unexpected <by> in aggregation";
+    unexpected_end_of_input: "+" => 1, 2, "unexpected end of input";
+    unexpected_end_of_input_2: "1 +" => 1, 4, "unexpected end of input";
+    unexpected_op: "* 1" => 1, 1, "unexpected <op:*>";
+    unexpected_identifier_bar: "foo bar" => 1, 5, "unexpected identifier \"bar\"";
+    unexpected: "foo{a=\"b\"}{c=\"d\"}" => 1, 11, "unexpected \"{\"";
+    unexpected_in_label_matching_expected_identifier_or_2: "foo{a=\"b\",,}" => 1, 11, "unexpected \",\" in label matching, expected identifier or \"}\"";
+    timestamp_out_of_bounds_for_modifier_100000000000000000000: "foo @ 1e20" => 1, 1, "timestamp out of bounds for @ modifier: 100000000000000000000.000000";
+    unexpected_in_label_matching_expected_string_2: "foo\n  + bar{a=}" => 2, 11, "unexpected \"}\" in label matching, expected string";
+    unclosed_left_parenthesis_5: "sum(\nfoo\n" => 3, 1, "unclosed left parenthesis";
+    illegal_character_u_005a_z_in_escape: "foo{a=\"\\xZZ\"}" => 1, 7, "illegal character U+005A 'Z' in escape sequence";
+    escape_sequence_is_an_invalid_unicode_code: "foo{a=\"\\777\"}" => 1, 7, "escape sequence is an invalid Unicode code point";
+    escape_sequence_is_an_invalid_unicode_code_2: "\"\\ud800\"" => 1, 1, "escape sequence is an invalid Unicode code point";
+    unterminated_quoted_string_3: "foo{a=\"b\nc\"}" => 1, 7, "unterminated quoted string";
+    not_a_valid_duration_string_1_5h: "foo[1.5h]" => 1, 5, "not a valid duration string: \"1.5h\"";
+    unexpected_end_of_input_in_offset_expected_2: "foo offset -" => 1, 13, "unexpected end of input in offset, expected duration";
+    unexpected_end_of_input_3: "1 ^" => 1, 4, "unexpected end of input";
+    expected_0_argument_s_in_call_to: "time(1)" => 1, 1, "expected 0 argument(s) in call to \"time\", got 1";
+    expected_type_scalar_in_call_to_function_2: "vector(\"a\")" => 1, 8, "expected type scalar in call to function \"vector\", got string";
+    expected_type_instant_vector_in_call_to_2: "scalar(foo[5m])" => 1, 8, "expected type instant vector in call to function \"scalar\", got range vector";
+    expected_type_instant_vector_in_call_to_3: "absent(1)" => 1, 8, "expected type instant vector in call to function \"absent\", got scalar";
+    unexpected_end_of_input_4: "foo > bool" => 1, 11, "unexpected end of input";
+    unexpected_bool: "foo == bool bool" => 1, 13, "unexpected <bool>";
+    unexpected_2: "a:b(foo)" => 1, 4, "unexpected \"(\"";
+    unexpected_character_inside_braces: "foo{a:b=\"c\"}" => 1, 6, "unexpected character inside braces: ':'";
+    unexpected_character: "$" => 1, 1, "unexpected character: '$'";
+    unexpected_character_after: "foo ! bar" => 1, 5, "unexpected character after '!': ' '";
+    unexpected_character_after_2: "foo =~ bar" => 1, 5, "unexpected character after '=': '~'";
+    unexpected_duration_5m: "offset 5m" => 1, 8, "unexpected duration \"5m\"";
+    unexpected_by: "sum(x) by (a) by (b)" => 1, 15, "unexpected <by>";
+    offset_may_not_be_set_multiple_times_2: "foo[5m] offset 1m offset 2m" => 1, 1, "offset may not be set multiple times";
+    unclosed_left_bracket_2: "foo[5m:1m" => 1, 10, "unclosed left bracket";
+    unexpected_ignoring: "ignoring" => 1, 1, "unexpected <ignoring>";
+    unexpected_identifier_bar_in_grouping_opts_expected: "foo + ignoring bar" => 1, 16, "unexpected identifier \"bar\" in grouping opts, expected \"(\"";
+    unexpected_identifier_bar_in_grouping_opts_expected_2: "foo + on bar" => 1, 10, "unexpected identifier \"bar\" in grouping opts, expected \"(\"";
+    unexpected_identifier_bar_in_grouping_opts_expected_3: "foo + on(a) group_left(b bar" => 1, 26, "unexpected identifier \"bar\" in grouping opts, expected \",\" or \")\"";
+    duration_out_of_range: "foo[1000000000y]" => 1, 5, "duration out of range";
+}

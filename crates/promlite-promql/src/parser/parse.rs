@@ -344,6 +344,7 @@ impl<'a> Parser<'a> {
     }
 
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn binary(
         &self,
         op: BinaryOp,
