@@ -18,7 +18,11 @@ fn roundtrip(q: &str, e: &Expr) {
         again.eq_ignoring_spans(e),
         "round trip changed the AST: {q:?} -> {printed:?}"
     );
-    assert_eq!(again.to_string(), printed, "printing is not stable for {q:?}");
+    assert_eq!(
+        again.to_string(),
+        printed,
+        "printing is not stable for {q:?}"
+    );
 }
 
 fn experimental() -> ParseOptions {
@@ -122,14 +126,25 @@ fn upstream_test_scripts_parse() {
     }
     assert!(n > 2000, "found only {n} eval lines");
     assert!(skipped < 400, "{skipped} queries skipped as out of scope");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The query of an `eval ...` line (FORMAT.md §4).
 fn eval_query(line: &str) -> Option<&str> {
-    let rest = ["eval_fail ", "eval_warn ", "eval_info ", "eval_ordered ", "eval "]
-        .iter()
-        .find_map(|p| line.strip_prefix(p))?;
+    let rest = [
+        "eval_fail ",
+        "eval_warn ",
+        "eval_info ",
+        "eval_ordered ",
+        "eval ",
+    ]
+    .iter()
+    .find_map(|p| line.strip_prefix(p))?;
     if let Some(r) = rest.strip_prefix("instant at ") {
         return r.split_once(' ').map(|(_, q)| q.trim());
     }
