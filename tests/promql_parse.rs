@@ -304,3 +304,437 @@ parse_errors! {
     unexpected_identifier_bar_in_grouping_opts_expected_3: "foo + on(a) group_left(b bar" => 1, 26, "unexpected identifier \"bar\" in grouping opts, expected \",\" or \")\"";
     duration_out_of_range: "foo[1000000000y]" => 1, 5, "duration out of range";
 }
+
+/// Random ASTs, printed and parsed back.
+///
+/// The generator builds well-typed ASTs directly (not text), driven by a "choice
+/// tape" of random numbers so that proptest's shrinking of the tape towards zeros
+/// shrinks the AST towards leaves. Parentheses are inserted where precedence
+/// requires them, exactly as a user would have to write them; the property is
+/// that `parse(print(ast)) == ast` (ignoring spans) and that printing is stable.
+mod roundtrip {
+    use promlite::model::{MatchOp, Matcher};
+    use promlite::promql::*;
+    use proptest::prelude::*;
+
+    struct Tape<'a> {
+        v: &'a [u32],
+        i: usize,
+    }
+
+    impl Tape<'_> {
+        /// A choice in `0..n`; 0 once the tape is exhausted.
+        fn pick(&mut self, n: usize) -> usize {
+            let x = self.v.get(self.i).copied().unwrap_or(0);
+            self.i += 1;
+            x as usize % n.max(1)
+        }
+        fn one_of<'b, T>(&mut self, xs: &'b [T]) -> &'b T {
+            &xs[self.pick(xs.len())]
+        }
+        fn coin(&mut self) -> bool {
+            self.pick(2) == 1
+        }
+    }
+
+    fn e(kind: ExprKind) -> Expr {
+        Expr::new(kind, Span::default())
+    }
+
+    fn paren(x: Expr) -> Expr {
+        e(ExprKind::Paren(Box::new(x)))
+    }
+
+    const METRICS: &[&str] = &[
+        "foo",
+        "bar_total",
+        "a:b:rate5m",
+        "sum",
+        "by",
+        "bool",
+        "on",
+        "inf",
+        "NaN",
+        "my.metric",
+        "offset",
+        "ünïcode",
+        "with space",
+        "x\"y",
+    ];
+    const LABELS: &[&str] = &[
+        "job",
+        "le",
+        "by",
+        "and",
+        "without",
+        "inf",
+        "a.b",
+        "ü",
+        "__name__x",
+        "_x1",
+        "group_left",
+    ];
+    const VALUES: &[&str] = &[
+        "",
+        "x",
+        "kube-controller-manager",
+        "a\"b",
+        "back\\slash",
+        "new\nline",
+        "tab\t",
+        "é✓",
+        "\u{7f}ctl",
+        "`tick`",
+        "'q'",
+    ];
+    const REGEXES: &[&str] = &[".*", ".+", "a|b", "2..", "\\d+", "[a-z]+", "(?i)x"];
+
+    fn matcher(t: &mut Tape) -> Matcher {
+        let op = *t.one_of(&[
+            MatchOp::Equal,
+            MatchOp::NotEqual,
+            MatchOp::RegexMatch,
+            MatchOp::RegexNoMatch,
+        ]);
+        let name = *t.one_of(LABELS);
+        let value = match op {
+            MatchOp::Equal | MatchOp::NotEqual => *t.one_of(VALUES),
+            _ => *t.one_of(REGEXES),
+        };
+        Matcher::new(op, name, value).unwrap()
+    }
+
+    fn duration(t: &mut Tape) -> i64 {
+        *t.one_of(&[
+            1,
+            999,
+            1000,
+            60_000,
+            300_000,
+            5_400_000,
+            86_400_000,
+            604_800_000,
+            31_536_000_000,
+            90_061_001,
+        ]) * (1 + t.pick(3) as i64)
+    }
+
+    fn at(t: &mut Tape) -> Option<AtModifier> {
+        match t.pick(5) {
+            0 | 1 => None,
+            2 => Some(AtModifier::Start),
+            3 => Some(AtModifier::End),
+            _ => {
+                let ms = *t.one_of(&[0i64, 1, -1, 1_700_000_000_123, -100_000, 3_333, 1 << 40]);
+                Some(AtModifier::Timestamp(ms))
+            }
+        }
+    }
+
+    fn offset(t: &mut Tape) -> i64 {
+        match t.pick(3) {
+            0 => 0,
+            1 => duration(t),
+            _ => -duration(t),
+        }
+    }
+
+    fn selector(t: &mut Tape, modifiers: bool) -> VectorSelector {
+        let name = if t.pick(4) == 0 {
+            None
+        } else {
+            Some(t.one_of(METRICS).to_string())
+        };
+        let mut matchers: Vec<Matcher> = (0..t.pick(4)).map(|_| matcher(t)).collect();
+        if name.is_none() {
+            // At least one matcher that does not match the empty string.
+            matchers.push(Matcher::new(MatchOp::Equal, "job", "api").unwrap());
+        } else {
+            matchers.push(Matcher::new(MatchOp::Equal, "__name__", name.clone().unwrap()).unwrap());
+        }
+        let (offset, at) = if modifiers {
+            (offset(t), at(t))
+        } else {
+            (0, None)
+        };
+        VectorSelector {
+            name,
+            matchers,
+            offset,
+            at,
+        }
+    }
+
+    fn number(t: &mut Tape) -> Expr {
+        let v = *t.one_of(&[
+            0.0,
+            1.0,
+            0.5,
+            42.0,
+            1e300,
+            5e-324,
+            1.0 / 3.0,
+            f64::INFINITY,
+            f64::NAN,
+            -2.5,
+            -0.0,
+            493.0,
+        ]);
+        e(ExprKind::NumberLiteral(v))
+    }
+
+    fn needs_parens_left(op: BinaryOp, l: &Expr) -> bool {
+        match &l.kind {
+            ExprKind::Binary(b) => {
+                b.op.precedence() < op.precedence()
+                    || (b.op.precedence() == op.precedence() && op.is_right_associative())
+            }
+            ExprKind::Unary(_) => op == BinaryOp::Pow,
+            ExprKind::NumberLiteral(v) => {
+                op == BinaryOp::Pow && v.is_sign_negative() && !v.is_nan()
+            }
+            _ => false,
+        }
+    }
+
+    fn needs_parens_right(op: BinaryOp, r: &Expr) -> bool {
+        match &r.kind {
+            ExprKind::Binary(b) => {
+                b.op.precedence() < op.precedence()
+                    || (b.op.precedence() == op.precedence() && !op.is_right_associative())
+            }
+            _ => false,
+        }
+    }
+
+    fn labels(t: &mut Tape) -> Vec<String> {
+        (0..t.pick(3))
+            .map(|_| t.one_of(LABELS).to_string())
+            .collect()
+    }
+
+    fn binary(t: &mut Tape, depth: u32, want: ValueType) -> Expr {
+        let (lt, rt) = match want {
+            ValueType::Scalar => (ValueType::Scalar, ValueType::Scalar),
+            _ => *t.one_of(&[
+                (ValueType::Vector, ValueType::Vector),
+                (ValueType::Vector, ValueType::Scalar),
+                (ValueType::Scalar, ValueType::Vector),
+            ]),
+        };
+        let both_vec = lt == ValueType::Vector && rt == ValueType::Vector;
+        let ops: &[BinaryOp] = if both_vec {
+            &[
+                BinaryOp::Add,
+                BinaryOp::Sub,
+                BinaryOp::Mul,
+                BinaryOp::Div,
+                BinaryOp::Mod,
+                BinaryOp::Pow,
+                BinaryOp::Atan2,
+                BinaryOp::Eql,
+                BinaryOp::Neq,
+                BinaryOp::Gtr,
+                BinaryOp::Lss,
+                BinaryOp::Gte,
+                BinaryOp::Lte,
+                BinaryOp::And,
+                BinaryOp::Or,
+                BinaryOp::Unless,
+            ]
+        } else {
+            &[
+                BinaryOp::Add,
+                BinaryOp::Sub,
+                BinaryOp::Mul,
+                BinaryOp::Div,
+                BinaryOp::Mod,
+                BinaryOp::Pow,
+                BinaryOp::Atan2,
+                BinaryOp::Eql,
+                BinaryOp::Neq,
+                BinaryOp::Gtr,
+                BinaryOp::Lss,
+                BinaryOp::Gte,
+                BinaryOp::Lte,
+            ]
+        };
+        let op = *t.one_of(ops);
+        let return_bool = op.is_comparison() && (want == ValueType::Scalar || t.coin());
+        let mut l = expr(t, depth - 1, lt);
+        let mut r = expr(t, depth - 1, rt);
+        if needs_parens_left(op, &l) {
+            l = paren(l);
+        }
+        if needs_parens_right(op, &r) {
+            r = paren(r);
+        }
+        let matching = both_vec.then(|| {
+            let mut vm = VectorMatching {
+                card: if op.is_set_operator() {
+                    VectorMatchCardinality::ManyToMany
+                } else {
+                    VectorMatchCardinality::OneToOne
+                },
+                matching_labels: Vec::new(),
+                on: false,
+                include: Vec::new(),
+            };
+            if t.coin() {
+                vm.on = t.coin();
+                vm.matching_labels = labels(t);
+                if !op.is_set_operator() && t.coin() {
+                    vm.card = *t.one_of(&[
+                        VectorMatchCardinality::ManyToOne,
+                        VectorMatchCardinality::OneToMany,
+                    ]);
+                    vm.include = labels(t);
+                    if vm.on {
+                        let on = vm.matching_labels.clone();
+                        vm.include.retain(|l| !on.contains(l));
+                    }
+                }
+            }
+            vm
+        });
+        e(ExprKind::Binary(BinaryExpr {
+            op,
+            lhs: Box::new(l),
+            rhs: Box::new(r),
+            return_bool,
+            matching,
+        }))
+    }
+
+    fn call(t: &mut Tape, depth: u32, want: ValueType) -> Option<Expr> {
+        let candidates: Vec<&'static Function> = FUNCTIONS
+            .iter()
+            .filter(|f| f.return_type == want && !f.experimental)
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        let func = *t.one_of(&candidates);
+        let max = func.max_args().unwrap_or(func.min_args() + 2);
+        let n = func.min_args() + t.pick(max - func.min_args() + 1);
+        let args = (0..n)
+            .map(|i| expr(t, depth - 1, func.arg_type(i).unwrap()))
+            .collect();
+        Some(e(ExprKind::Call(Call { func, args })))
+    }
+
+    fn expr(t: &mut Tape, depth: u32, want: ValueType) -> Expr {
+        let leaf = depth == 0 || t.pick(3) == 0;
+        match want {
+            ValueType::String => e(ExprKind::StringLiteral(t.one_of(VALUES).to_string())),
+            ValueType::Scalar => {
+                if leaf {
+                    return number(t);
+                }
+                match t.pick(4) {
+                    0 => binary(t, depth, ValueType::Scalar),
+                    1 => paren(expr(t, depth - 1, ValueType::Scalar)),
+                    2 => call(t, depth, ValueType::Scalar).unwrap_or_else(|| number(t)),
+                    _ => {
+                        let inner = expr(t, depth - 1, ValueType::Scalar);
+                        unary(t, inner)
+                    }
+                }
+            }
+            ValueType::Matrix => {
+                if leaf || t.coin() {
+                    let mut selector = selector(t, false);
+                    let range = duration(t);
+                    selector.offset = offset(t);
+                    selector.at = at(t);
+                    return e(ExprKind::MatrixSelector(MatrixSelector { selector, range }));
+                }
+                let mut inner = expr(t, depth - 1, ValueType::Vector);
+                if !matches!(
+                    inner.kind,
+                    ExprKind::VectorSelector(_)
+                        | ExprKind::Call(_)
+                        | ExprKind::Aggregate(_)
+                        | ExprKind::Paren(_)
+                ) {
+                    inner = paren(inner);
+                }
+                let range = duration(t);
+                let step = t.coin().then(|| duration(t));
+                e(ExprKind::Subquery(SubqueryExpr {
+                    expr: Box::new(inner),
+                    range,
+                    step,
+                    offset: offset(t),
+                    at: at(t),
+                }))
+            }
+            ValueType::Vector => {
+                if leaf {
+                    return e(ExprKind::VectorSelector(selector(t, true)));
+                }
+                match t.pick(5) {
+                    0 => binary(t, depth, ValueType::Vector),
+                    1 => call(t, depth, ValueType::Vector).unwrap(),
+                    2 => {
+                        let op = *t.one_of(
+                            &AggregateOp::ALL
+                                .iter()
+                                .copied()
+                                .filter(|o| !o.is_experimental())
+                                .collect::<Vec<_>>(),
+                        );
+                        let param = op.param_type().map(|pt| Box::new(expr(t, depth - 1, pt)));
+                        let inner = expr(t, depth - 1, ValueType::Vector);
+                        let without = t.coin();
+                        let grouping = labels(t);
+                        e(ExprKind::Aggregate(AggregateExpr {
+                            op,
+                            expr: Box::new(inner),
+                            param,
+                            grouping,
+                            without,
+                        }))
+                    }
+                    3 => paren(expr(t, depth - 1, ValueType::Vector)),
+                    _ => {
+                        let inner = expr(t, depth - 1, ValueType::Vector);
+                        unary(t, inner)
+                    }
+                }
+            }
+        }
+    }
+
+    fn unary(t: &mut Tape, inner: Expr) -> Expr {
+        let op = *t.one_of(&[UnaryOp::Neg, UnaryOp::Pos]);
+        let inner = match &inner.kind {
+            ExprKind::NumberLiteral(_) => paren(inner),
+            ExprKind::Binary(b) if b.op != BinaryOp::Pow => paren(inner),
+            _ => inner,
+        };
+        e(ExprKind::Unary(UnaryExpr {
+            op,
+            expr: Box::new(inner),
+        }))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn print_then_parse_gives_the_same_ast(tape in prop::collection::vec(any::<u32>(), 0..200), want in 0..3usize) {
+            let mut t = Tape { v: &tape, i: 0 };
+            let want = [ValueType::Vector, ValueType::Scalar, ValueType::Matrix][want];
+            let ast = expr(&mut t, 6, want);
+            let printed = ast.to_string();
+            let opts = ParseOptions { enable_experimental_functions: true };
+            let parsed = parse_with(&printed, opts);
+            prop_assert!(parsed.is_ok(), "{printed:?} does not parse: {}", parsed.unwrap_err());
+            let parsed = parsed.unwrap();
+            prop_assert!(parsed.eq_ignoring_spans(&ast), "{printed:?} parsed to {parsed:?}\nexpected {ast:?}");
+            prop_assert_eq!(parsed.to_string(), printed);
+            prop_assert_eq!(parsed.value_type(), ast.value_type());
+        }
+    }
+}
