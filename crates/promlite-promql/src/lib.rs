@@ -11,3 +11,9 @@ pub use parser::ast::{
     VectorMatching, VectorSelector,
 };
 pub use parser::functions::{get_function, Function, FUNCTIONS};
+
+pub mod eval;
+pub use eval::{
+    Engine, EngineOptions, QueryError, QueryErrorKind, QueryResult, RangeSeries, Value,
+    VectorSample,
+};
