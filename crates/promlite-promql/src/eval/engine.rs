@@ -226,9 +226,17 @@ fn is_ordering_expr(e: &Expr) -> bool {
     }
 }
 
+/// One fixed hasher state per process, so equal label sets hash equally.
+fn hasher() -> impl Hasher {
+    static STATE: std::sync::OnceLock<hashbrown::DefaultHashBuilder> = std::sync::OnceLock::new();
+    STATE
+        .get_or_init(hashbrown::DefaultHashBuilder::default)
+        .build_hasher()
+}
+
 /// Hashes a sequence of label pairs into a 64-bit key.
 fn hash_labels<'l>(it: impl Iterator<Item = &'l Label>) -> u64 {
-    let mut h = hashbrown::DefaultHashBuilder::default().build_hasher();
+    let mut h = hasher();
     for l in it {
         l.name.hash(&mut h);
         0xffu8.hash(&mut h);
@@ -1929,7 +1937,7 @@ fn signature(labels: &Labels, m: &VectorMatching) -> u64 {
         let mut names: Vec<&String> = m.matching_labels.iter().collect();
         names.sort();
         names.dedup();
-        let mut h = hashbrown::DefaultHashBuilder::default().build_hasher();
+        let mut h = hasher();
         for n in names {
             n.hash(&mut h);
             0xffu8.hash(&mut h);

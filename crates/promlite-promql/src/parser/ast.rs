@@ -117,8 +117,8 @@ pub struct VectorSelector {
     /// The metric name when one was given (before the braces or as the first
     /// quoted name inside them).
     pub name: Option<String>,
-    /// All matchers, including `__name__="name"` when a name was given (placed first,
-    /// as Prometheus does), in the order written.
+    /// All matchers in the order written, plus `__name__="name"` appended last when
+    /// a name was given (as Prometheus does).
     pub matchers: Vec<Matcher>,
     /// `offset` in milliseconds; `0` when absent (may be negative).
     pub offset: i64,
@@ -469,12 +469,14 @@ impl Expr {
         }
     }
 
-    /// Structural equality that ignores spans (NaN literals equal each other;
+    /// Structural equality that ignores spans (all NaN literals equal each other;
     /// `0` and `-0` differ).
     pub fn eq_ignoring_spans(&self, other: &Expr) -> bool {
         use ExprKind as K;
         match (&self.kind, &other.kind) {
-            (K::NumberLiteral(a), K::NumberLiteral(b)) => a.to_bits() == b.to_bits(),
+            (K::NumberLiteral(a), K::NumberLiteral(b)) => {
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+            }
             (K::StringLiteral(a), K::StringLiteral(b)) => a == b,
             (K::VectorSelector(a), K::VectorSelector(b)) => a == b,
             (K::MatrixSelector(a), K::MatrixSelector(b)) => a == b,
