@@ -362,7 +362,7 @@ fn binary_operators_and_matching() {
         &[("{x=\"1\", y=\"p\"}", 6.0), ("{x=\"1\", y=\"q\"}", 12.0)],
     );
     let e = qerr(&s, "a * on (x) c", 0.0);
-    assert!(e.to_string().starts_with("found duplicate series for the match group {x=\"1\"} on the right hand-side of the operation: [c{x=\"1\", y=\"p\"}, c{x=\"1\", y=\"q\"}];many-to-many matching not allowed"), "{e}");
+    assert!(e.to_string().starts_with("found duplicate series for the match group {x=\"1\"} on the right hand-side of the operation: [{__name__=\"c\", x=\"1\", y=\"p\"}, {__name__=\"c\", x=\"1\", y=\"q\"}];many-to-many matching not allowed"), "{e}");
     let e = qerr(&s, "c * on (x) a", 0.0);
     assert_eq!(e.to_string(), "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
     // Name dropping makes a and b collide.
