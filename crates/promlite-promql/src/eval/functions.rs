@@ -429,7 +429,8 @@ pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> BucketQuantile {
 
 /// `histogram_fraction(lower, upper)` over classic buckets: the share of
 /// observations in `[lower, upper]`, interpolating linearly inside finite
-/// buckets; a bucket of infinite width contributes only when fully inside.
+/// buckets; the observations of a bucket of infinite width count as sitting at
+/// its infinite end.
 pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
     if buckets.is_empty() {
         return f64::NAN;
@@ -465,7 +466,16 @@ pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64
         }
         if lower <= lo && hi <= upper {
             sum += c;
-        } else if lo.is_finite() && hi.is_finite() {
+        } else if lo == f64::NEG_INFINITY {
+            // Observations of an unbounded bucket sit at its infinite end.
+            if lower == f64::NEG_INFINITY {
+                sum += c;
+            }
+        } else if hi == f64::INFINITY {
+            if upper == f64::INFINITY {
+                sum += c;
+            }
+        } else {
             sum += c * (hi.min(upper) - lo.max(lower)) / (hi - lo);
         }
     }
@@ -889,6 +899,9 @@ mod tests {
         // Single +Inf bucket: (0, +Inf] is partly inside [0, 1] → 0.
         let mut bs = b(&[(f64::INFINITY, 100.0)]);
         assert_eq!(bucket_fraction(0.0, 1.0, &mut bs), 0.0);
+        // Upstream: [400, +Inf] takes the whole (3, +Inf] bucket: 94 of 100.
+        let mut bs = b(&[(1.0, 1.0), (2.0, 3.0), (3.0, 6.0), (f64::INFINITY, 100.0)]);
+        assert_eq!(bucket_fraction(400.0, f64::INFINITY, &mut bs), 0.94);
     }
 
     #[test]
