@@ -1,0 +1,139 @@
+//! The one place where the CLI talks to the PromQL engine: a thin adapter that turns
+//! the engine's results into plain data the `eval` and `test` commands work with.
+
+use promlite_model::{Labels, Queryable, Sample};
+
+/// Engine settings the CLI chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Lookback delta in ms.
+    pub lookback_ms: i64,
+    /// Prometheus's delayed `__name__` removal (on in promqltest, off in a 3.x server).
+    pub delayed_name_removal: bool,
+    /// Max samples a query may load.
+    pub max_samples: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            lookback_ms: 300_000,
+            delayed_name_removal: false,
+            max_samples: 50_000_000,
+        }
+    }
+}
+
+/// A query result value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QValue {
+    /// Scalar at time t (ms).
+    Scalar(i64, f64),
+    /// String at time t (ms).
+    String(i64, String),
+    /// Instant vector: labels, t (ms), value.
+    Vector(Vec<(Labels, i64, f64)>),
+    /// Range vector / matrix.
+    Matrix(Vec<(Labels, Vec<Sample>)>),
+}
+
+/// A successful evaluation.
+#[derive(Debug, Clone)]
+pub struct QOutcome {
+    /// The value.
+    pub value: QValue,
+    /// Warning annotations (rendered as Prometheus renders them).
+    pub warnings: Vec<String>,
+    /// Info annotations.
+    pub infos: Vec<String>,
+}
+
+/// A failed evaluation.
+#[derive(Debug, Clone)]
+pub struct QError {
+    /// Prometheus API errorType: `bad_data`, `execution`, `timeout`, `canceled`, ...
+    pub error_type: String,
+    /// The message, as Prometheus's API would give it.
+    pub message: String,
+    /// For parse errors: the byte range in the query the error points at.
+    pub span: Option<(usize, usize)>,
+    /// True when the query did not parse.
+    pub is_parse: bool,
+}
+
+impl QError {
+    /// Renders the query with a caret line under the error position, for humans.
+    pub fn render_with_caret(&self, query: &str) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        if let Some((s, e)) = self.span {
+            // Find the line containing s.
+            let s = s.min(query.len());
+            let line_start = query[..s].rfind('\n').map_or(0, |p| p + 1);
+            let line_end = query[s..].find('\n').map_or(query.len(), |p| s + p);
+            let line = &query[line_start..line_end];
+            let col = query[line_start..s].chars().count();
+            let width = query[s..e.clamp(s, line_end)].chars().count().max(1);
+            out.push_str(&format!(
+                "  {line}\n  {}{}\n",
+                " ".repeat(col),
+                "^".repeat(width)
+            ));
+        } else {
+            out.push_str(&format!("  {query}\n"));
+        }
+        out
+    }
+}
+
+/// Evaluates `query` at `t_ms`.
+pub fn instant(
+    settings: &Settings,
+    db: &dyn Queryable,
+    query: &str,
+    t_ms: i64,
+) -> Result<QOutcome, QError> {
+    let _ = (settings, db, query, t_ms);
+    Err(not_built())
+}
+
+/// Evaluates `query` over `[start, end]` every `step` ms.
+pub fn range(
+    settings: &Settings,
+    db: &dyn Queryable,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+) -> Result<QOutcome, QError> {
+    let _ = (settings, db, query, start_ms, end_ms, step_ms);
+    Err(not_built())
+}
+
+fn not_built() -> QError {
+    QError {
+        error_type: "execution".into(),
+        message: "the PromQL engine is not part of this build yet".into(),
+        span: None,
+        is_parse: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caret_points_at_the_span() {
+        let e = QError {
+            error_type: "bad_data".into(),
+            message: "1:5: parse error: unexpected".into(),
+            span: Some((4, 6)),
+            is_parse: true,
+        };
+        let r = e.render_with_caret("sum(}) + 1");
+        assert_eq!(
+            r,
+            "error: 1:5: parse error: unexpected\n  sum(}) + 1\n      ^^\n"
+        );
+    }
+}
