@@ -1,0 +1,67 @@
+//! Parse errors with positions, printed the way Prometheus prints them.
+
+use super::ast::Span;
+
+/// A query that does not parse or does not type-check.
+///
+/// Displays as Prometheus does: `<line>:<col>: parse error: <message>`, where line
+/// and column are 1-based and the column counts bytes from the start of the line
+/// (so for a single-line query `col = span.start + 1`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: parse error: {message}")]
+pub struct ParseError {
+    /// Byte range of the offending token or node.
+    pub span: Span,
+    /// 1-based line of `span.start`.
+    pub line: usize,
+    /// 1-based byte column of `span.start` within its line.
+    pub col: usize,
+    /// The message (without the position prefix).
+    pub message: String,
+}
+
+impl ParseError {
+    /// Creates an error for `span` of `query`, computing line and column.
+    pub fn new(query: &str, span: Span, message: impl Into<String>) -> Self {
+        let start = span.start.min(query.len());
+        let before = &query.as_bytes()[..start];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        ParseError {
+            span,
+            line,
+            col: start - line_start + 1,
+            message: message.into(),
+        }
+    }
+
+    /// The query line holding the error with a caret under the position, followed
+    /// by the error itself; for CLIs.
+    ///
+    /// ```
+    /// let q = "sum(rate(x[5m])";
+    /// let e = promlite_promql::parse(q).unwrap_err();
+    /// let shown = e.render(q);
+    /// assert!(shown.starts_with("sum(rate(x[5m])\n"));
+    /// assert!(shown.contains('^'));
+    /// ```
+    pub fn render(&self, query: &str) -> String {
+        let start = self.span.start.min(query.len());
+        let line_start = query[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = query[start..].find('\n').map_or(query.len(), |i| start + i);
+        let text = &query[line_start..line_end];
+        // Pad with the same whitespace kinds so tabs line up; count chars, not bytes.
+        let pad: String = query[line_start..start]
+            .chars()
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        let width = query[start..self.span.end.clamp(start, line_end)]
+            .chars()
+            .count()
+            .max(1);
+        format!("{text}\n{pad}{}\n{self}", "^".repeat(width))
+    }
+}

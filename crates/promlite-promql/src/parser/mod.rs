@@ -1,0 +1,39 @@
+//! PromQL parsing: lexer, parser, AST, printer and errors.
+
+pub mod ast;
+pub mod errors;
+pub mod functions;
+mod lexer;
+mod parse;
+pub mod printer;
+
+pub use parse::{MAX_DEPTH, MAX_NESTING, MAX_QUERY_LEN};
+
+use ast::Expr;
+use errors::ParseError;
+
+/// Parser switches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Accept experimental functions and aggregations (`limitk`, `mad_over_time`,
+    /// ...); off by default, as in Prometheus.
+    pub enable_experimental_functions: bool,
+}
+
+/// Parses and type-checks a PromQL query with default options.
+///
+/// # Errors
+/// [`ParseError`] with the position and a Prometheus-style message.
+pub fn parse(query: &str) -> Result<Expr, ParseError> {
+    parse_with(query, ParseOptions::default())
+}
+
+/// Parses and type-checks a PromQL query.
+///
+/// # Errors
+/// [`ParseError`] with the position and a Prometheus-style message.
+pub fn parse_with(query: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
+    parse::Parser::new(query, opts)?.parse_all()
+}
+#[cfg(test)]
+mod tests;
