@@ -28,3 +28,9 @@ pub use parser::ast::{
 pub use parser::errors::ParseError;
 pub use parser::functions::{get_function, Function, FUNCTIONS};
 pub use parser::{parse, parse_with, ParseOptions};
+
+pub mod eval;
+pub use eval::{
+    Engine, EngineOptions, QueryError, QueryErrorKind, QueryResult, RangeSeries, Value,
+    VectorSample,
+};

@@ -1,0 +1,2067 @@
+//! The evaluator proper. Every node is evaluated once for all steps of a query
+//! (a "grid" of evaluation times): vectors are kept series-major, each series
+//! holding the steps where it has a value. Range functions slide a window over
+//! each series' samples, aggregations precompute each series' group once.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use hashbrown::{HashMap, HashSet};
+use promlite_model::{
+    is_stale_nan, parse_go_float, Label, Labels, LabelsBuilder, MatchOp, MetricType, Queryable,
+    Sample, SelectError, METRIC_NAME,
+};
+
+use super::functions as f;
+use super::{
+    EngineOptions, QueryError, QueryErrorKind, QueryResult, RangeSeries, Value, VectorSample,
+    DEFAULT_SUBQUERY_STEP_MS,
+};
+use crate::parser::ast::{
+    AggregateExpr, AggregateOp, AtModifier, BinaryExpr, BinaryOp, Call, Expr, ExprKind, Span,
+    SubqueryExpr, UnaryOp, VectorMatchCardinality, VectorMatching, VectorSelector,
+};
+
+type Result<T> = std::result::Result<T, QueryError>;
+
+/// Evaluation times `start + i*step`, `i < n`.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    start: i64,
+    step: i64,
+    n: usize,
+}
+
+impl Grid {
+    fn t(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+}
+
+/// A series of an instant-vector value: points at step indices, ascending.
+#[derive(Debug, Clone)]
+struct Series {
+    labels: Labels,
+    /// Delayed name removal: `__name__` is to be removed from the final result.
+    drop_name: bool,
+    pts: Vec<(u32, f64)>,
+}
+
+/// A series of raw samples (range vectors).
+#[derive(Debug, Clone)]
+struct RawSeries {
+    labels: Labels,
+    drop_name: bool,
+    samples: Vec<Sample>,
+}
+
+#[derive(Debug)]
+enum V {
+    Scalar(Vec<f64>),
+    Str(String),
+    Vector(Vec<Series>),
+    Matrix(Vec<RawSeries>),
+}
+
+struct Ctx<'a> {
+    opts: &'a EngineOptions,
+    storage: &'a dyn Queryable,
+    query: &'a str,
+    qstart: i64,
+    qend: i64,
+    instant: bool,
+    cancel: Option<&'a AtomicBool>,
+    deadline: Option<Instant>,
+    warnings: Vec<String>,
+    infos: Vec<String>,
+    ticks: u32,
+}
+
+fn unwrap_parens(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(inner) => unwrap_parens(inner),
+        _ => e,
+    }
+}
+
+fn dup_labelset_err() -> QueryError {
+    QueryError::exec("vector cannot contain metrics with the same labelset")
+}
+
+/// Entry point shared by instant and range queries.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    opts: &EngineOptions,
+    storage: &dyn Queryable,
+    expr: &Expr,
+    query: &str,
+    start: i64,
+    end: i64,
+    step: i64,
+    instant: bool,
+    cancel: Option<&AtomicBool>,
+) -> std::result::Result<QueryResult, QueryError> {
+    let n = ((end - start) / step) as usize + 1;
+    let grid = Grid { start, step, n };
+    let mut ctx = Ctx {
+        opts,
+        storage,
+        query,
+        qstart: start,
+        qend: end,
+        instant,
+        cancel,
+        deadline: opts.timeout.map(|d| Instant::now() + d),
+        warnings: Vec::new(),
+        infos: Vec::new(),
+        ticks: 0,
+    };
+    if !instant
+        && matches!(
+            expr.value_type(),
+            crate::ValueType::Matrix | crate::ValueType::String
+        )
+    {
+        return Err(QueryError::new(
+            QueryErrorKind::BadData,
+            format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                expr.value_type().as_str()
+            ),
+        ));
+    }
+    let v = ctx.eval(expr, grid)?;
+    ctx.check_now()?;
+    let value = match v {
+        V::Scalar(vals) => {
+            if instant {
+                Value::Scalar {
+                    t: start,
+                    v: vals[0],
+                }
+            } else {
+                let samples = vals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| Sample { t: grid.t(i), v })
+                    .collect();
+                Value::Matrix(vec![RangeSeries {
+                    labels: Labels::empty(),
+                    samples,
+                }])
+            }
+        }
+        V::Str(s) => Value::String { t: start, s },
+        V::Vector(series) => {
+            let series = ctx.finalize_names(series)?;
+            if instant {
+                let keep_order = is_ordering_expr(expr);
+                let mut out: Vec<VectorSample> = series
+                    .into_iter()
+                    .filter_map(|s| {
+                        s.pts.first().map(|&(_, v)| VectorSample {
+                            labels: s.labels,
+                            t: start,
+                            v,
+                        })
+                    })
+                    .collect();
+                if !keep_order {
+                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                }
+                Value::Vector(out)
+            } else {
+                let mut out: Vec<RangeSeries> = series
+                    .into_iter()
+                    .filter(|s| !s.pts.is_empty())
+                    .map(|s| RangeSeries {
+                        labels: s.labels,
+                        samples: s
+                            .pts
+                            .iter()
+                            .map(|&(i, v)| Sample {
+                                t: grid.t(i as usize),
+                                v,
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Value::Matrix(out)
+            }
+        }
+        V::Matrix(series) => {
+            let mut out: Vec<RangeSeries> = series
+                .into_iter()
+                .map(|s| RangeSeries {
+                    labels: if s.drop_name {
+                        s.labels.without_metric_name()
+                    } else {
+                        s.labels
+                    },
+                    samples: s.samples,
+                })
+                .collect();
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            Value::Matrix(out)
+        }
+    };
+    let mut seen = HashSet::new();
+    ctx.warnings.retain(|w| seen.insert(w.clone()));
+    let mut seen = HashSet::new();
+    ctx.infos.retain(|w| seen.insert(w.clone()));
+    Ok(QueryResult {
+        value,
+        warnings: ctx.warnings,
+        infos: ctx.infos,
+    })
+}
+
+fn is_ordering_expr(e: &Expr) -> bool {
+    match &unwrap_parens(e).kind {
+        ExprKind::Call(c) => matches!(c.func.name, "sort" | "sort_desc"),
+        ExprKind::Aggregate(a) => matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk),
+        _ => false,
+    }
+}
+
+/// Hashes a sequence of label pairs into a 64-bit key.
+fn hash_labels<'l>(it: impl Iterator<Item = &'l Label>) -> u64 {
+    let mut h = hashbrown::DefaultHashBuilder::default().build_hasher();
+    for l in it {
+        l.name.hash(&mut h);
+        0xffu8.hash(&mut h);
+        l.value.hash(&mut h);
+        0xfeu8.hash(&mut h);
+    }
+    h.finish()
+}
+
+fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
+    if without {
+        labels.filter(|l| &*l.name != METRIC_NAME && !names.iter().any(|n| **n == *l.name))
+    } else {
+        labels.filter(|l| names.iter().any(|n| **n == *l.name))
+    }
+}
+
+fn grouping_hash(labels: &Labels, names: &[String], without: bool) -> u64 {
+    if without {
+        hash_labels(
+            labels
+                .iter()
+                .filter(|l| &*l.name != METRIC_NAME && !names.iter().any(|n| **n == *l.name)),
+        )
+    } else {
+        hash_labels(
+            labels
+                .iter()
+                .filter(|l| names.iter().any(|n| **n == *l.name)),
+        )
+    }
+}
+
+/// Transposes series-major points into per-step lists of (series index, value).
+fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
+    let mut out: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+    for (si, s) in series.iter().enumerate() {
+        for &(i, v) in &s.pts {
+            out[i as usize].push((si as u32, v));
+        }
+    }
+    out
+}
+
+impl Ctx<'_> {
+    fn check_now(&mut self) -> Result<()> {
+        if let Some(c) = self.cancel {
+            if c.load(Ordering::Relaxed) {
+                return Err(QueryError::new(
+                    QueryErrorKind::Canceled,
+                    "query was canceled in query execution",
+                ));
+            }
+        }
+        if let Some(d) = self.deadline {
+            if Instant::now() >= d {
+                return Err(QueryError::new(
+                    QueryErrorKind::Timeout,
+                    "query timed out in query execution",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Cheap periodic check for loops.
+    #[inline]
+    fn tick(&mut self) -> Result<()> {
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % 1024 == 0 {
+            self.check_now()
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_samples(&self, n: usize) -> Result<()> {
+        if n > self.opts.max_samples {
+            Err(QueryError::new(
+                QueryErrorKind::TooManySamples,
+                "query processing would load too many samples into memory in query execution",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn pos(&self, span: Span) -> String {
+        let e = crate::parser::errors::ParseError::new(self.query, span, "");
+        format!("({}:{})", e.line, e.col)
+    }
+
+    /// Removes `__name__` now (immediate mode) or marks it (delayed mode).
+    fn drop_name(&self, labels: &Labels) -> (Labels, bool) {
+        if self.opts.delayed_name_removal {
+            (labels.clone(), true)
+        } else {
+            (labels.without_metric_name(), false)
+        }
+    }
+
+    /// Final name cleanup (delayed mode) plus the duplicate-labelset check.
+    fn finalize_names(&self, series: Vec<Series>) -> Result<Vec<Series>> {
+        if !self.opts.delayed_name_removal || !series.iter().any(|s| s.drop_name) {
+            return Ok(series);
+        }
+        let out: Vec<Series> = series
+            .into_iter()
+            .map(|mut s| {
+                if s.drop_name {
+                    s.labels = s.labels.without_metric_name();
+                    s.drop_name = false;
+                }
+                s
+            })
+            .collect();
+        let mut seen = HashSet::with_capacity(out.len());
+        for s in &out {
+            if !s.pts.is_empty() && !seen.insert(s.labels.clone()) {
+                return Err(dup_labelset_err());
+            }
+        }
+        Ok(out)
+    }
+
+    fn ref_time(&self, at: Option<AtModifier>, offset: i64, t: i64) -> i64 {
+        let base = match at {
+            None => t,
+            Some(AtModifier::Timestamp(x)) => x,
+            Some(AtModifier::Start) => self.qstart,
+            Some(AtModifier::End) => self.qend,
+        };
+        base - offset
+    }
+
+    fn select(
+        &mut self,
+        sel: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<promlite_model::SeriesSamples>> {
+        self.check_now()?;
+        self.storage
+            .select(&sel.matchers, mint, maxt)
+            .map_err(|e| match e {
+                SelectError::TooManySamples { .. } => QueryError::new(
+                    QueryErrorKind::TooManySamples,
+                    "query processing would load too many samples into memory in query execution",
+                ),
+                other => QueryError::exec(other.to_string()),
+            })
+    }
+
+    fn eval(&mut self, e: &Expr, g: Grid) -> Result<V> {
+        self.check_now()?;
+        match &e.kind {
+            ExprKind::NumberLiteral(v) => Ok(V::Scalar(vec![*v; g.n])),
+            ExprKind::StringLiteral(s) => Ok(V::Str(s.clone())),
+            ExprKind::Paren(inner) => self.eval(inner, g),
+            ExprKind::Unary(u) => {
+                let v = self.eval(&u.expr, g)?;
+                if u.op == UnaryOp::Pos {
+                    return Ok(v);
+                }
+                match v {
+                    V::Scalar(vals) => Ok(V::Scalar(vals.into_iter().map(|x| -x).collect())),
+                    V::Vector(series) => {
+                        let out = self.map_series(series, |x| -x);
+                        Ok(V::Vector(merge_same_labels(out)?))
+                    }
+                    _ => Err(QueryError::exec("unary minus on non-numeric value")),
+                }
+            }
+            ExprKind::VectorSelector(sel) => {
+                Ok(V::Vector(self.eval_vector_selector(sel, g, false)?))
+            }
+            ExprKind::MatrixSelector(_) | ExprKind::Subquery(_) => {
+                // Only reachable at the top of an instant query.
+                let rs = self.load_range(e, g)?;
+                let t_end = rs.ends[0];
+                let out = rs
+                    .series
+                    .into_iter()
+                    .filter_map(|s| {
+                        let w: Vec<Sample> = s
+                            .samples
+                            .iter()
+                            .filter(|x| x.t > t_end - rs.range && x.t <= t_end)
+                            .copied()
+                            .collect();
+                        (!w.is_empty()).then_some(RawSeries {
+                            labels: s.labels,
+                            drop_name: s.drop_name,
+                            samples: w,
+                        })
+                    })
+                    .collect();
+                Ok(V::Matrix(out))
+            }
+            ExprKind::Call(c) => self.eval_call(c, e.span, g),
+            ExprKind::Aggregate(a) => self.eval_aggregate(a, g),
+            ExprKind::Binary(b) => self.eval_binary(b, g),
+        }
+    }
+
+    fn eval_vector(&mut self, e: &Expr, g: Grid) -> Result<Vec<Series>> {
+        match self.eval(e, g)? {
+            V::Vector(s) => Ok(s),
+            _ => Err(QueryError::exec("expected instant vector")),
+        }
+    }
+
+    fn eval_scalar(&mut self, e: &Expr, g: Grid) -> Result<Vec<f64>> {
+        match self.eval(e, g)? {
+            V::Scalar(s) => Ok(s),
+            _ => Err(QueryError::exec("expected scalar")),
+        }
+    }
+
+    /// Instant selection (§4). With `timestamps`, values are the samples' times in
+    /// seconds (for `timestamp(sel)`).
+    fn eval_vector_selector(
+        &mut self,
+        sel: &VectorSelector,
+        g: Grid,
+        timestamps: bool,
+    ) -> Result<Vec<Series>> {
+        let refs: Vec<i64> = (0..g.n)
+            .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
+            .collect();
+        let lb = self.opts.lookback_delta_ms;
+        let data = self.select(sel, refs[0] - lb + 1, refs[g.n - 1])?;
+        let mut out = Vec::with_capacity(data.len());
+        let mut total = 0usize;
+        for s in data {
+            self.tick()?;
+            let mut pts = Vec::new();
+            let mut j = 0usize;
+            for (i, &r) in refs.iter().enumerate() {
+                while j < s.samples.len() && s.samples[j].t <= r {
+                    j += 1;
+                }
+                if j == 0 {
+                    continue;
+                }
+                let last = s.samples[j - 1];
+                if last.t > r - lb && !is_stale_nan(last.v) {
+                    let v = if timestamps {
+                        last.t as f64 / 1000.0
+                    } else {
+                        last.v
+                    };
+                    pts.push((i as u32, v));
+                }
+            }
+            if !pts.is_empty() {
+                total += pts.len();
+                out.push(Series {
+                    labels: s.labels,
+                    drop_name: false,
+                    pts,
+                });
+            }
+        }
+        self.check_samples(total)?;
+        Ok(out)
+    }
+
+    /// Loads the input of a range function: a range selector or a subquery.
+    fn load_range(&mut self, e: &Expr, g: Grid) -> Result<RangeInput> {
+        let e = unwrap_parens(e);
+        match &e.kind {
+            ExprKind::MatrixSelector(ms) => {
+                let sel = &ms.selector;
+                let ends: Vec<i64> = (0..g.n)
+                    .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
+                    .collect();
+                let data = self.select(sel, ends[0] - ms.range + 1, ends[g.n - 1])?;
+                let series = data
+                    .into_iter()
+                    .filter_map(|s| {
+                        let mut samples = s.samples;
+                        samples.retain(|x| !is_stale_nan(x.v));
+                        (!samples.is_empty()).then_some(RawSeries {
+                            labels: s.labels,
+                            drop_name: false,
+                            samples,
+                        })
+                    })
+                    .collect();
+                Ok(RangeInput {
+                    series,
+                    range: ms.range,
+                    ends,
+                })
+            }
+            ExprKind::Subquery(sq) => self.eval_subquery(sq, g),
+            _ => Err(QueryError::exec("expected range vector")),
+        }
+    }
+
+    fn eval_subquery(&mut self, sq: &SubqueryExpr, g: Grid) -> Result<RangeInput> {
+        let step = sq.step.unwrap_or(DEFAULT_SUBQUERY_STEP_MS);
+        let ends: Vec<i64> = (0..g.n)
+            .map(|i| self.ref_time(sq.at, sq.offset, g.t(i)))
+            .collect();
+        let first = (ends[0] - sq.range).div_euclid(step) * step + step;
+        let last = ends[g.n - 1].div_euclid(step) * step;
+        if last < first {
+            return Ok(RangeInput {
+                series: Vec::new(),
+                range: sq.range,
+                ends,
+            });
+        }
+        let inner = Grid {
+            start: first,
+            step,
+            n: ((last - first) / step) as usize + 1,
+        };
+        let series = match self.eval(&sq.expr, inner)? {
+            V::Vector(s) => s
+                .into_iter()
+                .map(|s| RawSeries {
+                    labels: s.labels,
+                    drop_name: s.drop_name,
+                    samples: s
+                        .pts
+                        .iter()
+                        .map(|&(i, v)| Sample {
+                            t: inner.t(i as usize),
+                            v,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            V::Scalar(vals) => vec![RawSeries {
+                labels: Labels::empty(),
+                drop_name: false,
+                samples: vals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| Sample { t: inner.t(i), v })
+                    .collect(),
+            }],
+            _ => {
+                return Err(QueryError::exec(
+                    "subquery is only allowed on instant vector",
+                ))
+            }
+        };
+        Ok(RangeInput {
+            series,
+            range: sq.range,
+            ends,
+        })
+    }
+
+    /// Applies `f` to every value, dropping the metric name.
+    fn map_series(&self, series: Vec<Series>, f: impl Fn(f64) -> f64) -> Vec<Series> {
+        series
+            .into_iter()
+            .map(|s| {
+                let (labels, dn) = self.drop_name(&s.labels);
+                Series {
+                    labels,
+                    drop_name: dn || s.drop_name,
+                    pts: s.pts.into_iter().map(|(i, v)| (i, f(v))).collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn eval_call(&mut self, c: &Call, span: Span, g: Grid) -> Result<V> {
+        let name = c.func.name;
+        let args = &c.args;
+        match name {
+            "time" => Ok(V::Scalar(
+                (0..g.n).map(|i| g.t(i) as f64 / 1000.0).collect(),
+            )),
+            "pi" => Ok(V::Scalar(vec![std::f64::consts::PI; g.n])),
+            "vector" => {
+                let vals = self.eval_scalar(&args[0], g)?;
+                Ok(V::Vector(vec![Series {
+                    labels: Labels::empty(),
+                    drop_name: false,
+                    pts: vals
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (i as u32, v))
+                        .collect(),
+                }]))
+            }
+            "scalar" => {
+                let s = self.eval_vector(&args[0], g)?;
+                let mut cnt = vec![0u32; g.n];
+                let mut val = vec![f64::NAN; g.n];
+                for se in &s {
+                    for &(i, v) in &se.pts {
+                        cnt[i as usize] += 1;
+                        val[i as usize] = v;
+                    }
+                }
+                Ok(V::Scalar(
+                    cnt.iter()
+                        .zip(val)
+                        .map(|(&c, v)| if c == 1 { v } else { f64::NAN })
+                        .collect(),
+                ))
+            }
+            "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sin" | "cos"
+            | "tan" | "asin" | "acos" | "atan" | "sinh" | "cosh" | "tanh" | "asinh" | "acosh"
+            | "atanh" | "deg" | "rad" | "sgn" => {
+                let func: fn(f64) -> f64 = match name {
+                    "abs" => f64::abs,
+                    "ceil" => f64::ceil,
+                    "floor" => f64::floor,
+                    "exp" => f64::exp,
+                    "sqrt" => f64::sqrt,
+                    "ln" => f64::ln,
+                    "log2" => f64::log2,
+                    "log10" => f64::log10,
+                    "sin" => f64::sin,
+                    "cos" => f64::cos,
+                    "tan" => f64::tan,
+                    "asin" => f64::asin,
+                    "acos" => f64::acos,
+                    "atan" => f64::atan,
+                    "sinh" => f64::sinh,
+                    "cosh" => f64::cosh,
+                    "tanh" => f64::tanh,
+                    "asinh" => f64::asinh,
+                    "acosh" => f64::acosh,
+                    "atanh" => f64::atanh,
+                    "deg" => |v| v * 180.0 / std::f64::consts::PI,
+                    "rad" => |v| v * std::f64::consts::PI / 180.0,
+                    _ => f::sgn,
+                };
+                let s = self.eval_vector(&args[0], g)?;
+                Ok(V::Vector(merge_same_labels(self.map_series(s, func))?))
+            }
+            "round" => {
+                let s = self.eval_vector(&args[0], g)?;
+                let to = match args.get(1) {
+                    Some(a) => self.eval_scalar(a, g)?,
+                    None => vec![1.0; g.n],
+                };
+                let out = self.map_series_step(s, |i, v| Some(f::round_to(v, to[i])));
+                Ok(V::Vector(merge_same_labels(out)?))
+            }
+            "clamp" | "clamp_min" | "clamp_max" => {
+                let s = self.eval_vector(&args[0], g)?;
+                let (lo, hi) = match name {
+                    "clamp" => (
+                        self.eval_scalar(&args[1], g)?,
+                        self.eval_scalar(&args[2], g)?,
+                    ),
+                    "clamp_min" => (self.eval_scalar(&args[1], g)?, vec![f64::INFINITY; g.n]),
+                    _ => (vec![f64::NEG_INFINITY; g.n], self.eval_scalar(&args[1], g)?),
+                };
+                let out = self.map_series_step(s, |i, v| {
+                    if hi[i] < lo[i] {
+                        None
+                    } else {
+                        Some(f::clamp(v, lo[i], hi[i]))
+                    }
+                });
+                Ok(V::Vector(merge_same_labels(out)?))
+            }
+            "timestamp" => {
+                let a = unwrap_parens(&args[0]);
+                let s = if let ExprKind::VectorSelector(sel) = &a.kind {
+                    self.eval_vector_selector(sel, g, true)?
+                } else {
+                    let s = self.eval_vector(a, g)?;
+                    s.into_iter()
+                        .map(|mut s| {
+                            for p in &mut s.pts {
+                                p.1 = g.t(p.0 as usize) as f64 / 1000.0;
+                            }
+                            s
+                        })
+                        .collect()
+                };
+                Ok(V::Vector(merge_same_labels(self.map_series(s, |v| v))?))
+            }
+            "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year"
+            | "days_in_month" | "month" | "year" => {
+                let func = move |v: f64| -> f64 {
+                    let c = f::civil_from_unix(v as i64);
+                    match name {
+                        "minute" => c.minute as f64,
+                        "hour" => c.hour as f64,
+                        "day_of_week" => c.weekday as f64,
+                        "day_of_month" => c.day as f64,
+                        "day_of_year" => c.yday as f64,
+                        "days_in_month" => f::days_in_month(c.year, c.month) as f64,
+                        "month" => c.month as f64,
+                        _ => c.year as f64,
+                    }
+                };
+                if args.is_empty() {
+                    return Ok(V::Vector(vec![Series {
+                        labels: Labels::empty(),
+                        drop_name: false,
+                        pts: (0..g.n)
+                            .map(|i| (i as u32, func(g.t(i) as f64 / 1000.0)))
+                            .collect(),
+                    }]));
+                }
+                let s = self.eval_vector(&args[0], g)?;
+                Ok(V::Vector(merge_same_labels(self.map_series(s, func))?))
+            }
+            "sort" | "sort_desc" => {
+                let mut s = self.eval_vector(&args[0], g)?;
+                if self.instant {
+                    let desc = name == "sort_desc";
+                    s.sort_by(|a, b| {
+                        let x = a.pts.first().map_or(f64::NAN, |p| p.1);
+                        let y = b.pts.first().map_or(f64::NAN, |p| p.1);
+                        match (x.is_nan(), y.is_nan()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ if desc => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+                            _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+                        }
+                    });
+                } else {
+                    self.warnings.push(format!(
+                        "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
+                        self.pos(span)
+                    ));
+                }
+                Ok(V::Vector(s))
+            }
+            "label_replace" => self.label_replace(args, g),
+            "label_join" => self.label_join(args, g),
+            "absent" => {
+                let s = self.eval_vector(&args[0], g)?;
+                let mut has = vec![false; g.n];
+                for se in &s {
+                    for &(i, _) in &se.pts {
+                        has[i as usize] = true;
+                    }
+                }
+                let labels = absent_labels(&args[0]);
+                let pts: Vec<(u32, f64)> = (0..g.n)
+                    .filter(|&i| !has[i])
+                    .map(|i| (i as u32, 1.0))
+                    .collect();
+                Ok(V::Vector(if pts.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Series {
+                        labels,
+                        drop_name: false,
+                        pts,
+                    }]
+                }))
+            }
+            "absent_over_time" => {
+                let rs = self.load_range(&args[0], g)?;
+                let mut has = vec![false; g.n];
+                for s in &rs.series {
+                    let (mut lo, mut hi) = (0usize, 0usize);
+                    for (i, &end) in rs.ends.iter().enumerate() {
+                        let (a, b) = window(&s.samples, end - rs.range, end, &mut lo, &mut hi);
+                        if b > a {
+                            has[i] = true;
+                        }
+                    }
+                }
+                let labels = absent_labels(&args[0]);
+                let pts: Vec<(u32, f64)> = (0..g.n)
+                    .filter(|&i| !has[i])
+                    .map(|i| (i as u32, 1.0))
+                    .collect();
+                Ok(V::Vector(if pts.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Series {
+                        labels,
+                        drop_name: false,
+                        pts,
+                    }]
+                }))
+            }
+            "histogram_quantile" => {
+                let q = self.eval_scalar(&args[0], g)?;
+                let s = self.eval_vector(&args[1], g)?;
+                for &qv in &q {
+                    if !(0.0..=1.0).contains(&qv) {
+                        self.warnings.push(format!(
+                            "PromQL warning: quantile value should be between 0 and 1, got {} {}",
+                            promlite_model::format_go_g(qv),
+                            self.pos(args[0].span)
+                        ));
+                    }
+                }
+                self.histogram_buckets(s, g, args[1].span, |i, bs| {
+                    let r = f::bucket_quantile(q[i], bs);
+                    (r.value, r.forced_monotonic, r.missing_inf)
+                })
+            }
+            "histogram_fraction" => {
+                let lo = self.eval_scalar(&args[0], g)?;
+                let hi = self.eval_scalar(&args[1], g)?;
+                let s = self.eval_vector(&args[2], g)?;
+                self.histogram_buckets(s, g, args[2].span, |i, bs| {
+                    (f::bucket_fraction(lo[i], hi[i], bs), false, false)
+                })
+            }
+            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+            | "histogram_stdvar" => {
+                // Native histograms only; float samples are ignored.
+                let _ = self.eval_vector(&args[0], g)?;
+                Ok(V::Vector(Vec::new()))
+            }
+            _ => {
+                if c.func.arg_types.contains(&crate::ValueType::Matrix) {
+                    self.eval_range_function(c, g)
+                } else {
+                    Err(QueryError::exec(format!(
+                        "function \"{name}\" is not supported by this engine"
+                    )))
+                }
+            }
+        }
+    }
+
+    fn map_series_step(
+        &self,
+        series: Vec<Series>,
+        f: impl Fn(usize, f64) -> Option<f64>,
+    ) -> Vec<Series> {
+        series
+            .into_iter()
+            .map(|s| {
+                let (labels, dn) = self.drop_name(&s.labels);
+                Series {
+                    labels,
+                    drop_name: dn || s.drop_name,
+                    pts: s
+                        .pts
+                        .into_iter()
+                        .filter_map(|(i, v)| f(i as usize, v).map(|x| (i, x)))
+                        .collect(),
+                }
+            })
+            .filter(|s| !s.pts.is_empty())
+            .collect()
+    }
+
+    fn label_replace(&mut self, args: &[Expr], g: Grid) -> Result<V> {
+        let s = self.eval_vector(&args[0], g)?;
+        let strarg = |e: &Expr| match &unwrap_parens(e).kind {
+            ExprKind::StringLiteral(s) => s.clone(),
+            _ => String::new(),
+        };
+        let dst = strarg(&args[1]);
+        let repl = strarg(&args[2]);
+        let src = strarg(&args[3]);
+        let re_text = strarg(&args[4]);
+        let re = regex::Regex::new(&format!("^(?s:{re_text})$")).map_err(|_| {
+            QueryError::exec(format!(
+                "invalid regular expression in label_replace(): {re_text}"
+            ))
+        })?;
+        if dst.is_empty() {
+            return Err(QueryError::exec(format!(
+                "invalid destination label name in label_replace(): {dst}"
+            )));
+        }
+        let mut out = Vec::with_capacity(s.len());
+        for mut se in s {
+            let val = se.labels.get(&src).unwrap_or("");
+            if let Some(caps) = re.captures(val) {
+                let mut res = String::new();
+                caps.expand(&repl, &mut res);
+                let mut b = se.labels.builder();
+                b.set(dst.as_str(), res.as_str());
+                se.labels = b.build();
+                if dst == METRIC_NAME {
+                    se.drop_name = false;
+                }
+            }
+            out.push(se);
+        }
+        Ok(V::Vector(merge_same_labels(out)?))
+    }
+
+    fn label_join(&mut self, args: &[Expr], g: Grid) -> Result<V> {
+        let s = self.eval_vector(&args[0], g)?;
+        let strarg = |e: &Expr| match &unwrap_parens(e).kind {
+            ExprKind::StringLiteral(s) => s.clone(),
+            _ => String::new(),
+        };
+        let dst = strarg(&args[1]);
+        let sep = strarg(&args[2]);
+        let srcs: Vec<String> = args[3..].iter().map(strarg).collect();
+        if dst.is_empty() {
+            return Err(QueryError::exec(format!(
+                "invalid destination label name in label_join(): {dst}"
+            )));
+        }
+        for src in &srcs {
+            if src.is_empty() {
+                return Err(QueryError::exec(format!(
+                    "invalid source label name in label_join(): {src}"
+                )));
+            }
+        }
+        let mut out = Vec::with_capacity(s.len());
+        for mut se in s {
+            let joined = srcs
+                .iter()
+                .map(|n| se.labels.get(n).unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(&sep);
+            let mut b = se.labels.builder();
+            b.set(dst.as_str(), joined.as_str());
+            se.labels = b.build();
+            if dst == METRIC_NAME {
+                se.drop_name = false;
+            }
+            out.push(se);
+        }
+        Ok(V::Vector(merge_same_labels(out)?))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn histogram_buckets(
+        &mut self,
+        s: Vec<Series>,
+        g: Grid,
+        arg_span: Span,
+        compute: impl Fn(usize, &mut Vec<f::Bucket>) -> (f64, bool, bool),
+    ) -> Result<V> {
+        // Group by all labels except `le` (name included), once per series.
+        let mut groups: HashMap<u64, usize> = HashMap::new();
+        let mut group_labels: Vec<(Labels, bool, String)> = Vec::new();
+        let mut per_series: Vec<Option<(usize, f64)>> = Vec::with_capacity(s.len());
+        for se in &s {
+            let name = se.labels.metric_name().unwrap_or("").to_string();
+            let le = se.labels.get("le").and_then(parse_go_float);
+            let Some(le) = le else {
+                self.warnings.push(format!(
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?} {}",
+                    se.labels.get("le").unwrap_or(""),
+                    name,
+                    self.pos(arg_span)
+                ));
+                per_series.push(None);
+                continue;
+            };
+            let h = hash_labels(se.labels.iter().filter(|l| &*l.name != "le"));
+            let gi = *groups.entry(h).or_insert_with(|| {
+                let base = se.labels.filter(|l| &*l.name != "le");
+                let (labels, dn) = if self.opts.delayed_name_removal {
+                    (base, true)
+                } else {
+                    (base.without_metric_name(), false)
+                };
+                group_labels.push((labels, dn, name.clone()));
+                group_labels.len() - 1
+            });
+            per_series.push(Some((gi, le)));
+        }
+        let ng = group_labels.len();
+        let mut buckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng * g.n];
+        for (se, ps) in s.iter().zip(&per_series) {
+            if let Some((gi, le)) = ps {
+                for &(i, v) in &se.pts {
+                    buckets[gi * g.n + i as usize].push(f::Bucket {
+                        upper: *le,
+                        count: v,
+                    });
+                }
+            }
+        }
+        let mut out: Vec<Series> = group_labels
+            .iter()
+            .map(|(l, dn, _)| Series {
+                labels: l.clone(),
+                drop_name: *dn,
+                pts: Vec::new(),
+            })
+            .collect();
+        for gi in 0..ng {
+            for i in 0..g.n {
+                let bs = &mut buckets[gi * g.n + i];
+                if bs.is_empty() {
+                    continue;
+                }
+                let (v, forced, missing_inf) = compute(i, bs);
+                let metric = &group_labels[gi].2;
+                if forced {
+                    self.infos.push(format!(
+                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?} {}",
+                        metric,
+                        self.pos(arg_span)
+                    ));
+                }
+                if missing_inf {
+                    self.warnings.push(format!(
+                        "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name {:?} {}",
+                        metric,
+                        self.pos(arg_span)
+                    ));
+                }
+                out[gi].pts.push((i as u32, v));
+            }
+        }
+        out.retain(|s| !s.pts.is_empty());
+        Ok(V::Vector(merge_same_labels(out)?))
+    }
+
+    fn annotate_counter(&mut self, fname: &str, s: &[RawSeries], span: Span) {
+        let mut seen: HashSet<&str> = HashSet::new();
+        for se in s {
+            let Some(name) = se.labels.metric_name() else {
+                continue;
+            };
+            if !seen.insert(name) {
+                continue;
+            }
+            let declared = self.storage.metric_type(name).or_else(|| {
+                ["_total", "_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suf| name.strip_suffix(suf))
+                    .and_then(|fam| self.storage.metric_type(fam))
+            });
+            match declared {
+                Some(MetricType::Gauge) => self.warnings.push(format!(
+                    "PromQL warning: metric is a gauge (declared TYPE), {fname}() is meant for counters: {name:?} {}",
+                    self.pos(span)
+                )),
+                Some(MetricType::Unknown) | None => {
+                    if fname != "irate"
+                        && !["_total", "_sum", "_count", "_bucket"]
+                            .iter()
+                            .any(|suf| name.ends_with(suf))
+                    {
+                        self.infos.push(format!(
+                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?} {}",
+                            self.pos(span)
+                        ));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    fn eval_range_function(&mut self, c: &Call, g: Grid) -> Result<V> {
+        let name = c.func.name;
+        // The range argument and any scalar parameter.
+        let (param, range_arg) = match name {
+            "quantile_over_time" | "predict_linear" => {
+                let (p, r) = if name == "quantile_over_time" {
+                    (&c.args[0], &c.args[1])
+                } else {
+                    (&c.args[1], &c.args[0])
+                };
+                (Some(self.eval_scalar(p, g)?), r)
+            }
+            _ => (None, &c.args[0]),
+        };
+        if name == "quantile_over_time" {
+            if let Some(p) = &param {
+                for &q in p {
+                    if !(0.0..=1.0).contains(&q) {
+                        self.warnings.push(format!(
+                            "PromQL warning: quantile value should be between 0 and 1, got {} {}",
+                            promlite_model::format_go_g(q),
+                            self.pos(c.args[0].span)
+                        ));
+                    }
+                }
+            }
+        }
+        let rs = self.load_range(range_arg, g)?;
+        if matches!(name, "rate" | "increase" | "irate") {
+            self.annotate_counter(name, &rs.series, range_arg.span);
+        }
+        let keep_name = matches!(name, "last_over_time" | "first_over_time");
+        let range = rs.range;
+        let mut out = Vec::with_capacity(rs.series.len());
+        let mut window_samples = vec![0usize; g.n];
+        let mut scratch: Vec<f64> = Vec::new();
+        let mut distinct_names = false;
+        let first_name = rs.series.first().and_then(|s| s.labels.metric_name());
+        for s in &rs.series {
+            if s.labels.metric_name() != first_name {
+                distinct_names = true;
+            }
+        }
+        for s in &rs.series {
+            self.tick()?;
+            let mut pts = Vec::new();
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for (i, &end) in rs.ends.iter().enumerate() {
+                let start = end - range;
+                let (a, b) = window(&s.samples, start, end, &mut lo, &mut hi);
+                let w = &s.samples[a..b];
+                window_samples[i] += w.len();
+                if w.is_empty() {
+                    continue;
+                }
+                let vals = || w.iter().map(|x| x.v);
+                let v = match name {
+                    "rate" => f::extrapolated_rate(w, start, end, true, true),
+                    "increase" => f::extrapolated_rate(w, start, end, true, false),
+                    "delta" => f::extrapolated_rate(w, start, end, false, false),
+                    "irate" => f::instant_value(w, true),
+                    "idelta" => f::instant_value(w, false),
+                    "deriv" => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
+                    "predict_linear" => (w.len() >= 2).then(|| {
+                        let (slope, icpt) = f::linear_regression(w, g.t(i));
+                        let p = param.as_ref().map_or(0.0, |p| p[i]);
+                        slope * p + icpt
+                    }),
+                    "changes" => Some(f::changes(w)),
+                    "resets" => Some(f::resets(w)),
+                    "count_over_time" => Some(w.len() as f64),
+                    "sum_over_time" => Some(f::sum_values(vals())),
+                    "avg_over_time" => {
+                        let mut m = f::MeanAcc::default();
+                        for v in vals() {
+                            m.add(v);
+                        }
+                        Some(m.value())
+                    }
+                    "min_over_time" => Some(f::min_max(vals(), false)),
+                    "max_over_time" => Some(f::min_max(vals(), true)),
+                    "stddev_over_time" => Some(f::variance_over_time(vals()).sqrt()),
+                    "stdvar_over_time" => Some(f::variance_over_time(vals())),
+                    "quantile_over_time" => {
+                        scratch.clear();
+                        scratch.extend(vals());
+                        let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
+                        Some(f::quantile(q, &mut scratch))
+                    }
+                    "mad_over_time" => {
+                        scratch.clear();
+                        scratch.extend(vals());
+                        let med = f::quantile(0.5, &mut scratch);
+                        for x in scratch.iter_mut() {
+                            *x = (*x - med).abs();
+                        }
+                        Some(f::quantile(0.5, &mut scratch))
+                    }
+                    "last_over_time" => Some(w[w.len() - 1].v),
+                    "first_over_time" => Some(w[0].v),
+                    "present_over_time" => Some(1.0),
+                    "ts_of_last_over_time" => Some(w[w.len() - 1].t as f64 / 1000.0),
+                    "ts_of_first_over_time" => Some(w[0].t as f64 / 1000.0),
+                    "ts_of_max_over_time" | "ts_of_min_over_time" => {
+                        let max = name == "ts_of_max_over_time";
+                        let mut best = w[0];
+                        for x in &w[1..] {
+                            let better = if max { x.v >= best.v } else { x.v <= best.v };
+                            if better || best.v.is_nan() {
+                                best = *x;
+                            }
+                        }
+                        Some(best.t as f64 / 1000.0)
+                    }
+                    _ => {
+                        return Err(QueryError::exec(format!(
+                            "function \"{name}\" is not supported by this engine"
+                        )))
+                    }
+                };
+                if let Some(v) = v {
+                    pts.push((i as u32, v));
+                }
+            }
+            if pts.is_empty() {
+                continue;
+            }
+            let (labels, dn) = if keep_name {
+                (s.labels.clone(), s.drop_name)
+            } else {
+                let (l, dn) = self.drop_name(&s.labels);
+                (l, dn || s.drop_name)
+            };
+            out.push(Series {
+                labels,
+                drop_name: dn,
+                pts,
+            });
+        }
+        let peak = window_samples.iter().copied().max().unwrap_or(0);
+        self.check_samples(peak)?;
+        if !keep_name && distinct_names && !self.opts.delayed_name_removal {
+            let mut seen = HashSet::with_capacity(out.len());
+            for s in &out {
+                if !seen.insert(&s.labels) {
+                    return Err(dup_labelset_err());
+                }
+            }
+        }
+        Ok(V::Vector(out))
+    }
+
+    fn eval_aggregate(&mut self, a: &AggregateExpr, g: Grid) -> Result<V> {
+        let param = match &a.param {
+            Some(p) => Some(self.eval(p, g)?),
+            None => None,
+        };
+        let input = self.eval_vector(&a.expr, g)?;
+        match a.op {
+            AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
+                let ks = match param {
+                    Some(V::Scalar(k)) => k,
+                    _ => return Err(QueryError::exec("topk parameter must be a scalar")),
+                };
+                self.aggregate_k(a, input, &ks, g)
+            }
+            AggregateOp::CountValues => {
+                let lname = match param {
+                    Some(V::Str(s)) => s,
+                    _ => return Err(QueryError::exec("count_values parameter must be a string")),
+                };
+                self.count_values(a, input, &lname, g)
+            }
+            _ => {
+                let q = match param {
+                    Some(V::Scalar(q)) => Some(q),
+                    _ => None,
+                };
+                if a.op == AggregateOp::Quantile {
+                    if let Some(q) = &q {
+                        for &qv in q {
+                            if !(0.0..=1.0).contains(&qv) {
+                                let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
+                                self.warnings.push(format!(
+                                    "PromQL warning: quantile value should be between 0 and 1, got {} {}",
+                                    promlite_model::format_go_g(qv),
+                                    self.pos(span)
+                                ));
+                            }
+                        }
+                    }
+                }
+                self.aggregate_simple(a, input, q.as_deref(), g)
+            }
+        }
+    }
+
+    /// Assigns each input series a group, returning per-series group indices and
+    /// the groups' output labels.
+    fn assign_groups(
+        &mut self,
+        a: &AggregateExpr,
+        input: &[Series],
+    ) -> Result<(Vec<u32>, Vec<Labels>)> {
+        let mut map: HashMap<u64, u32> = HashMap::new();
+        let mut labels = Vec::new();
+        let mut gi = Vec::with_capacity(input.len());
+        for s in input {
+            self.tick()?;
+            let h = grouping_hash(&s.labels, &a.grouping, a.without);
+            let idx = *map.entry(h).or_insert_with(|| {
+                labels.push(grouping_labels(&s.labels, &a.grouping, a.without));
+                (labels.len() - 1) as u32
+            });
+            gi.push(idx);
+        }
+        Ok((gi, labels))
+    }
+
+    fn aggregate_simple(
+        &mut self,
+        a: &AggregateExpr,
+        input: Vec<Series>,
+        q: Option<&[f64]>,
+        g: Grid,
+    ) -> Result<V> {
+        let (gi, labels) = self.assign_groups(a, &input)?;
+        let ng = labels.len();
+        let n = g.n;
+        let mut has = vec![false; ng * n];
+        let mut out_vals = vec![0.0f64; ng * n];
+        match a.op {
+            AggregateOp::Sum => {
+                let mut comp = vec![0.0f64; ng * n];
+                for (s, &grp) in input.iter().zip(&gi) {
+                    let base = grp as usize * n;
+                    for &(i, v) in &s.pts {
+                        let k = base + i as usize;
+                        if has[k] {
+                            (out_vals[k], comp[k]) = f::kahan_inc(v, out_vals[k], comp[k]);
+                        } else {
+                            has[k] = true;
+                            out_vals[k] = v;
+                        }
+                    }
+                }
+                for (v, c) in out_vals.iter_mut().zip(&comp) {
+                    if !v.is_infinite() {
+                        *v += *c;
+                    }
+                }
+            }
+            AggregateOp::Avg => {
+                let mut acc = vec![f::MeanAcc::default(); ng * n];
+                for (s, &grp) in input.iter().zip(&gi) {
+                    let base = grp as usize * n;
+                    for &(i, v) in &s.pts {
+                        let k = base + i as usize;
+                        has[k] = true;
+                        acc[k].add(v);
+                    }
+                }
+                for (o, m) in out_vals.iter_mut().zip(&acc) {
+                    *o = m.value();
+                }
+            }
+            AggregateOp::Count | AggregateOp::Group => {
+                for (s, &grp) in input.iter().zip(&gi) {
+                    let base = grp as usize * n;
+                    for &(i, _) in &s.pts {
+                        let k = base + i as usize;
+                        has[k] = true;
+                        out_vals[k] += 1.0;
+                    }
+                }
+                if a.op == AggregateOp::Group {
+                    for v in out_vals.iter_mut() {
+                        *v = 1.0;
+                    }
+                }
+            }
+            AggregateOp::Min | AggregateOp::Max => {
+                let max = a.op == AggregateOp::Max;
+                for (s, &grp) in input.iter().zip(&gi) {
+                    let base = grp as usize * n;
+                    for &(i, v) in &s.pts {
+                        let k = base + i as usize;
+                        if !has[k] {
+                            has[k] = true;
+                            out_vals[k] = v;
+                        } else {
+                            let cur = out_vals[k];
+                            if (if max { v > cur } else { v < cur }) || cur.is_nan() {
+                                out_vals[k] = v;
+                            }
+                        }
+                    }
+                }
+            }
+            AggregateOp::Stddev | AggregateOp::Stdvar => {
+                let mut acc = vec![f::VarAcc::default(); ng * n];
+                for (s, &grp) in input.iter().zip(&gi) {
+                    let base = grp as usize * n;
+                    for &(i, v) in &s.pts {
+                        let k = base + i as usize;
+                        has[k] = true;
+                        acc[k].add(v);
+                    }
+                }
+                for (o, m) in out_vals.iter_mut().zip(&acc) {
+                    let var = m.variance();
+                    *o = if a.op == AggregateOp::Stddev {
+                        var.sqrt()
+                    } else {
+                        var
+                    };
+                }
+            }
+            AggregateOp::Quantile => {
+                let mut vals: Vec<Vec<f64>> = vec![Vec::new(); ng * n];
+                for (s, &grp) in input.iter().zip(&gi) {
+                    let base = grp as usize * n;
+                    for &(i, v) in &s.pts {
+                        let k = base + i as usize;
+                        has[k] = true;
+                        vals[k].push(v);
+                    }
+                }
+                for (k, vs) in vals.iter_mut().enumerate() {
+                    if has[k] {
+                        let qv = q.map_or(f64::NAN, |q| q[k % n]);
+                        out_vals[k] = f::quantile(qv, vs);
+                    }
+                }
+            }
+            AggregateOp::LimitRatio => {
+                return Err(QueryError::exec(
+                    "limit_ratio is not supported by this engine",
+                ))
+            }
+            _ => unreachable_op()?,
+        }
+        let keep_name = !a.without && a.grouping.iter().any(|l| l == METRIC_NAME);
+        let out = labels
+            .into_iter()
+            .enumerate()
+            .filter_map(|(grp, l)| {
+                let pts: Vec<(u32, f64)> = (0..n)
+                    .filter(|&i| has[grp * n + i])
+                    .map(|i| (i as u32, out_vals[grp * n + i]))
+                    .collect();
+                (!pts.is_empty()).then_some(Series {
+                    labels: l,
+                    drop_name: false,
+                    pts,
+                })
+            })
+            .collect();
+        let _ = keep_name;
+        Ok(V::Vector(out))
+    }
+
+    fn aggregate_k(
+        &mut self,
+        a: &AggregateExpr,
+        input: Vec<Series>,
+        ks: &[f64],
+        g: Grid,
+    ) -> Result<V> {
+        let mut kint = Vec::with_capacity(ks.len());
+        for &k in ks {
+            if k.is_nan() {
+                return Err(QueryError::exec("Parameter value is NaN"));
+            }
+            if k >= 9.223_372_036_854_776e18 {
+                return Err(QueryError::exec(format!(
+                    "Scalar value {} overflows int64",
+                    promlite_model::format_go_g(k)
+                )));
+            }
+            if k <= -9.223_372_036_854_776e18 {
+                return Err(QueryError::exec(format!(
+                    "Scalar value {} underflows int64",
+                    promlite_model::format_go_g(k)
+                )));
+            }
+            kint.push(k as i64);
+        }
+        let (gi, labels) = self.assign_groups(a, &input)?;
+        let steps = by_step(&input, g.n);
+        let top = a.op == AggregateOp::Topk;
+        let mut out_idx: HashMap<u32, usize> = HashMap::new();
+        let mut out: Vec<Series> = Vec::new();
+        let mut buckets: Vec<Vec<(u32, f64)>> = vec![Vec::new(); labels.len()];
+        let mut order: Vec<u32> = Vec::new();
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            let k = kint[i];
+            if k < 1 {
+                continue;
+            }
+            order.clear();
+            for b in buckets.iter_mut() {
+                b.clear();
+            }
+            for &(si, v) in elems {
+                let grp = gi[si as usize];
+                if buckets[grp as usize].is_empty() {
+                    order.push(grp);
+                }
+                buckets[grp as usize].push((si, v));
+            }
+            for &grp in &order {
+                let b = &mut buckets[grp as usize];
+                if a.op != AggregateOp::Limitk {
+                    b.sort_by(|x, y| match (x.1.is_nan(), y.1.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if top => y.1.partial_cmp(&x.1).unwrap_or(std::cmp::Ordering::Equal),
+                        _ => x.1.partial_cmp(&y.1).unwrap_or(std::cmp::Ordering::Equal),
+                    });
+                }
+                let take = (k as u64).min(b.len() as u64) as usize;
+                for &(si, v) in &b[..take] {
+                    let oi = *out_idx.entry(si).or_insert_with(|| {
+                        out.push(Series {
+                            labels: input[si as usize].labels.clone(),
+                            drop_name: input[si as usize].drop_name,
+                            pts: Vec::new(),
+                        });
+                        out.len() - 1
+                    });
+                    out[oi].pts.push((i as u32, v));
+                }
+            }
+        }
+        Ok(V::Vector(out))
+    }
+
+    fn count_values(
+        &mut self,
+        a: &AggregateExpr,
+        input: Vec<Series>,
+        lname: &str,
+        g: Grid,
+    ) -> Result<V> {
+        if lname.is_empty() {
+            return Err(QueryError::exec(format!("invalid label name {lname:?}")));
+        }
+        let mut grouping = a.grouping.clone();
+        if !a.without {
+            grouping.push(lname.to_string());
+        }
+        let mut out_idx: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<Series> = Vec::new();
+        for s in &input {
+            self.tick()?;
+            for &(i, v) in &s.pts {
+                let mut b = s.labels.builder();
+                b.set(lname, promlite_model::format_value(v).as_str());
+                let l = grouping_labels(&b.build(), &grouping, a.without);
+                let oi = *out_idx.entry(l.clone()).or_insert_with(|| {
+                    out.push(Series {
+                        labels: l,
+                        drop_name: false,
+                        pts: Vec::new(),
+                    });
+                    out.len() - 1
+                });
+                out[oi].pts.push((i, 1.0));
+            }
+        }
+        // Merge counts per step.
+        for s in &mut out {
+            s.pts.sort_by_key(|p| p.0);
+            let mut merged: Vec<(u32, f64)> = Vec::with_capacity(s.pts.len());
+            for &(i, v) in &s.pts {
+                match merged.last_mut() {
+                    Some(last) if last.0 == i => last.1 += v,
+                    _ => merged.push((i, v)),
+                }
+            }
+            s.pts = merged;
+        }
+        let _ = g;
+        Ok(V::Vector(out))
+    }
+
+    fn eval_binary(&mut self, b: &BinaryExpr, g: Grid) -> Result<V> {
+        let lhs = self.eval(&b.lhs, g)?;
+        let rhs = self.eval(&b.rhs, g)?;
+        let op = b.op;
+        match (lhs, rhs) {
+            (V::Scalar(l), V::Scalar(r)) => Ok(V::Scalar(
+                l.iter()
+                    .zip(&r)
+                    .map(|(&x, &y)| match scalar_op(op, x, y) {
+                        OpResult::Value(v) => v,
+                        OpResult::Cmp(c) => {
+                            if c {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        }
+                    })
+                    .collect(),
+            )),
+            (V::Vector(l), V::Scalar(r)) => self.vector_scalar(b, l, &r, false),
+            (V::Scalar(l), V::Vector(r)) => self.vector_scalar(b, r, &l, true),
+            (V::Vector(l), V::Vector(r)) => {
+                let default_matching = VectorMatching {
+                    card: if op.is_set_operator() {
+                        VectorMatchCardinality::ManyToMany
+                    } else {
+                        VectorMatchCardinality::OneToOne
+                    },
+                    matching_labels: Vec::new(),
+                    on: false,
+                    include: Vec::new(),
+                };
+                let m = b.matching.as_ref().unwrap_or(&default_matching);
+                match op {
+                    BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => self.set_op(op, m, l, r, g),
+                    _ => self.vector_vector(b, m, l, r, g),
+                }
+            }
+            _ => Err(QueryError::exec(
+                "binary expression must contain only scalar and instant vector types",
+            )),
+        }
+    }
+
+    fn vector_scalar(
+        &mut self,
+        b: &BinaryExpr,
+        vec: Vec<Series>,
+        sc: &[f64],
+        scalar_left: bool,
+    ) -> Result<V> {
+        let is_cmp = b.op.is_comparison();
+        let drop = !is_cmp || b.return_bool;
+        let mut out = Vec::with_capacity(vec.len());
+        for s in vec {
+            self.tick()?;
+            let pts: Vec<(u32, f64)> = s
+                .pts
+                .iter()
+                .filter_map(|&(i, v)| {
+                    let (x, y) = if scalar_left {
+                        (sc[i as usize], v)
+                    } else {
+                        (v, sc[i as usize])
+                    };
+                    match scalar_op(b.op, x, y) {
+                        OpResult::Value(r) => Some((i, r)),
+                        OpResult::Cmp(c) => {
+                            if b.return_bool {
+                                Some((i, if c { 1.0 } else { 0.0 }))
+                            } else if c {
+                                Some((i, v))
+                            } else {
+                                None
+                            }
+                        }
+                    }
+                })
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let (labels, dn) = if drop {
+                let (l, dn) = self.drop_name(&s.labels);
+                (l, dn || s.drop_name)
+            } else {
+                (s.labels, s.drop_name)
+            };
+            out.push(Series {
+                labels,
+                drop_name: dn,
+                pts,
+            });
+        }
+        Ok(V::Vector(if drop { merge_same_labels(out)? } else { out }))
+    }
+
+    fn set_op(
+        &mut self,
+        op: BinaryOp,
+        m: &VectorMatching,
+        l: Vec<Series>,
+        r: Vec<Series>,
+        g: Grid,
+    ) -> Result<V> {
+        let lsig: Vec<u64> = l.iter().map(|s| signature(&s.labels, m)).collect();
+        let rsig: Vec<u64> = r.iter().map(|s| signature(&s.labels, m)).collect();
+        let lsteps = by_step(&l, g.n);
+        let rsteps = by_step(&r, g.n);
+        let mut lpts: Vec<Vec<(u32, f64)>> = vec![Vec::new(); l.len()];
+        let mut rpts: Vec<Vec<(u32, f64)>> = vec![Vec::new(); r.len()];
+        let mut set: HashSet<u64> = HashSet::new();
+        for i in 0..g.n {
+            self.tick()?;
+            set.clear();
+            match op {
+                BinaryOp::And | BinaryOp::Unless => {
+                    for &(si, _) in &rsteps[i] {
+                        set.insert(rsig[si as usize]);
+                    }
+                    let want = op == BinaryOp::And;
+                    for &(si, v) in &lsteps[i] {
+                        if set.contains(&lsig[si as usize]) == want {
+                            lpts[si as usize].push((i as u32, v));
+                        }
+                    }
+                }
+                _ => {
+                    for &(si, v) in &lsteps[i] {
+                        set.insert(lsig[si as usize]);
+                        lpts[si as usize].push((i as u32, v));
+                    }
+                    for &(si, v) in &rsteps[i] {
+                        if !set.contains(&rsig[si as usize]) {
+                            rpts[si as usize].push((i as u32, v));
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Series> = Vec::new();
+        for (s, pts) in l.into_iter().zip(lpts).chain(r.into_iter().zip(rpts)) {
+            if !pts.is_empty() {
+                out.push(Series {
+                    labels: s.labels,
+                    drop_name: s.drop_name,
+                    pts,
+                });
+            }
+        }
+        Ok(V::Vector(merge_lenient(out)))
+    }
+
+    fn vector_vector(
+        &mut self,
+        b: &BinaryExpr,
+        m: &VectorMatching,
+        l: Vec<Series>,
+        r: Vec<Series>,
+        g: Grid,
+    ) -> Result<V> {
+        let op = b.op;
+        let is_cmp = op.is_comparison();
+        let drop = !is_cmp || b.return_bool;
+        let lsig: Vec<u64> = l.iter().map(|s| signature(&s.labels, m)).collect();
+        let rsig: Vec<u64> = r.iter().map(|s| signature(&s.labels, m)).collect();
+        let lsteps = by_step(&l, g.n);
+        let rsteps = by_step(&r, g.n);
+        // The "one" side and the "many" side.
+        let swap = m.card == VectorMatchCardinality::OneToMany;
+        let (one, one_sig, one_steps, many, many_sig, many_steps) = if swap {
+            (&l, &lsig, &lsteps, &r, &rsig, &rsteps)
+        } else {
+            (&r, &rsig, &rsteps, &l, &lsig, &lsteps)
+        };
+        let one_side_name = if swap { "left" } else { "right" };
+        let mut pair_out: HashMap<(u32, u32), usize> = HashMap::new();
+        let mut out_by_labels: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<Series> = Vec::new();
+        let mut one_map: HashMap<u64, (u32, f64)> = HashMap::new();
+        let mut matched_one: HashSet<u64> = HashSet::new();
+        let mut step_labels: HashSet<usize> = HashSet::new();
+        for i in 0..g.n {
+            self.tick()?;
+            if one_steps[i].is_empty() || many_steps[i].is_empty() {
+                continue;
+            }
+            one_map.clear();
+            for &(si, v) in &one_steps[i] {
+                let sig = one_sig[si as usize];
+                if let Some(&(prev, _)) = one_map.get(&sig) {
+                    let a = &one[prev as usize].labels;
+                    let c = &one[si as usize].labels;
+                    let (x, y) = if a <= c { (a, c) } else { (c, a) };
+                    return Err(QueryError::exec(format!(
+                        "found duplicate series for the match group {} on the {one_side_name} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                        match_labels(a, m),
+                        x,
+                        y
+                    )));
+                }
+                one_map.insert(sig, (si, v));
+            }
+            matched_one.clear();
+            step_labels.clear();
+            for &(mi, mv) in &many_steps[i] {
+                let sig = many_sig[mi as usize];
+                let Some(&(oi, ov)) = one_map.get(&sig) else {
+                    continue;
+                };
+                if m.card == VectorMatchCardinality::OneToOne && !matched_one.insert(sig) {
+                    return Err(QueryError::exec(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                    ));
+                }
+                let (lv, rv) = if swap { (ov, mv) } else { (mv, ov) };
+                let value = match scalar_op(op, lv, rv) {
+                    OpResult::Value(v) => v,
+                    OpResult::Cmp(c) => {
+                        if b.return_bool {
+                            if c {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        } else if c {
+                            lv
+                        } else {
+                            continue;
+                        }
+                    }
+                };
+                let key = (mi, oi);
+                let oidx = match pair_out.get(&key) {
+                    Some(&o) => o,
+                    None => {
+                        let ms = &many[mi as usize];
+                        let os = &one[oi as usize];
+                        let (labels, dn) = self.result_labels(ms, os, m, drop);
+                        let o = *out_by_labels.entry(labels.clone()).or_insert_with(|| {
+                            out.push(Series {
+                                labels,
+                                drop_name: dn,
+                                pts: Vec::new(),
+                            });
+                            out.len() - 1
+                        });
+                        pair_out.insert(key, o);
+                        o
+                    }
+                };
+                if !step_labels.insert(oidx) {
+                    return Err(QueryError::exec(
+                        if m.card == VectorMatchCardinality::OneToOne {
+                            "vector cannot contain metrics with the same labelset"
+                        } else {
+                            "multiple matches for labels: grouping labels must ensure unique matches"
+                        },
+                    ));
+                }
+                out[oidx].pts.push((i as u32, value));
+            }
+        }
+        out.retain(|s| !s.pts.is_empty());
+        Ok(V::Vector(out))
+    }
+
+    fn result_labels(
+        &self,
+        many: &Series,
+        one: &Series,
+        m: &VectorMatching,
+        drop: bool,
+    ) -> (Labels, bool) {
+        let mut b: LabelsBuilder = many.labels.builder();
+        let mut dn = many.drop_name;
+        if drop {
+            if self.opts.delayed_name_removal {
+                dn = true;
+            } else {
+                b.del(METRIC_NAME);
+            }
+        }
+        if m.card == VectorMatchCardinality::OneToOne {
+            if m.on {
+                let keep: Vec<String> = many
+                    .labels
+                    .iter()
+                    .filter(|l| !m.matching_labels.iter().any(|n| **n == *l.name))
+                    .map(|l| l.name.to_string())
+                    .collect();
+                for k in keep {
+                    b.del(&k);
+                }
+            } else {
+                for n in &m.matching_labels {
+                    b.del(n);
+                }
+            }
+        }
+        for n in &m.include {
+            match one.labels.get(n) {
+                Some(v) => {
+                    b.set(n.as_str(), v);
+                }
+                None => {
+                    b.del(n);
+                }
+            }
+        }
+        let labels = b.build();
+        if !labels.has(METRIC_NAME) {
+            dn = false;
+        }
+        (labels, dn)
+    }
+}
+
+fn unreachable_op() -> Result<()> {
+    Err(QueryError::exec("unsupported aggregation"))
+}
+
+enum OpResult {
+    Value(f64),
+    Cmp(bool),
+}
+
+fn scalar_op(op: BinaryOp, x: f64, y: f64) -> OpResult {
+    use f::{ArithOp as A, CmpOp as C};
+    let a = |o| OpResult::Value(f::arith(o, x, y));
+    let c = |o| OpResult::Cmp(f::compare(o, x, y));
+    match op {
+        BinaryOp::Add => a(A::Add),
+        BinaryOp::Sub => a(A::Sub),
+        BinaryOp::Mul => a(A::Mul),
+        BinaryOp::Div => a(A::Div),
+        BinaryOp::Mod => a(A::Mod),
+        BinaryOp::Pow => a(A::Pow),
+        BinaryOp::Atan2 => a(A::Atan2),
+        BinaryOp::Eql => c(C::Eq),
+        BinaryOp::Neq => c(C::Ne),
+        BinaryOp::Gtr => c(C::Gt),
+        BinaryOp::Lss => c(C::Lt),
+        BinaryOp::Gte => c(C::Ge),
+        BinaryOp::Lte => c(C::Le),
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => OpResult::Value(f64::NAN),
+    }
+}
+
+fn signature(labels: &Labels, m: &VectorMatching) -> u64 {
+    if m.on {
+        // Missing labels hash as empty values: iterate the on-list in sorted order.
+        let mut names: Vec<&String> = m.matching_labels.iter().collect();
+        names.sort();
+        names.dedup();
+        let mut h = hashbrown::DefaultHashBuilder::default().build_hasher();
+        for n in names {
+            n.hash(&mut h);
+            0xffu8.hash(&mut h);
+            labels.get(n).unwrap_or("").hash(&mut h);
+            0xfeu8.hash(&mut h);
+        }
+        h.finish()
+    } else {
+        hash_labels(labels.iter().filter(|l| {
+            &*l.name != METRIC_NAME && !m.matching_labels.iter().any(|n| **n == *l.name)
+        }))
+    }
+}
+
+fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
+    if m.on {
+        labels.filter(|l| m.matching_labels.iter().any(|n| **n == *l.name))
+    } else {
+        labels.filter(|l| {
+            &*l.name != METRIC_NAME && !m.matching_labels.iter().any(|n| **n == *l.name)
+        })
+    }
+}
+
+/// The window `(start, end]` of `samples` as index range, advancing the cursors
+/// (`end` must not decrease between calls).
+#[inline]
+fn window(
+    samples: &[Sample],
+    start: i64,
+    end: i64,
+    lo: &mut usize,
+    hi: &mut usize,
+) -> (usize, usize) {
+    if *hi < *lo {
+        *hi = *lo;
+    }
+    while *hi < samples.len() && samples[*hi].t <= end {
+        *hi += 1;
+    }
+    while *lo < *hi && samples[*lo].t <= start {
+        *lo += 1;
+    }
+    (*lo, *hi)
+}
+
+struct RangeInput {
+    series: Vec<RawSeries>,
+    range: i64,
+    /// The window end per outer step.
+    ends: Vec<i64>,
+}
+
+/// Labels for `absent`/`absent_over_time` from the argument's matchers (§8.7).
+fn absent_labels(arg: &Expr) -> Labels {
+    let a = unwrap_parens(arg);
+    let sel = match &a.kind {
+        ExprKind::VectorSelector(s) => s,
+        ExprKind::MatrixSelector(ms) => &ms.selector,
+        _ => return Labels::empty(),
+    };
+    let mut b = LabelsBuilder::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for mt in &sel.matchers {
+        if &*mt.name == METRIC_NAME {
+            continue;
+        }
+        if mt.op == MatchOp::Equal && seen.insert(&mt.name) {
+            b.set(mt.name.clone(), mt.value.clone());
+        } else {
+            seen.insert(&mt.name);
+            b.del(&mt.name);
+        }
+    }
+    b.build()
+}
+
+/// Merges series with equal labels when their points never share a step;
+/// errors when they do (step-wise evaluation, §12).
+fn merge_same_labels(series: Vec<Series>) -> Result<Vec<Series>> {
+    if series.len() < 2 {
+        return Ok(series);
+    }
+    let mut idx: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+    let mut out: Vec<Series> = Vec::with_capacity(series.len());
+    let mut dup = false;
+    for s in series {
+        match idx.get(&s.labels) {
+            Some(&o) => {
+                dup = true;
+                out[o].pts.extend(s.pts);
+                out[o].drop_name |= s.drop_name;
+            }
+            None => {
+                idx.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    if dup {
+        for s in &mut out {
+            s.pts.sort_by_key(|p| p.0);
+            if s.pts.windows(2).any(|w| w[0].0 == w[1].0) {
+                return Err(dup_labelset_err());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Like [`merge_same_labels`] but keeps the first value on a shared step.
+fn merge_lenient(series: Vec<Series>) -> Vec<Series> {
+    let mut idx: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+    let mut out: Vec<Series> = Vec::with_capacity(series.len());
+    let mut dup = false;
+    for s in series {
+        match idx.get(&s.labels) {
+            Some(&o) => {
+                dup = true;
+                out[o].pts.extend(s.pts);
+            }
+            None => {
+                idx.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    if dup {
+        for s in &mut out {
+            s.pts.sort_by_key(|p| p.0);
+            s.pts.dedup_by_key(|p| p.0);
+        }
+    }
+    out
+}

@@ -1,0 +1,375 @@
+//! The PromQL evaluator: instant and range queries over a [`Queryable`] store,
+//! with Prometheus 3 semantics (see `shared/spec/promql-semantics.md`).
+
+mod engine;
+pub mod functions;
+
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use promlite_model::{format_value, Labels, Queryable, Sample};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use crate::parser::ast::Expr;
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample (ms). Default 5m.
+    pub lookback_delta_ms: i64,
+    /// Prometheus's `promql-delayed-name-removal` feature: `__name__` stays visible
+    /// until the final result. Default off (as a default Prometheus 3 server).
+    pub delayed_name_removal: bool,
+    /// Most samples a query may hold in memory at once. Default 50,000,000.
+    pub max_samples: usize,
+    /// Wall-clock limit per query; `None` for no limit.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta_ms: 300_000,
+            delayed_name_removal: false,
+            max_samples: 50_000_000,
+            timeout: None,
+        }
+    }
+}
+
+/// The default subquery step (`expr[5m:]`): Prometheus's default evaluation interval.
+pub const DEFAULT_SUBQUERY_STEP_MS: i64 = 60_000;
+
+/// A PromQL query engine. Cheap to create; holds only its options.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    opts: EngineOptions,
+}
+
+impl Engine {
+    /// An engine with `opts`.
+    pub fn new(opts: EngineOptions) -> Self {
+        Engine { opts }
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Parses and evaluates `query` at `time_ms`.
+    ///
+    /// # Errors
+    /// [`QueryError`] for parse errors and evaluation failures.
+    pub fn instant_query(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        time_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let expr = parse_query(query)?;
+        self.instant_query_expr(storage, &expr, query, time_ms, None)
+    }
+
+    /// Parses and evaluates `query` at every step from `start_ms` to `end_ms`.
+    ///
+    /// # Errors
+    /// [`QueryError`] for parse errors, a non-scalar/vector expression, or
+    /// evaluation failures.
+    pub fn range_query(
+        &self,
+        storage: &dyn Queryable,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
+        let expr = parse_query(query)?;
+        self.range_query_expr(storage, &expr, query, start_ms, end_ms, step_ms, None)
+    }
+
+    /// Evaluates a parsed expression at `time_ms`. `query` is the text the
+    /// expression was parsed from (used for annotation positions; may be empty).
+    /// `cancel`, when set to true by another thread, stops the query.
+    ///
+    /// # Errors
+    /// See [`Engine::instant_query`].
+    pub fn instant_query_expr(
+        &self,
+        storage: &dyn Queryable,
+        expr: &Expr,
+        query: &str,
+        time_ms: i64,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<QueryResult, QueryError> {
+        engine::run(
+            &self.opts, storage, expr, query, time_ms, time_ms, 1, true, cancel,
+        )
+    }
+
+    /// Evaluates a parsed expression as a range query. See
+    /// [`Engine::instant_query_expr`] for `query` and `cancel`.
+    ///
+    /// # Errors
+    /// See [`Engine::range_query`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn range_query_expr(
+        &self,
+        storage: &dyn Queryable,
+        expr: &Expr,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<QueryResult, QueryError> {
+        if step_ms <= 0 {
+            return Err(QueryError::new(
+                QueryErrorKind::BadData,
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(QueryError::new(
+                QueryErrorKind::BadData,
+                "end timestamp must not be before start time",
+            ));
+        }
+        engine::run(
+            &self.opts, storage, expr, query, start_ms, end_ms, step_ms, false, cancel,
+        )
+    }
+}
+
+fn parse_query(query: &str) -> Result<Expr, QueryError> {
+    // TODO(merge): the parser's entry point.
+    let _ = query;
+    Err(QueryError::new(
+        QueryErrorKind::Parse,
+        "parser not merged yet",
+    ))
+}
+
+/// A query's answer plus its annotations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The value.
+    pub value: Value,
+    /// Warning annotations (`PromQL warning: ...`).
+    pub warnings: Vec<String>,
+    /// Info annotations (`PromQL info: ...`).
+    pub infos: Vec<String>,
+}
+
+/// Serializes as the Prometheus HTTP API `data` object (same as [`Value`]).
+impl Serialize for QueryResult {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+/// A query value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A scalar at time `t` (ms).
+    Scalar {
+        /// Time (ms).
+        t: i64,
+        /// Value.
+        v: f64,
+    },
+    /// A string at time `t` (ms).
+    String {
+        /// Time (ms).
+        t: i64,
+        /// The string.
+        s: String,
+    },
+    /// An instant vector.
+    Vector(Vec<VectorSample>),
+    /// A range vector (range query results, or a range selector in an instant query).
+    Matrix(Vec<RangeSeries>),
+}
+
+/// One element of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorSample {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Time (ms).
+    pub t: i64,
+    /// Value.
+    pub v: f64,
+}
+
+/// One series of a range vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Samples in time order.
+    pub samples: Vec<Sample>,
+}
+
+struct TsVal<'a>(i64, &'a str);
+
+impl Serialize for TsVal<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(2))?;
+        if self.0 % 1000 == 0 {
+            seq.serialize_element(&(self.0 / 1000))?;
+        } else {
+            seq.serialize_element(&(self.0 as f64 / 1000.0))?;
+        }
+        seq.serialize_element(self.1)?;
+        seq.end()
+    }
+}
+
+struct Metric<'a>(&'a Labels);
+
+impl Serialize for Metric<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for l in self.0.iter() {
+            m.serialize_entry(&*l.name, &*l.value)?;
+        }
+        m.end()
+    }
+}
+
+struct VecElem<'a>(&'a VectorSample);
+
+impl Serialize for VecElem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("metric", &Metric(&self.0.labels))?;
+        m.serialize_entry("value", &TsVal(self.0.t, &format_value(self.0.v)))?;
+        m.end()
+    }
+}
+
+struct MatElem<'a>(&'a RangeSeries);
+
+impl Serialize for MatElem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let vals: Vec<(i64, String)> = self
+            .0
+            .samples
+            .iter()
+            .map(|p| (p.t, format_value(p.v)))
+            .collect();
+        let vals: Vec<TsVal<'_>> = vals.iter().map(|(t, v)| TsVal(*t, v)).collect();
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("metric", &Metric(&self.0.labels))?;
+        m.serialize_entry("values", &vals)?;
+        m.end()
+    }
+}
+
+/// Serializes as the Prometheus HTTP API `data` object:
+/// `{"resultType": "...", "result": ...}`.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        match self {
+            Value::Scalar { t, v } => {
+                m.serialize_entry("resultType", "scalar")?;
+                m.serialize_entry("result", &TsVal(*t, &format_value(*v)))?;
+            }
+            Value::String { t, s } => {
+                m.serialize_entry("resultType", "string")?;
+                m.serialize_entry("result", &TsVal(*t, s))?;
+            }
+            Value::Vector(v) => {
+                m.serialize_entry("resultType", "vector")?;
+                let els: Vec<VecElem<'_>> = v.iter().map(VecElem).collect();
+                m.serialize_entry("result", &els)?;
+            }
+            Value::Matrix(v) => {
+                m.serialize_entry("resultType", "matrix")?;
+                let els: Vec<MatElem<'_>> = v.iter().map(MatElem).collect();
+                m.serialize_entry("result", &els)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// What kind of failure a [`QueryError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QueryErrorKind {
+    /// The query does not parse.
+    Parse,
+    /// Bad request parameters (or a query type not allowed for the request).
+    BadData,
+    /// The evaluation failed (duplicate label sets, matching errors, ...).
+    Execution,
+    /// The query ran past its timeout.
+    Timeout,
+    /// The query was canceled.
+    Canceled,
+    /// The query would load more samples than allowed.
+    TooManySamples,
+}
+
+/// A failed query, with Prometheus's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError {
+    kind: QueryErrorKind,
+    message: String,
+    parse: Option<crate::parser::errors::ParseError>,
+}
+
+impl QueryError {
+    pub(crate) fn new(kind: QueryErrorKind, message: impl Into<String>) -> Self {
+        QueryError {
+            kind,
+            message: message.into(),
+            parse: None,
+        }
+    }
+
+    pub(crate) fn exec(message: impl Into<String>) -> Self {
+        Self::new(QueryErrorKind::Execution, message)
+    }
+
+    /// Wraps a parse error (kind [`QueryErrorKind::Parse`], message as the parser prints it).
+    pub fn from_parse(e: crate::parser::errors::ParseError) -> Self {
+        QueryError {
+            kind: QueryErrorKind::Parse,
+            message: e.to_string(),
+            parse: Some(e),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> QueryErrorKind {
+        self.kind
+    }
+
+    /// The parse error, when the query did not parse (for caret rendering).
+    pub fn parse_error(&self) -> Option<&crate::parser::errors::ParseError> {
+        self.parse.as_ref()
+    }
+
+    /// The Prometheus API `errorType`: `bad_data`, `execution`, `timeout` or `canceled`.
+    pub fn error_type(&self) -> &'static str {
+        match self.kind {
+            QueryErrorKind::Parse | QueryErrorKind::BadData => "bad_data",
+            QueryErrorKind::Execution | QueryErrorKind::TooManySamples => "execution",
+            QueryErrorKind::Timeout => "timeout",
+            QueryErrorKind::Canceled => "canceled",
+        }
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for QueryError {}
