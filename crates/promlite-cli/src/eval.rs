@@ -40,6 +40,7 @@ Evaluates PromQL over sample files, answering like prom-oracle (shared/oracle/RE
   -o, --output FILE       write answers there instead of stdout
   --lookback-delta D      lookback delta (default 5m)
   --delayed-name-removal  Prometheus's promql-delayed-name-removal feature (default off)
+  --experimental          accept experimental functions (promql-experimental-functions)
   --order auto|labels|keep  result order (auto: by labels unless sort/sort_desc/topk/bottomk)";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,6 +100,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                     .ok_or_else(|| format!("bad --lookback-delta {v:?}"))?;
             }
             Long("delayed-name-removal") => settings.delayed_name_removal = true,
+            Long("experimental") => settings.experimental = true,
             Long("order") => {
                 order = match s(p.value().map_err(|e| e.to_string())?)?.as_str() {
                     "auto" => Order::Auto,
@@ -341,7 +343,15 @@ fn answer(
             };
             (success_record(q, o, sort), None)
         }
-        Err(e) => (error_record(q, &e.error_type, &e.message), Some(e)),
+        Err(e) => {
+            // Prometheus's API reports query parse errors as a bad "query" parameter.
+            let msg = if e.is_parse {
+                format!("invalid parameter \"query\": {}", e.message)
+            } else {
+                e.message.clone()
+            };
+            (error_record(q, &e.error_type, &msg), Some(e))
+        }
     }
 }
 

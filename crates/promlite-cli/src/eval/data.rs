@@ -45,11 +45,6 @@ impl SeriesData {
         self.types.insert(name.to_string(), t);
     }
 
-    /// Number of series.
-    pub fn num_series(&self) -> usize {
-        self.series.len()
-    }
-
     /// Sorts each series by time and drops exact duplicates; two different values at
     /// one timestamp are an error (prom-oracle's default `--dedup error`).
     pub fn finalize(&mut self) -> Result<(), String> {

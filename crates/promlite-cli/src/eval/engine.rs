@@ -2,6 +2,10 @@
 //! the engine's results into plain data the `eval` and `test` commands work with.
 
 use promlite_model::{Labels, Queryable, Sample};
+use promlite::promql::{
+    parse_with, Engine, EngineOptions, ParseOptions, QueryError, QueryErrorKind, QueryResult,
+    Value,
+};
 
 /// Engine settings the CLI chooses.
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +16,8 @@ pub struct Settings {
     pub delayed_name_removal: bool,
     /// Max samples a query may load.
     pub max_samples: usize,
+    /// Accept experimental functions (`mad_over_time`, `limitk`, ...).
+    pub experimental: bool,
 }
 
 impl Default for Settings {
@@ -20,6 +26,7 @@ impl Default for Settings {
             lookback_ms: 300_000,
             delayed_name_removal: false,
             max_samples: 50_000_000,
+            experimental: false,
         }
     }
 }
@@ -85,6 +92,55 @@ impl QError {
     }
 }
 
+fn options(settings: &Settings) -> EngineOptions {
+    EngineOptions {
+        lookback_delta_ms: settings.lookback_ms,
+        delayed_name_removal: settings.delayed_name_removal,
+        max_samples: settings.max_samples,
+        timeout: None,
+    }
+}
+
+fn parse(settings: &Settings, query: &str) -> Result<promlite::promql::Expr, QError> {
+    parse_with(
+        query,
+        ParseOptions {
+            enable_experimental_functions: settings.experimental,
+        },
+    )
+    .map_err(|e| QError {
+        error_type: "bad_data".into(),
+        message: e.to_string(),
+        span: Some((e.span.start, e.span.end)),
+        is_parse: true,
+    })
+}
+
+fn convert(r: Result<QueryResult, QueryError>) -> Result<QOutcome, QError> {
+    match r {
+        Ok(r) => Ok(QOutcome {
+            value: match r.value {
+                Value::Scalar { t, v } => QValue::Scalar(t, v),
+                Value::String { t, s } => QValue::String(t, s),
+                Value::Vector(v) => {
+                    QValue::Vector(v.into_iter().map(|s| (s.labels, s.t, s.v)).collect())
+                }
+                Value::Matrix(m) => {
+                    QValue::Matrix(m.into_iter().map(|s| (s.labels, s.samples)).collect())
+                }
+            },
+            warnings: r.warnings,
+            infos: r.infos,
+        }),
+        Err(e) => Err(QError {
+            error_type: e.error_type().to_string(),
+            message: e.to_string(),
+            span: e.parse_error().map(|p| (p.span.start, p.span.end)),
+            is_parse: e.kind() == QueryErrorKind::Parse,
+        }),
+    }
+}
+
 /// Evaluates `query` at `t_ms`.
 pub fn instant(
     settings: &Settings,
@@ -92,8 +148,9 @@ pub fn instant(
     query: &str,
     t_ms: i64,
 ) -> Result<QOutcome, QError> {
-    let _ = (settings, db, query, t_ms);
-    Err(not_built())
+    let expr = parse(settings, query)?;
+    let engine = Engine::new(options(settings));
+    convert(engine.instant_query_expr(db, &expr, query, t_ms, None))
 }
 
 /// Evaluates `query` over `[start, end]` every `step` ms.
@@ -105,17 +162,9 @@ pub fn range(
     end_ms: i64,
     step_ms: i64,
 ) -> Result<QOutcome, QError> {
-    let _ = (settings, db, query, start_ms, end_ms, step_ms);
-    Err(not_built())
-}
-
-fn not_built() -> QError {
-    QError {
-        error_type: "execution".into(),
-        message: "the PromQL engine is not part of this build yet".into(),
-        span: None,
-        is_parse: false,
-    }
+    let expr = parse(settings, query)?;
+    let engine = Engine::new(options(settings));
+    convert(engine.range_query_expr(db, &expr, query, start_ms, end_ms, step_ms, None))
 }
 
 #[cfg(test)]

@@ -5,5 +5,5 @@ pub mod run;
 pub mod script;
 pub mod values;
 
-pub use run::{run_script, CaseResult, Verdict};
-pub use script::{parse_script, ScriptError};
+pub use run::{run_script, Verdict};
+pub use script::parse_script;

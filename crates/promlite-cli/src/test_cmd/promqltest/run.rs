@@ -215,6 +215,8 @@ pub fn run_script(cmds: &[(usize, Command)]) -> Vec<CaseResult> {
         // Upstream uses 10000; no case tests the limit, and our sample accounting need
         // not match Prometheus's peak count, so the default limit avoids false failures.
         max_samples: 50_000_000,
+        // Upstream's test parser enables experimental functions.
+        experimental: true,
     };
     let mut db = Db::default();
     let mut out = Vec::new();

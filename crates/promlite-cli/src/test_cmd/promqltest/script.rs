@@ -38,8 +38,6 @@ pub enum Command {
 /// A `load` block.
 #[derive(Debug, Clone)]
 pub struct Load {
-    /// Line of the `load` command.
-    pub line: usize,
     /// Slot spacing in ms.
     pub interval_ms: i64,
     /// `load_with_nhcb`: classic histograms are also converted to native ones.
@@ -202,7 +200,6 @@ fn parse_load(lineno: usize, head: &str, body: &[(usize, &str)]) -> Result<Load,
     }
     let interval_ms = parse_duration(interval).map_err(|e| err(lineno, e))?;
     let mut load = Load {
-        line: lineno,
         interval_ms,
         nhcb: cmd.eq_ignore_ascii_case("load_with_nhcb"),
         series: Vec::new(),
