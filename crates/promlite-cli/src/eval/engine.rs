@@ -1,11 +1,10 @@
 //! The one place where the CLI talks to the PromQL engine: a thin adapter that turns
 //! the engine's results into plain data the `eval` and `test` commands work with.
 
-use promlite_model::{Labels, Queryable, Sample};
 use promlite::promql::{
-    parse_with, Engine, EngineOptions, ParseOptions, QueryError, QueryErrorKind, QueryResult,
-    Value,
+    parse_with, Engine, EngineOptions, ParseOptions, QueryError, QueryErrorKind, QueryResult, Value,
 };
+use promlite_model::{Labels, Queryable, Sample};
 
 /// Engine settings the CLI chooses.
 #[derive(Debug, Clone, Copy)]

@@ -114,10 +114,15 @@ fn optional_features() -> &'static [(Regex, &'static str)] {
                 "experimental function",
             ),
             (re(r"\b(fill|fill_left|fill_right)\s*\("), "fill modifier"),
-            (re(r"\]\s*(anchored|smoothed)\b"), "anchored/smoothed range selector"),
+            (re(r"\b(anchored|smoothed)\b"), "anchored/smoothed modifier"),
             (
-                re(r"\[[^\]]*(\(|\)|[0-9a-z]\s*[-+*/%^]\s*[0-9a-z(])[^\]]*\]|\b(offset|@)\s*\(|\boffset\s+-?\s*[0-9a-z]+\s*[-+*/%^]|\b(step|range)\s*\(\s*\)"),
+                re(r"(?i)\[[^\]]*(\(|\)|[0-9a-z]\s*[-+*/%^]\s*[0-9a-z(])[^\]]*\]|\b(offset|@)\s*\(|\boffset\s+-?\s*[0-9a-z]+\s*[-+*/%^]|\boffset\s+-?\s*(step|range)\s*\("),
                 "duration expression",
+            ),
+            (
+                // `@ start()` / `@ end()` are stable; the bare functions are not.
+                re(r"(?i)\b(start|end|step|range)\s*\(\s*\)"),
+                "query-context function (start/end/step/range)",
             ),
             (
                 re(r"\bhistogram_(count|sum|avg|stddev|stdvar|quantiles)\s*\("),
@@ -199,7 +204,11 @@ fn hard_skip(db: &Db, case: &EvalCase) -> Option<String> {
 }
 
 fn optional_feature(case: &EvalCase) -> Option<&'static str> {
-    let q = strip_strings(&case.expr);
+    static AT: OnceLock<Regex> = OnceLock::new();
+    let at = AT.get_or_init(|| re(r"@\s*(start|end)\s*\(\s*\)"));
+    let q = at
+        .replace_all(&strip_strings(&case.expr), "@ 0")
+        .into_owned();
     optional_features()
         .iter()
         .find(|(r, _)| r.is_match(&q))
@@ -726,9 +735,13 @@ mod tests {
         assert_eq!(hard_skip(&db, &c(2)), None);
         assert!(hard_skip(&db, &c(3)).is_some());
         let f = case("eval instant at 0 rate(x[5m] smoothed)\n");
+        assert_eq!(optional_feature(&f), Some("anchored/smoothed modifier"));
+        let at = case("eval instant at 0 x @ start()\n");
+        assert_eq!(optional_feature(&at), None, "@ start() is stable syntax");
+        let st = case("eval instant at 0 end() - start()\n");
         assert_eq!(
-            optional_feature(&f),
-            Some("anchored/smoothed range selector")
+            optional_feature(&st),
+            Some("query-context function (start/end/step/range)")
         );
         let d = case("eval instant at 0 rate(x[5m+1m])\n");
         assert_eq!(optional_feature(&d), Some("duration expression"));
