@@ -215,8 +215,18 @@ fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
     let st_o = ours["status"].as_str().unwrap_or("?");
     let st_t = theirs["status"].as_str().unwrap_or("?");
     if st_o != st_t {
+        let brief = |v: &Value| {
+            let s = if v["status"] == "error" {
+                v["error"].to_string()
+            } else {
+                v["data"].to_string()
+            };
+            s.chars().take(200).collect::<String>()
+        };
         return Err(format!(
-            "status {st_o} vs oracle {st_t}: ours {ours} / oracle {theirs}"
+            "status {st_o} vs oracle {st_t}: ours {} / oracle {}",
+            brief(ours),
+            brief(theirs)
         ));
     }
     if st_t == "error" {
@@ -265,7 +275,11 @@ fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
         let only_o: Vec<_> = ko.iter().filter(|k| !kt.contains(k)).collect();
         let only_t: Vec<_> = kt.iter().filter(|k| !ko.contains(k)).collect();
         return Err(format!(
-            "label sets differ: only ours {only_o:?}; only oracle {only_t:?}"
+            "label sets differ ({} series vs oracle {}): only ours {:?}; only oracle {:?}",
+            ko.len(),
+            kt.len(),
+            only_o.iter().take(3).collect::<Vec<_>>(),
+            only_t.iter().take(3).collect::<Vec<_>>()
         ));
     }
     for (so, stt) in ro.iter().zip(&rt) {
