@@ -140,6 +140,99 @@ fn convert(r: Result<QueryResult, QueryError>) -> Result<QOutcome, QError> {
     }
 }
 
+/// Functions whose value depends on the evaluation time even when every selector is
+/// pinned with `@` (upstream's `AtModifierUnsafeFunctions` plus the scalar query-context
+/// functions): a query using one is not re-run with `@`.
+const AT_UNSAFE: &[&str] = &[
+    "time",
+    "timestamp",
+    "predict_linear",
+    "start",
+    "end",
+    "step",
+    "range",
+    "minute",
+    "hour",
+    "month",
+    "year",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+];
+
+/// Sets `@ at_ms` on every selector and subquery outside subqueries that has none;
+/// returns false when an `@`-unsafe function was seen.
+fn pin(e: &mut promlite::promql::Expr, at_ms: i64) -> bool {
+    use promlite::promql::{AtModifier, ExprKind};
+    match &mut e.kind {
+        ExprKind::NumberLiteral(_) | ExprKind::StringLiteral(_) => true,
+        ExprKind::VectorSelector(v) => {
+            v.at.get_or_insert(AtModifier::Timestamp(at_ms));
+            true
+        }
+        ExprKind::MatrixSelector(m) => {
+            m.selector.at.get_or_insert(AtModifier::Timestamp(at_ms));
+            true
+        }
+        ExprKind::Subquery(sq) => {
+            // Selectors inside the (now pinned) subquery are left alone, as upstream does;
+            // unsafe functions inside still disqualify the query.
+            sq.at.get_or_insert(AtModifier::Timestamp(at_ms));
+            safe(&sq.expr)
+        }
+        ExprKind::Call(c) => {
+            let ok = !AT_UNSAFE.contains(&c.func.name);
+            c.args.iter_mut().fold(ok, |acc, a| pin(a, at_ms) && acc)
+        }
+        ExprKind::Aggregate(a) => {
+            let ok = a.param.as_mut().is_none_or(|p| pin(p, at_ms));
+            pin(&mut a.expr, at_ms) && ok
+        }
+        ExprKind::Binary(b) => {
+            let l = pin(&mut b.lhs, at_ms);
+            pin(&mut b.rhs, at_ms) && l
+        }
+        ExprKind::Unary(u) => pin(&mut u.expr, at_ms),
+        ExprKind::Paren(p) => pin(p, at_ms),
+    }
+}
+
+/// True when no `@`-unsafe function occurs in `e`.
+fn safe(e: &promlite::promql::Expr) -> bool {
+    use promlite::promql::ExprKind;
+    match &e.kind {
+        ExprKind::NumberLiteral(_)
+        | ExprKind::StringLiteral(_)
+        | ExprKind::VectorSelector(_)
+        | ExprKind::MatrixSelector(_) => true,
+        ExprKind::Subquery(sq) => safe(&sq.expr),
+        ExprKind::Call(c) => !AT_UNSAFE.contains(&c.func.name) && c.args.iter().all(safe),
+        ExprKind::Aggregate(a) => a.param.as_deref().is_none_or(safe) && safe(&a.expr),
+        ExprKind::Binary(b) => safe(&b.lhs) && safe(&b.rhs),
+        ExprKind::Unary(u) => safe(&u.expr),
+        ExprKind::Paren(p) => safe(p),
+    }
+}
+
+/// FORMAT.md §4.4 (a): `query` with every selector pinned at `@ at_ms`, evaluated at
+/// `eval_ms`. `Ok(None)` when the query uses a function that makes this meaningless.
+pub fn instant_pinned(
+    settings: &Settings,
+    db: &dyn Queryable,
+    query: &str,
+    at_ms: i64,
+    eval_ms: i64,
+) -> Result<Option<(String, QOutcome)>, QError> {
+    let mut expr = parse(settings, query)?;
+    if !pin(&mut expr, at_ms) {
+        return Ok(None);
+    }
+    let text = expr.to_string();
+    let engine = Engine::new(options(settings));
+    convert(engine.instant_query_expr(db, &expr, &text, eval_ms, None)).map(|o| Some((text, o)))
+}
+
 /// Evaluates `query` at `t_ms`.
 pub fn instant(
     settings: &Settings,
@@ -169,6 +262,29 @@ pub fn range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinning_sets_at_everywhere_but_inside_subqueries() {
+        let s = Settings::default();
+        let mut e = parse(&s, "sum(rate(x[5m])) + y + max_over_time(z[10m:1m])").unwrap();
+        assert!(pin(&mut e, 300_000));
+        let text = e.to_string();
+        assert_eq!(text.matches('@').count(), 3, "{text}");
+        let mut inner = parse(&s, "max_over_time(z[10m:1m] @ 100)").unwrap();
+        assert!(pin(&mut inner, 300_000));
+        assert_eq!(
+            inner.to_string().matches('@').count(),
+            1,
+            "existing @ kept, inner untouched"
+        );
+        let mut t = parse(&s, "x - time()").unwrap();
+        assert!(!pin(&mut t, 300_000), "time() is not @-invariant");
+        let mut h = parse(&s, "max_over_time((hour(x))[5m:1m])").unwrap();
+        assert!(
+            !pin(&mut h, 300_000),
+            "unsafe functions inside subqueries count too"
+        );
+    }
 
     #[test]
     fn caret_points_at_the_span() {

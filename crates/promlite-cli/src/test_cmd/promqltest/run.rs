@@ -282,6 +282,9 @@ fn run_case(settings: &Settings, db: &mut Db, case: &EvalCase) -> Verdict {
         return Verdict::Fail(msg);
     }
     if let EvalKind::Instant { at } = case.kind {
+        if let Err(msg) = check_at_invariance(settings, storage, case, at) {
+            return Verdict::Fail(msg);
+        }
         if let Err(msg) = check_range_mode(settings, storage, case, at) {
             return Verdict::Fail(msg);
         }
@@ -588,6 +591,39 @@ fn check_matrix(
         let has_points = e.slots.iter().any(|s| matches!(s, Slot::Float(_)));
         if has_points && !got.iter().any(|(l, _)| *l == e.labels) {
             return mismatch(format!("expected series {} missing", e.labels));
+        }
+    }
+    Ok(())
+}
+
+/// FORMAT.md §4.4 (a): every selector pinned with `@ t`, evaluated at other times, must
+/// give the same answer.
+fn check_at_invariance(
+    settings: &Settings,
+    storage: &crate::eval::data::Storage,
+    case: &EvalCase,
+    at: i64,
+) -> Result<(), String> {
+    if case.fail.is_some() || case.string.is_some() {
+        return Ok(());
+    }
+    let times: Vec<i64> = if at == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * at, 0, at / 5, at, 10 * at]
+    };
+    for t in times {
+        match engine::instant_pinned(settings, storage, &case.expr, at, t) {
+            Ok(None) => return Ok(()),
+            Ok(Some((text, o))) => check_instant(case, &o.value, t).map_err(|e| {
+                format!("with every selector pinned (`{text}`) evaluated at {t} ms: {e}")
+            })?,
+            Err(e) => {
+                return Err(format!(
+                    "with every selector pinned at @ {at} ms, evaluated at {t} ms: error {}",
+                    e.message
+                ))
+            }
         }
     }
     Ok(())
