@@ -1,0 +1,724 @@
+//! The pull parser.
+//!
+//! ADVICE FOR HACKERS: the sample path (`parse_sample`, `parse_label_block`) is the hot
+//! loop; it walks each line once with table lookups and `memchr`, records byte offsets and
+//! allocates nothing. Everything a caller might decode later (names, label values) is only
+//! validated here, so that [`SampleEvent`]'s lazy accessors can re-walk the bytes without
+//! any error path. If you change what is accepted here, change `sample.rs` to match, and
+//! the proptest round trip in tests/expfmt.rs will tell you if they drift apart.
+
+use std::borrow::Cow;
+
+use promlite_model::MetricType;
+
+use crate::error::{ErrorKind, Found, ParseError};
+use crate::sample::{Exemplar, SampleEvent};
+use crate::scan::{
+    is_blank, parse_int_ms, parse_seconds_ms, parse_value, scan_class, scan_quoted, skip_blanks,
+    unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
+};
+use crate::{Event, Format, Mode};
+
+/// Where the current line is: for turning an index in the line into a [`ParseError`].
+#[derive(Clone, Copy)]
+struct LineCtx {
+    /// Byte offset of the line's first byte in the input.
+    start: usize,
+    /// 1-based line number.
+    number: usize,
+}
+
+impl LineCtx {
+    #[cold]
+    fn err(self, at: usize, kind: ErrorKind) -> ParseError {
+        ParseError {
+            line: self.number,
+            column: at + 1,
+            offset: self.start + at,
+            kind,
+        }
+    }
+}
+
+/// A label name seen in the current label block, for the duplicate check.
+#[derive(Clone, Copy)]
+struct NameSpan {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+/// What `parse_label_block` found.
+struct Block {
+    /// Index past the closing `}`.
+    end: usize,
+    /// The quoted metric name inside the braces: (start, end, escaped), quotes excluded.
+    quoted_name: Option<(usize, usize, bool)>,
+    /// Where the label pairs begin (past the quoted name item, if any).
+    labels_from: usize,
+}
+
+/// A pull parser over an exposition-format body.
+///
+/// Events borrow the input (`'a`), so they stay valid after the parser moves on.
+/// In [`Mode::Strict`] (the default) the first error ends parsing; in [`Mode::Tolerant`]
+/// each bad line yields an `Err` with its position and parsing resumes at the next line.
+///
+/// ```
+/// use promlite_expfmt::{Event, Format, Mode, Parser};
+///
+/// let body = b"up{job=\"a\"} 1\nup{job=\"b\" 0\nup{job=\"c\"} 1\n";
+/// let mut p = Parser::new(body, Format::Text).mode(Mode::Tolerant);
+/// let mut good = 0;
+/// let mut bad = Vec::new();
+/// while let Some(ev) = p.next_event() {
+///     match ev {
+///         Ok(Event::Sample(_)) => good += 1,
+///         Ok(_) => {}
+///         Err(e) => bad.push((e.line, e.column)),
+///     }
+/// }
+/// assert_eq!(good, 2);
+/// assert_eq!(bad, vec![(2, 12)]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    line: usize,
+    format: Format,
+    mode: Mode,
+    saw_eof: bool,
+    done: bool,
+    /// Byte offset where the last line read starts.
+    last_start: usize,
+    /// Scratch for the duplicate-label check, reused across samples.
+    names: Vec<NameSpanDbg>,
+}
+
+/// `NameSpan` with a `Debug` impl, so `Parser` can derive `Debug`.
+type NameSpanDbg = (usize, usize, bool);
+
+impl<'a> Parser<'a> {
+    /// A strict parser for `input` in `format`.
+    pub fn new(input: &'a [u8], format: Format) -> Self {
+        Parser {
+            input,
+            pos: 0,
+            line: 1,
+            format,
+            mode: Mode::Strict,
+            saw_eof: false,
+            done: false,
+            last_start: 0,
+            names: Vec::new(),
+        }
+    }
+
+    /// Sets the error mode (builder style).
+    #[must_use]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The format being parsed.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The number of the line the last event came from (1-based; 0 before the first).
+    pub fn line(&self) -> usize {
+        self.line - 1
+    }
+
+    /// The next event, `None` at the end of the input (or after the first error in strict
+    /// mode).
+    ///
+    /// For OpenMetrics the `# EOF` line yields [`Event::Eof`]; input that ends without
+    /// it yields [`ErrorKind::MissingEof`]. The text format has no end marker and simply
+    /// returns `None`.
+    pub fn next_event(&mut self) -> Option<Result<Event<'a>, ParseError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let input = self.input;
+            let start = self.pos;
+            if start >= input.len() {
+                self.done = true;
+                if self.format == Format::OpenMetrics && !self.saw_eof {
+                    // Point at the end of the input: the start of the line after a final
+                    // newline, or just past the last byte of an unterminated last line.
+                    let (line, column) = match input.last() {
+                        None | Some(b'\n') => (self.line, 1),
+                        Some(_) => (self.line - 1, input.len() - self.last_start + 1),
+                    };
+                    return Some(Err(ParseError {
+                        line,
+                        column,
+                        offset: input.len(),
+                        kind: ErrorKind::MissingEof,
+                    }));
+                }
+                return None;
+            }
+            let (line_end, next) = match memchr::memchr(b'\n', &input[start..]) {
+                Some(k) => (start + k, start + k + 1),
+                None => (input.len(), input.len()),
+            };
+            let mut end = line_end;
+            if end > start && input[end - 1] == b'\r' {
+                end -= 1;
+            }
+            let ctx = LineCtx {
+                start,
+                number: self.line,
+            };
+            self.pos = next;
+            self.last_start = start;
+            self.line += 1;
+            let line = &input[start..end];
+
+            if self.saw_eof {
+                // Nothing may follow `# EOF`, in either mode.
+                self.done = true;
+                return Some(Err(ctx.err(0, ErrorKind::DataAfterEof)));
+            }
+            let result = match self.format {
+                Format::Text => {
+                    let first = skip_blanks(line, 0);
+                    match line.get(first) {
+                        None => continue,
+                        Some(b'#') => self.parse_comment(line, first, ctx),
+                        Some(_) => self.parse_sample(line, first, ctx).map(Event::Sample),
+                    }
+                }
+                Format::OpenMetrics => match line.first() {
+                    None => Err(ctx.err(0, ErrorKind::BlankLine)),
+                    Some(b'#') => self.parse_comment(line, 0, ctx),
+                    Some(_) => self.parse_sample(line, 0, ctx).map(Event::Sample),
+                },
+            };
+            if result.is_err() && self.mode == Mode::Strict {
+                self.done = true;
+            }
+            return Some(result);
+        }
+    }
+
+    /// A `#` line: HELP, TYPE, UNIT, EOF or a free comment. `at` indexes the `#`.
+    fn parse_comment(
+        &mut self,
+        line: &'a [u8],
+        at: usize,
+        ctx: LineCtx,
+    ) -> Result<Event<'a>, ParseError> {
+        let om = self.format == Format::OpenMetrics;
+        let after_hash = at + 1;
+        let kw_start = skip_blanks(line, after_hash);
+        let kw_end = kw_start
+            + line[kw_start..]
+                .iter()
+                .take_while(|b| !is_blank(**b))
+                .count();
+        let keyword = &line[kw_start..kw_end];
+        // A keyword counts only after `# ` (a blank right after the hash).
+        let spaced = line.get(after_hash).is_some_and(|b| is_blank(*b));
+        if om && spaced && keyword == b"EOF" && kw_end == line.len() {
+            self.saw_eof = true;
+            return Ok(Event::Eof);
+        }
+        let kind = match keyword {
+            b"HELP" if spaced => 0,
+            b"TYPE" if spaced => 1,
+            b"UNIT" if spaced && om => 2,
+            _ => {
+                if om {
+                    return Err(ctx.err(at, ErrorKind::UnexpectedComment));
+                }
+                let text = &line[kw_start..];
+                return Ok(Event::Comment(String::from_utf8_lossy(text)));
+            }
+        };
+        if kw_end == line.len() || !is_blank(line[kw_end]) {
+            return Err(ctx.err(kw_end, ErrorKind::InvalidMetricName));
+        }
+        let name_start = skip_blanks(line, kw_end);
+        let (metric, name_end) = self.metadata_name(line, name_start, ctx)?;
+        let rest_start = skip_blanks(line, name_end);
+        if name_end < line.len() && !is_blank(line[name_end]) {
+            return Err(ctx.err(name_end, ErrorKind::InvalidMetricName));
+        }
+        let rest = &line[rest_start..];
+        match kind {
+            0 => {
+                let text = std::str::from_utf8(rest)
+                    .map_err(|e| ctx.err(rest_start + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+                Ok(Event::Help {
+                    metric,
+                    help: unescape_help(text, om),
+                })
+            }
+            1 => {
+                let t_end = rest_start + rest.iter().take_while(|b| !is_blank(**b)).count();
+                let word = &line[rest_start..t_end];
+                if word.is_empty() {
+                    return Err(ctx.err(rest_start, ErrorKind::MissingType));
+                }
+                let typ = parse_type(word, om).ok_or_else(|| {
+                    ctx.err(
+                        rest_start,
+                        ErrorKind::InvalidType {
+                            typ: String::from_utf8_lossy(word).into_owned(),
+                        },
+                    )
+                })?;
+                let tail = skip_blanks(line, t_end);
+                if tail < line.len() {
+                    return Err(ctx.err(
+                        tail,
+                        ErrorKind::TrailingMetadata {
+                            found: Found::at(line, tail),
+                        },
+                    ));
+                }
+                Ok(Event::Type { metric, typ })
+            }
+            _ => {
+                let u_end = rest_start + rest.iter().take_while(|b| !is_blank(**b)).count();
+                let unit = std::str::from_utf8(&line[rest_start..u_end])
+                    .map_err(|e| ctx.err(rest_start + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+                let tail = skip_blanks(line, u_end);
+                if tail < line.len() {
+                    return Err(ctx.err(
+                        tail,
+                        ErrorKind::TrailingMetadata {
+                            found: Found::at(line, tail),
+                        },
+                    ));
+                }
+                Ok(Event::Unit { metric, unit })
+            }
+        }
+    }
+
+    /// The metric name of a HELP/TYPE/UNIT line: legacy or quoted.
+    fn metadata_name(
+        &self,
+        line: &'a [u8],
+        i: usize,
+        ctx: LineCtx,
+    ) -> Result<(Cow<'a, str>, usize), ParseError> {
+        match line.get(i) {
+            Some(b'"') => {
+                let (close, escaped) = scan_quoted(line, i)
+                    .ok_or_else(|| ctx.err(i, ErrorKind::UnterminatedString))?;
+                let raw = std::str::from_utf8(&line[i + 1..close])
+                    .map_err(|e| ctx.err(i + 1 + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+                if raw.is_empty() {
+                    return Err(ctx.err(i, ErrorKind::InvalidMetricName));
+                }
+                let name = if escaped {
+                    unescape_label(raw)
+                } else {
+                    Cow::Borrowed(raw)
+                };
+                Ok((name, close + 1))
+            }
+            Some(&b) if METRIC_START[usize::from(b)] => {
+                let end = scan_class(line, i + 1, &METRIC_CONT);
+                // Only ASCII bytes were scanned, so this cannot fail.
+                let name = std::str::from_utf8(&line[i..end])
+                    .map_err(|_| ctx.err(i, ErrorKind::InvalidUtf8))?;
+                Ok((Cow::Borrowed(name), end))
+            }
+            _ => Err(ctx.err(i, ErrorKind::InvalidMetricName)),
+        }
+    }
+
+    /// A sample line starting at `at` (the first non-blank byte).
+    #[inline]
+    fn parse_sample(
+        &mut self,
+        line: &'a [u8],
+        at: usize,
+        ctx: LineCtx,
+    ) -> Result<SampleEvent<'a>, ParseError> {
+        let first = line[at];
+        let mut name_span = None;
+        let mut i = at;
+        if METRIC_START[usize::from(first)] {
+            i = scan_class(line, at + 1, &METRIC_CONT);
+            name_span = Some((at, i, false));
+        } else if first != b'{' {
+            return Err(ctx.err(
+                at,
+                ErrorKind::ExpectedMetricName {
+                    found: Found::at(line, at),
+                },
+            ));
+        }
+        let mut series_end = i;
+        let mut labels_from = None;
+        let brace = skip_blanks(line, i);
+        if line.get(brace) == Some(&b'{') {
+            let block = self.parse_label_block(line, brace, name_span, ctx)?;
+            if let Some(q) = block.quoted_name {
+                name_span = Some(q);
+            }
+            labels_from = Some(block.labels_from);
+            series_end = block.end;
+            i = block.end;
+        }
+        let Some((name_start, name_end, name_escaped)) = name_span else {
+            return Err(ctx.err(at, ErrorKind::MissingMetricName));
+        };
+
+        // Value.
+        match line.get(i) {
+            None => return Err(ctx.err(i, ErrorKind::MissingValue)),
+            Some(&b) if !is_blank(b) => {
+                return Err(ctx.err(
+                    i,
+                    ErrorKind::ExpectedBlank {
+                        found: Found::at(line, i),
+                    },
+                ))
+            }
+            Some(_) => {}
+        }
+        let v_start = skip_blanks(line, i);
+        if v_start == line.len() {
+            return Err(ctx.err(v_start, ErrorKind::MissingValue));
+        }
+        let v_end = token_end(line, v_start);
+        let value = parse_value(&line[v_start..v_end]).ok_or_else(|| {
+            ctx.err(
+                v_start,
+                ErrorKind::InvalidValue {
+                    value: String::from_utf8_lossy(&line[v_start..v_end]).into_owned(),
+                },
+            )
+        })?;
+
+        // Optional timestamp, then (OpenMetrics) an optional exemplar.
+        let om = self.format == Format::OpenMetrics;
+        let mut timestamp = None;
+        let mut exemplar = None;
+        let mut j = skip_blanks(line, v_end);
+        if j < line.len() && line[j] != b'#' {
+            let t_end = token_end(line, j);
+            let tok = &line[j..t_end];
+            let ts = if om {
+                parse_seconds_ms(tok)
+            } else {
+                parse_int_ms(tok)
+            };
+            timestamp = Some(ts.ok_or_else(|| {
+                ctx.err(
+                    j,
+                    ErrorKind::InvalidTimestamp {
+                        value: String::from_utf8_lossy(tok).into_owned(),
+                    },
+                )
+            })?);
+            j = skip_blanks(line, t_end);
+        }
+        if j < line.len() {
+            if om && line[j] == b'#' {
+                exemplar = Some(self.parse_exemplar(line, j, ctx)?);
+            } else {
+                return Err(ctx.err(
+                    j,
+                    ErrorKind::TrailingData {
+                        found: Found::at(line, j),
+                    },
+                ));
+            }
+        }
+
+        let series = std::str::from_utf8(&line[at..series_end])
+            .map_err(|e| ctx.err(at + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+        // Offsets below are relative to `series`; all sit on ASCII delimiters or on
+        // boundaries `from_utf8` just validated, so `get` never fails in practice.
+        let name = series
+            .get(name_start - at..name_end - at)
+            .ok_or_else(|| ctx.err(name_start, ErrorKind::InvalidUtf8))?;
+        Ok(SampleEvent {
+            series,
+            name,
+            name_escaped,
+            labels_from: labels_from.map_or(series.len(), |l| l - at),
+            value,
+            timestamp,
+            exemplar,
+            line: ctx.number,
+        })
+    }
+
+    /// ` # {labels} value [timestamp]` after an OpenMetrics sample; `at` indexes the `#`.
+    fn parse_exemplar(
+        &mut self,
+        line: &'a [u8],
+        at: usize,
+        ctx: LineCtx,
+    ) -> Result<Exemplar<'a>, ParseError> {
+        let bad = |i: usize, reason| ctx.err(i, ErrorKind::InvalidExemplar { reason });
+        if !line.get(at + 1).is_some_and(|b| is_blank(*b)) {
+            return Err(bad(at, "expected ' ' after '#'"));
+        }
+        let open = skip_blanks(line, at + 1);
+        if line.get(open) != Some(&b'{') {
+            return Err(bad(open, "expected '{' to start the exemplar's labels"));
+        }
+        // An exemplar label set has no metric name: pretend one was given so that a
+        // quoted name inside is reported as a missing '='.
+        let block = self.parse_label_block(line, open, Some((0, 0, false)), ctx)?;
+        let blk = std::str::from_utf8(&line[open..block.end])
+            .map_err(|e| ctx.err(open + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+        if !line.get(block.end).is_some_and(|b| is_blank(*b)) {
+            return Err(bad(block.end, "expected ' ' and a value after the labels"));
+        }
+        let v_start = skip_blanks(line, block.end);
+        if v_start == line.len() {
+            return Err(bad(v_start, "missing value"));
+        }
+        let v_end = token_end(line, v_start);
+        let value =
+            parse_value(&line[v_start..v_end]).ok_or_else(|| bad(v_start, "invalid value"))?;
+        let mut timestamp = None;
+        let t_start = skip_blanks(line, v_end);
+        if t_start < line.len() {
+            let t_end = token_end(line, t_start);
+            timestamp = Some(
+                parse_seconds_ms(&line[t_start..t_end])
+                    .ok_or_else(|| bad(t_start, "invalid timestamp"))?,
+            );
+            let tail = skip_blanks(line, t_end);
+            if tail < line.len() {
+                return Err(bad(tail, "unexpected data after the timestamp"));
+            }
+        }
+        Ok(Exemplar {
+            block: blk,
+            value,
+            timestamp,
+        })
+    }
+
+    /// A `{...}` label block whose `{` is at `open`. `name` is the metric name given before
+    /// the block, if any. Validates names, values, separators and duplicates.
+    #[inline]
+    fn parse_label_block(
+        &mut self,
+        line: &[u8],
+        open: usize,
+        name: Option<(usize, usize, bool)>,
+        ctx: LineCtx,
+    ) -> Result<Block, ParseError> {
+        self.names.clear();
+        let mut quoted_name = None;
+        let mut labels_from = open + 1;
+        let mut i = open + 1;
+        let mut items = 0usize;
+        loop {
+            i = skip_blanks(line, i);
+            let Some(&c) = line.get(i) else {
+                return Err(ctx.err(
+                    i,
+                    ErrorKind::ExpectedLabelName {
+                        found: Found::EndOfLine,
+                    },
+                ));
+            };
+            if c == b'}' {
+                i += 1;
+                break;
+            }
+            // A label name, legacy or quoted.
+            let n_start = i;
+            let span = if LABEL_START[usize::from(c)] {
+                i = scan_class(line, i + 1, &LABEL_CONT);
+                NameSpan {
+                    start: n_start,
+                    end: i,
+                    escaped: false,
+                }
+            } else if c == b'"' {
+                let (close, escaped) = scan_quoted(line, i)
+                    .ok_or_else(|| ctx.err(i, ErrorKind::UnterminatedString))?;
+                i = close + 1;
+                NameSpan {
+                    start: n_start + 1,
+                    end: close,
+                    escaped,
+                }
+            } else {
+                return Err(ctx.err(
+                    i,
+                    ErrorKind::ExpectedLabelName {
+                        found: Found::at(line, i),
+                    },
+                ));
+            };
+            i = skip_blanks(line, i);
+            if line.get(i) == Some(&b'=') {
+                if span.start == span.end {
+                    return Err(ctx.err(n_start, ErrorKind::EmptyLabelName));
+                }
+                i = skip_blanks(line, i + 1);
+                if line.get(i) != Some(&b'"') {
+                    return Err(ctx.err(
+                        i,
+                        ErrorKind::ExpectedLabelValue {
+                            found: Found::at(line, i),
+                        },
+                    ));
+                }
+                let (close, _) = scan_quoted(line, i)
+                    .ok_or_else(|| ctx.err(i, ErrorKind::UnterminatedString))?;
+                i = close + 1;
+                self.names.push((span.start, span.end, span.escaped));
+            } else if c == b'"' && items == 0 && name.is_none() {
+                // `{"metric.name", ...}`: Prometheus 3's quoted metric name comes first.
+                if span.start == span.end {
+                    return Err(ctx.err(n_start, ErrorKind::InvalidMetricName));
+                }
+                quoted_name = Some((span.start, span.end, span.escaped));
+            } else {
+                return Err(ctx.err(
+                    i,
+                    ErrorKind::ExpectedEquals {
+                        found: Found::at(line, i),
+                    },
+                ));
+            }
+            items += 1;
+            i = skip_blanks(line, i);
+            match line.get(i) {
+                Some(b',') => {
+                    i += 1;
+                    if quoted_name.is_some() && items == 1 {
+                        labels_from = i;
+                    }
+                }
+                Some(b'}') => {
+                    i += 1;
+                    if quoted_name.is_some() && items == 1 {
+                        labels_from = i - 1;
+                    }
+                    break;
+                }
+                _ => {
+                    return Err(ctx.err(
+                        i,
+                        ErrorKind::ExpectedCommaOrBrace {
+                            found: Found::at(line, i),
+                        },
+                    ))
+                }
+            }
+        }
+        if !self.names.is_empty() {
+            self.check_duplicates(line, name.is_some() || quoted_name.is_some(), ctx)?;
+        }
+        Ok(Block {
+            end: i,
+            quoted_name,
+            labels_from,
+        })
+    }
+
+    /// Fails on a label name that occurs twice in `self.names` (or `__name__` when the
+    /// sample already has a metric name). Reports the later occurrence.
+    fn check_duplicates(
+        &self,
+        line: &[u8],
+        has_name: bool,
+        ctx: LineCtx,
+    ) -> Result<(), ParseError> {
+        let names = &self.names;
+        let decoded = |k: usize| -> Cow<'_, [u8]> {
+            let (s, e, esc) = names[k];
+            let raw = &line[s..e];
+            if esc {
+                match std::str::from_utf8(raw) {
+                    Ok(t) => match unescape_label(t) {
+                        Cow::Borrowed(b) => Cow::Borrowed(b.as_bytes()),
+                        Cow::Owned(o) => Cow::Owned(o.into_bytes()),
+                    },
+                    Err(_) => Cow::Borrowed(raw),
+                }
+            } else {
+                Cow::Borrowed(raw)
+            }
+        };
+        let dup = |k: usize| {
+            let (s, _, _) = names[k];
+            // Quoted names start one byte after their quote.
+            let at = if s > 0 && line[s - 1] == b'"' {
+                s - 1
+            } else {
+                s
+            };
+            ctx.err(
+                at,
+                ErrorKind::DuplicateLabelName {
+                    name: String::from_utf8_lossy(&decoded(k)).into_owned(),
+                },
+            )
+        };
+        for k in 0..names.len() {
+            let a = decoded(k);
+            if has_name && &*a == b"__name__" {
+                return Err(dup(k));
+            }
+            // Label sets are small; a quadratic scan beats sorting for them. Long ones are
+            // bounded by the line, and this only runs once per sample.
+            for j in 0..k {
+                let (s1, e1, _) = names[j];
+                let (s2, e2, _) = names[k];
+                if (names[j].2 || names[k].2 || e1 - s1 == e2 - s2) && decoded(j) == a {
+                    return Err(dup(k));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Event<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event()
+    }
+}
+
+impl std::iter::FusedIterator for Parser<'_> {}
+
+/// Index of the first blank at or after `i` (or the end of the line).
+#[inline]
+fn token_end(line: &[u8], mut i: usize) -> usize {
+    while i < line.len() && !is_blank(line[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// A TYPE keyword valid in the format.
+fn parse_type(word: &[u8], om: bool) -> Option<MetricType> {
+    Some(match word {
+        b"counter" => MetricType::Counter,
+        b"gauge" => MetricType::Gauge,
+        b"histogram" => MetricType::Histogram,
+        b"summary" => MetricType::Summary,
+        b"untyped" if !om => MetricType::Unknown,
+        b"unknown" if om => MetricType::Unknown,
+        b"gaugehistogram" if om => MetricType::GaugeHistogram,
+        b"info" if om => MetricType::Info,
+        b"stateset" if om => MetricType::StateSet,
+        _ => return None,
+    })
+}

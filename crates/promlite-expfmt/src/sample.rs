@@ -1,0 +1,153 @@
+//! Sample events and their lazily decoded labels.
+
+use std::borrow::Cow;
+
+use crate::scan::{is_blank, scan_class, scan_quoted, skip_blanks, unescape_label, LABEL_CONT};
+
+/// One sample line, borrowing the input.
+///
+/// The parser has already validated the whole line, so the accessors below only walk
+/// bytes that are known to be well formed; none of them allocates unless a name or value
+/// contains a backslash escape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleEvent<'a> {
+    /// Metric name and label block exactly as written (validated UTF-8).
+    pub(crate) series: &'a str,
+    /// The metric name as written: unquoted, or the inside of its quotes.
+    pub(crate) name: &'a str,
+    /// Whether `name` contains a backslash escape.
+    pub(crate) name_escaped: bool,
+    /// Byte index in `series` where the label pairs start (past the quoted metric name,
+    /// if any); `series.len()` when there is no label block.
+    pub(crate) labels_from: usize,
+    /// The sample value.
+    pub value: f64,
+    /// The timestamp in milliseconds since the epoch, if the line has one.
+    /// OpenMetrics' float seconds are converted exactly (decimal arithmetic, sub-millisecond
+    /// digits truncated toward zero).
+    pub timestamp: Option<i64>,
+    /// The OpenMetrics exemplar after ` # `, if any.
+    pub exemplar: Option<Exemplar<'a>>,
+    /// 1-based line number of the sample.
+    pub line: usize,
+}
+
+impl<'a> SampleEvent<'a> {
+    /// The metric name and label block exactly as written, e.g.
+    /// `http_requests_total{code="200"}`: a cheap, allocation-free key for caching the
+    /// series (the same series written the same way gives the same bytes).
+    #[inline]
+    pub fn series_bytes(&self) -> &'a [u8] {
+        self.series.as_bytes()
+    }
+
+    /// [`series_bytes`](Self::series_bytes) as a `&str` (it is always valid UTF-8).
+    #[inline]
+    pub fn series(&self) -> &'a str {
+        self.series
+    }
+
+    /// The metric name, with escapes decoded if it was quoted and has any.
+    #[inline]
+    pub fn name(&self) -> Cow<'a, str> {
+        if self.name_escaped {
+            unescape_label(self.name)
+        } else {
+            Cow::Borrowed(self.name)
+        }
+    }
+
+    /// The label pairs in written order, empty values included, escapes decoded (owned
+    /// only when a backslash is present). The metric name is not among them.
+    #[inline]
+    pub fn labels(&self) -> LabelIter<'a> {
+        LabelIter::new(self.series, self.labels_from)
+    }
+}
+
+/// An OpenMetrics exemplar: `# {trace_id="abc"} 0.67 1520879607.789`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar<'a> {
+    /// The label block as written, braces included.
+    pub(crate) block: &'a str,
+    /// The exemplar value.
+    pub value: f64,
+    /// The exemplar timestamp in milliseconds (converted exactly from float seconds).
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> Exemplar<'a> {
+    /// The label block exactly as written, braces included.
+    pub fn labels_bytes(&self) -> &'a [u8] {
+        self.block.as_bytes()
+    }
+
+    /// The exemplar's label pairs in written order.
+    pub fn labels(&self) -> LabelIter<'a> {
+        LabelIter::new(self.block, 1)
+    }
+}
+
+/// Iterator over the label pairs of a validated label block, decoding escapes lazily.
+#[derive(Debug, Clone)]
+pub struct LabelIter<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> LabelIter<'a> {
+    pub(crate) fn new(s: &'a str, pos: usize) -> Self {
+        LabelIter { s, pos }
+    }
+
+    /// A quoted string at `open`: its inside and the index past the closing quote.
+    #[inline]
+    fn quoted(&self, open: usize) -> Option<(Cow<'a, str>, usize)> {
+        let b = self.s.as_bytes();
+        let (close, escaped) = scan_quoted(b, open)?;
+        let raw = self.s.get(open + 1..close)?;
+        let v = if escaped {
+            unescape_label(raw)
+        } else {
+            Cow::Borrowed(raw)
+        };
+        Some((v, close + 1))
+    }
+}
+
+impl<'a> Iterator for LabelIter<'a> {
+    type Item = (Cow<'a, str>, Cow<'a, str>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.s.as_bytes();
+        let mut i = self.pos;
+        // Skip the separator left by the previous pair.
+        while i < b.len() && (is_blank(b[i]) || b[i] == b',') {
+            i += 1;
+        }
+        let first = *b.get(i)?;
+        let (name, after) = if first == b'"' {
+            self.quoted(i)?
+        } else if first == b'}' {
+            self.pos = b.len();
+            return None;
+        } else {
+            let end = scan_class(b, i, &LABEL_CONT);
+            if end == i {
+                self.pos = b.len();
+                return None;
+            }
+            (Cow::Borrowed(self.s.get(i..end)?), end)
+        };
+        i = skip_blanks(b, after);
+        if b.get(i) != Some(&b'=') {
+            self.pos = b.len();
+            return None;
+        }
+        i = skip_blanks(b, i + 1);
+        let (value, after) = self.quoted(i)?;
+        self.pos = after;
+        Some((name, value))
+    }
+}

@@ -1,0 +1,369 @@
+//! Byte-level building blocks: character classes, quoted strings, escapes, numbers.
+//!
+//! Everything here works on slices of one line (no `\n` inside) and never panics:
+//! indexing goes through `get` or is guarded by a length check in the same expression.
+
+use std::borrow::Cow;
+
+const fn class(start: bool, colon: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphabetic()
+            || b == b'_'
+            || (colon && b == b':')
+            || (!start && b.is_ascii_digit());
+        c += 1;
+    }
+    t
+}
+
+/// First byte of a legacy metric name: `[a-zA-Z_:]`.
+pub(crate) static METRIC_START: [bool; 256] = class(true, true);
+/// Later bytes of a legacy metric name: `[a-zA-Z0-9_:]`.
+pub(crate) static METRIC_CONT: [bool; 256] = class(false, true);
+/// First byte of a legacy label name: `[a-zA-Z_]`.
+pub(crate) static LABEL_START: [bool; 256] = class(true, false);
+/// Later bytes of a legacy label name: `[a-zA-Z0-9_]`.
+pub(crate) static LABEL_CONT: [bool; 256] = class(false, false);
+
+#[inline]
+pub(crate) fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Index of the first non-blank byte at or after `i`.
+#[inline]
+pub(crate) fn skip_blanks(line: &[u8], mut i: usize) -> usize {
+    while i < line.len() && is_blank(line[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Index just past the run of `table` bytes starting at `i`.
+#[inline]
+pub(crate) fn scan_class(line: &[u8], mut i: usize, table: &[bool; 256]) -> usize {
+    while i < line.len() && table[usize::from(line[i])] {
+        i += 1;
+    }
+    i
+}
+
+/// Scans a quoted string whose opening `"` is at `open`. Returns the index of the closing
+/// `"` and whether a backslash occurs inside, or `None` when the line ends first.
+#[inline]
+pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
+    let mut i = open + 1;
+    let mut escaped = false;
+    loop {
+        let rest = line.get(i..)?;
+        let k = memchr::memchr2(b'"', b'\\', rest)?;
+        i += k;
+        if line[i] == b'"' {
+            return Some((i, escaped));
+        }
+        // A backslash escapes the next byte, whatever it is.
+        escaped = true;
+        i += 2;
+    }
+}
+
+/// Decodes the escapes of a label value or quoted name: `\\`, `\"` and `\n`. Any other
+/// backslash sequence is kept as written, as Prometheus does.
+pub(crate) fn unescape_label(s: &str) -> Cow<'_, str> {
+    unescape(s, true)
+}
+
+/// Decodes a HELP text: `\\` and `\n` (and `\"` in OpenMetrics).
+pub(crate) fn unescape_help(s: &str, quote: bool) -> Cow<'_, str> {
+    unescape(s, quote)
+}
+
+fn unescape(s: &str, quote: bool) -> Cow<'_, str> {
+    if !s.as_bytes().contains(&b'\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('"') if quote => out.push('"'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Exact powers of ten as f64 (all of them are exactly representable).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Parses a sample value as Go's `strconv.ParseFloat` does.
+///
+/// Fast path (Clinger): an optional `-`, at most 15 digits and at most one `.`. The digits
+/// form an integer below 2^53 and the divisor is an exact power of ten, so one correctly
+/// rounded IEEE division gives the correctly rounded result. Everything else goes to
+/// [`promlite_model::parse_go_float`].
+#[inline]
+pub(crate) fn parse_value(b: &[u8]) -> Option<f64> {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if !digits.is_empty() && digits.len() <= 16 {
+        let mut m: u64 = 0;
+        let mut n = 0usize;
+        let mut frac = 0usize;
+        let mut dot = false;
+        let mut ok = true;
+        for &c in digits {
+            if c.is_ascii_digit() {
+                m = m * 10 + u64::from(c - b'0');
+                n += 1;
+                frac += usize::from(dot);
+            } else if c == b'.' && !dot {
+                dot = true;
+            } else {
+                ok = false;
+                break;
+            }
+        }
+        if ok && n > 0 && n <= 15 {
+            // n <= 15, so m < 10^15 < 2^53 (exact) and frac <= 15 indexes POW10.
+            #[allow(clippy::cast_precision_loss)]
+            let v = m as f64 / POW10[frac];
+            return Some(if neg { -v } else { v });
+        }
+    }
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(promlite_model::parse_go_float)
+}
+
+/// Parses a text-format timestamp: an integer number of milliseconds, as Go's
+/// `strconv.ParseInt(s, 10, 64)` accepts it.
+#[inline]
+pub(crate) fn parse_int_ms(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulate negatively so that i64::MIN parses.
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
+}
+
+/// Parses an OpenMetrics timestamp, a decimal number of seconds such as `1520879607.789`
+/// or `1.5e9`, into milliseconds, exactly: the decimal digits are shifted by three places
+/// in integer arithmetic (no float multiply, so `0.001` is 1 ms, not 0.99999 ms).
+/// Digits below a millisecond are truncated toward zero, as Go's `int64(f * 1000)` does.
+/// `NaN`, `Inf` and values outside `i64` milliseconds are rejected.
+pub(crate) fn parse_seconds_ms(b: &[u8]) -> Option<i64> {
+    let (neg, rest) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mant, exp) = match rest.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(k) => (&rest[..k], Some(&rest[k + 1..])),
+        None => (rest, None),
+    };
+    let (int_part, frac_part) = match mant.iter().position(|&c| c == b'.') {
+        Some(k) => (&mant[..k], &mant[k + 1..]),
+        None => (mant, &mant[mant.len()..]),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut exp10: i64 = match exp {
+        None => 0,
+        Some(e) => {
+            let (eneg, ed) = match e.first() {
+                Some(b'-') => (true, &e[1..]),
+                Some(b'+') => (false, &e[1..]),
+                _ => (false, e),
+            };
+            if ed.is_empty() || !ed.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            // Saturate: anything past ±10^6 is out of range or zero either way.
+            let mut v: i64 = 0;
+            for &c in ed {
+                v = (v * 10 + i64::from(c - b'0')).min(1_000_000);
+            }
+            if eneg {
+                -v
+            } else {
+                v
+            }
+        }
+    };
+    // Milliseconds: three more decimal places.
+    exp10 += 3;
+    let mut m: i128 = 0;
+    let mut sig = 0usize;
+    for (k, &c) in int_part.iter().chain(frac_part.iter()).enumerate() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        if k >= int_part.len() {
+            exp10 -= 1;
+        }
+        if sig >= 36 {
+            // Digits this far below the leading one are far below a millisecond for any
+            // result that fits in i64; dropping them only truncates further.
+            exp10 += 1;
+            continue;
+        }
+        if m != 0 || c != b'0' {
+            sig += 1;
+        }
+        m = m * 10 + i128::from(c - b'0');
+    }
+    let v = if exp10 >= 0 {
+        if m == 0 {
+            0
+        } else {
+            let p = u32::try_from(exp10).ok().filter(|&p| p <= 38)?;
+            m.checked_mul(10i128.checked_pow(p)?)?
+        }
+    } else {
+        let p = u32::try_from(-exp10).ok()?;
+        if p > 38 {
+            0
+        } else {
+            m / 10i128.pow(p)
+        }
+    };
+    let v = if neg { -v } else { v };
+    i64::try_from(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_value_path_agrees_with_correct_rounding() {
+        // Each expected value is the f64 nearest to the decimal, as Rust's parser gives it.
+        for s in [
+            "0",
+            "-0",
+            "1",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "1.5",
+            "0.000000000000001",
+            "99999.99999",
+            "1.",
+            ".5",
+            "-2.25",
+        ] {
+            let want: f64 = s.parse().unwrap();
+            let got = parse_value(s.as_bytes()).unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "{s}");
+        }
+        assert!(parse_value(b"-0").unwrap().is_sign_negative());
+        assert_eq!(parse_value(b"1E+03"), Some(1000.0));
+        assert_eq!(
+            parse_value(b"9.999999999999999e-06"),
+            Some(9.999999999999999e-06)
+        );
+        assert_eq!(parse_value(b"-5e-324"), Some(-5e-324));
+        assert_eq!(parse_value(b"+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_value(b"-Inf"), Some(f64::NEG_INFINITY));
+        assert!(parse_value(b"NaN").unwrap().is_nan());
+        assert_eq!(parse_value(b"."), None);
+        assert_eq!(parse_value(b"-"), None);
+        assert_eq!(parse_value(b"1.2.3"), None);
+        assert_eq!(parse_value(b"1,5"), None);
+    }
+
+    #[test]
+    fn integer_timestamps() {
+        assert_eq!(parse_int_ms(b"1782468875486"), Some(1_782_468_875_486));
+        assert_eq!(parse_int_ms(b"-1"), Some(-1));
+        assert_eq!(parse_int_ms(b"+7"), Some(7));
+        assert_eq!(parse_int_ms(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int_ms(b"9223372036854775808"), None);
+        assert_eq!(parse_int_ms(b"1.5"), None);
+        assert_eq!(parse_int_ms(b""), None);
+        assert_eq!(parse_int_ms(b"-"), None);
+    }
+
+    #[test]
+    fn second_timestamps_convert_exactly() {
+        // 1520879607.789 s = 1520879607789 ms by hand; 0.001 s = 1 ms (a float multiply
+        // gives 0.9999999999999999 * ... for some such inputs).
+        assert_eq!(parse_seconds_ms(b"1520879607.789"), Some(1_520_879_607_789));
+        assert_eq!(parse_seconds_ms(b"0.001"), Some(1));
+        assert_eq!(
+            parse_seconds_ms(b"1.0005"),
+            Some(1000),
+            "sub-ms digits truncate"
+        );
+        assert_eq!(parse_seconds_ms(b"-1.0005"), Some(-1000), "toward zero");
+        assert_eq!(parse_seconds_ms(b"1.5e9"), Some(1_500_000_000_000));
+        assert_eq!(parse_seconds_ms(b"15E-1"), Some(1500));
+        assert_eq!(parse_seconds_ms(b"1"), Some(1000));
+        assert_eq!(parse_seconds_ms(b"0"), Some(0));
+        assert_eq!(parse_seconds_ms(b"1e-1000000000"), Some(0));
+        assert_eq!(parse_seconds_ms(b"1e30"), None);
+        assert_eq!(parse_seconds_ms(b"0e999999999"), Some(0));
+        assert_eq!(parse_seconds_ms(b"NaN"), None);
+        assert_eq!(parse_seconds_ms(b"+Inf"), None);
+        assert_eq!(parse_seconds_ms(b"."), None);
+        assert_eq!(parse_seconds_ms(b"1e"), None);
+        assert_eq!(
+            parse_seconds_ms(b"1520879607.789000000000000000000000000000000000000001"),
+            Some(1_520_879_607_789)
+        );
+    }
+
+    #[test]
+    fn unescaping_keeps_unknown_sequences() {
+        assert_eq!(unescape_label(r#"a\\b\"c\nd"#), "a\\b\"c\nd");
+        assert_eq!(unescape_label(r"\t"), r"\t");
+        assert!(matches!(unescape_label("plain"), Cow::Borrowed("plain")));
+        assert_eq!(unescape_help(r#"say \"hi\""#, false), r#"say \"hi\""#);
+        assert_eq!(unescape_help(r#"say \"hi\""#, true), r#"say "hi""#);
+    }
+
+    #[test]
+    fn quoted_scan_skips_escaped_quotes() {
+        let line = br#""a\"b" rest"#;
+        assert_eq!(scan_quoted(line, 0), Some((5, true)));
+        assert_eq!(scan_quoted(br#""abc"#, 0), None);
+        assert_eq!(scan_quoted(br#""abc\"#, 0), None);
+        assert_eq!(scan_quoted(br#""""#, 0), Some((1, false)));
+    }
+}

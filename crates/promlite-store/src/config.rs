@@ -1,0 +1,94 @@
+//! Store configuration: retention and limits.
+
+/// How much history each series keeps, and how big the store may grow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// Ring capacity in samples per series: a series keeps exactly its newest
+    /// `ring_samples` samples. `None`: unbounded (rings grow; use for loading
+    /// whole data files).
+    pub ring_samples: Option<usize>,
+    /// Retention in milliseconds of data time: [`Store::gc`](crate::Store::gc)
+    /// (run automatically every `retention_ms / 8` of scrape time) drops samples
+    /// older than `now - retention_ms`, and series left with none. `None`: no
+    /// time-based retention.
+    pub retention_ms: Option<i64>,
+    /// Samples per compressed block inside a ring (1..=255). Smaller blocks let
+    /// eviction free memory sooner; larger ones amortize the 13-20 byte block
+    /// header better.
+    pub block_samples: u8,
+    /// Admission limits.
+    pub limits: Limits,
+}
+
+impl Default for StoreConfig {
+    /// 120 samples per series (30 minutes at a 15 s interval), 2 hours of
+    /// retention, default [`Limits`].
+    fn default() -> Self {
+        StoreConfig {
+            ring_samples: Some(120),
+            retention_ms: Some(2 * 3600 * 1000),
+            block_samples: 40,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Unbounded rings and no time retention, for loading whole data files
+    /// (the oracle protocol, promqltest `load`). Limits stay at their defaults
+    /// except the body size, which is unlimited.
+    pub fn unbounded() -> Self {
+        StoreConfig {
+            ring_samples: None,
+            retention_ms: None,
+            block_samples: 120,
+            limits: Limits {
+                max_body_bytes: usize::MAX,
+                max_samples_per_scrape: usize::MAX,
+                memory_budget_bytes: usize::MAX,
+                ..Limits::default()
+            },
+        }
+    }
+}
+
+/// Admission limits. Exceeding any rejects the whole scrape (or batch) with
+/// [`IngestError::Limit`](crate::IngestError::Limit) naming the limit and the
+/// value; the store is left unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Live series in the whole store. Default 10,000,000.
+    pub max_series: usize,
+    /// Samples in one scrape body. Default 5,000,000.
+    pub max_samples_per_scrape: usize,
+    /// Bytes of a label name. Default 1,024.
+    pub max_label_name_len: usize,
+    /// Bytes of a label value. Default 16,384.
+    pub max_label_value_len: usize,
+    /// Labels per series, `__name__` and target labels included. Default 64.
+    pub max_labels_per_series: usize,
+    /// Bytes of one scrape body or data file. Default 1 GiB.
+    pub max_body_bytes: usize,
+    /// Approximate memory the store may use, in bytes. Admission uses an
+    /// estimate (current allocation + new series × 256 B + samples × 2 B);
+    /// [`Store::stats`](crate::Store::stats) counts exactly. Default 16 GiB.
+    pub memory_budget_bytes: usize,
+    /// Samples one `select` may return. Default 50,000,000 (Prometheus's
+    /// `--query.max-samples`).
+    pub max_query_samples: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_series: 10_000_000,
+            max_samples_per_scrape: 5_000_000,
+            max_label_name_len: 1024,
+            max_label_value_len: 16 * 1024,
+            max_labels_per_series: 64,
+            max_body_bytes: 1 << 30,
+            memory_budget_bytes: 16 << 30,
+            max_query_samples: 50_000_000,
+        }
+    }
+}

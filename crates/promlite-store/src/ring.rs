@@ -1,0 +1,508 @@
+//! Per-series sample rings: compressed blocks in one byte buffer.
+//!
+//! ADVICE FOR HACKERS. A series keeps its samples in a single `Vec<u8>` made of
+//! blocks of at most `block_samples` samples each. A block starts byte-aligned
+//! with a header — `[n: u8][len: u16 LE][clock: varint][int0: zigzag varint][v0: 8 B]`
+//! — followed by a bit stream: per sample a delta-of-delta of the *time integer*
+//! and a Gorilla-style XOR of the value. The time integer is either the
+//! timestamp in milliseconds (clock [`EXPLICIT`]) or a scrape sequence number
+//! of a target's clock (a shared column of scrape timestamps, see
+//! [`Clocks`]): consecutive scrapes give a delta-of-delta of 0, one bit.
+//!
+//! Eviction is logical first: `skip` counts samples at the head of block 0 that
+//! are no longer part of the ring; once all of block 0 is skipped the block is
+//! drained from the buffer. Readers therefore always see exactly the newest
+//! `capacity` samples, while memory holds at most `capacity + block_samples - 1`.
+//!
+//! Decoding always starts at block 0 and runs forward; the encoder state for the
+//! open (last) block lives in [`Ring`]. If you change the format, change
+//! `push`, `Decoder` and the round-trip proptest together.
+
+use std::collections::VecDeque;
+
+/// Clock id of samples that carry their own timestamps.
+pub(crate) const EXPLICIT: u32 = u32::MAX;
+
+/// Shared timestamp columns, one per scrape target: seq → timestamp.
+#[derive(Debug, Default)]
+pub(crate) struct Clocks {
+    pub(crate) list: Vec<Clock>,
+}
+
+/// One target's scrape timestamps, indexed by sequence number from `base`.
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    pub(crate) base: u32,
+    pub(crate) ts: VecDeque<i64>,
+}
+
+impl Clock {
+    /// The next sequence number.
+    pub(crate) fn next_seq(&self) -> u32 {
+        self.base + self.ts.len() as u32
+    }
+}
+
+impl Clocks {
+    /// Maps a (clock, integer) pair to a timestamp.
+    #[inline]
+    pub(crate) fn t_of(&self, clock: u32, int: i64) -> Option<i64> {
+        if clock == EXPLICIT {
+            return Some(int);
+        }
+        let c = self.list.get(clock as usize)?;
+        let i = int.checked_sub(i64::from(c.base))?;
+        usize::try_from(i).ok().and_then(|i| c.ts.get(i).copied())
+    }
+
+    /// Allocated bytes.
+    pub(crate) fn allocated(&self) -> usize {
+        self.list.capacity() * std::mem::size_of::<Clock>()
+            + self.list.iter().map(|c| c.ts.capacity() * 8).sum::<usize>()
+    }
+}
+
+const NO_WINDOW: u8 = 0xff;
+
+/// The compressed samples of one series.
+#[derive(Debug, Clone)]
+pub(crate) struct Ring {
+    buf: Vec<u8>,
+    /// Offset of the open block's header.
+    cur: u32,
+    /// Logical number of samples.
+    n: u32,
+    /// Logically evicted samples at the head of block 0.
+    skip: u8,
+    /// Used bits in the last byte (8 = byte-aligned).
+    bits: u8,
+    lead: u8,
+    trail: u8,
+    clock: u32,
+    prev_int: i64,
+    prev_delta: i64,
+    prev_v: u64,
+}
+
+impl Default for Ring {
+    fn default() -> Self {
+        Ring {
+            buf: Vec::new(),
+            cur: 0,
+            n: 0,
+            skip: 0,
+            bits: 8,
+            lead: NO_WINDOW,
+            trail: 0,
+            clock: EXPLICIT,
+            prev_int: 0,
+            prev_delta: 0,
+            prev_v: 0,
+        }
+    }
+}
+
+#[inline]
+fn write_bits(buf: &mut Vec<u8>, used: &mut u8, value: u64, mut n: u32) {
+    while n > 0 {
+        if *used >= 8 {
+            buf.push(0);
+            *used = 0;
+        }
+        let free = 8 - u32::from(*used);
+        let take = free.min(n);
+        let shift = n - take;
+        let chunk = ((value >> shift) & ((1u64 << take) - 1)) as u8;
+        if let Some(last) = buf.last_mut() {
+            *last |= chunk << (free - take);
+        }
+        *used += take as u8;
+        n -= take;
+    }
+}
+
+fn write_varint(buf: &mut Vec<u8>, mut x: u64) {
+    loop {
+        let b = (x & 0x7f) as u8;
+        x >>= 7;
+        if x == 0 {
+            buf.push(b);
+            return;
+        }
+        buf.push(b | 0x80);
+    }
+}
+
+#[inline]
+fn zigzag(x: i64) -> u64 {
+    ((x << 1) ^ (x >> 63)) as u64
+}
+
+#[inline]
+fn unzigzag(x: u64) -> i64 {
+    ((x >> 1) as i64) ^ -((x & 1) as i64)
+}
+
+#[inline]
+fn fits_signed(x: i64, bits: u32) -> bool {
+    let lim = 1i64 << (bits - 1);
+    (-lim..lim).contains(&x)
+}
+
+impl Ring {
+    /// Logical sample count.
+    pub(crate) fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Bit pattern of the newest value (meaningless when empty).
+    pub(crate) fn last_bits(&self) -> u64 {
+        self.prev_v
+    }
+
+    /// Bytes of encoded data held (including physically kept, logically evicted ones).
+    #[cfg(test)]
+    pub(crate) fn data_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Allocated bytes of the buffer.
+    pub(crate) fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    fn block_n(&self, off: usize) -> u8 {
+        self.buf.get(off).copied().unwrap_or(0)
+    }
+
+    fn block_len(&self, off: usize) -> usize {
+        match (self.buf.get(off + 1), self.buf.get(off + 2)) {
+            (Some(&a), Some(&b)) => usize::from(u16::from_le_bytes([a, b])),
+            _ => 0,
+        }
+    }
+
+    fn reserve_small(&mut self, extra: usize) {
+        // Grow in small steps, not by doubling: a full ring's buffer should carry
+        // little slack, because slack is paid per series.
+        if self.buf.capacity() - self.buf.len() < extra {
+            let want = extra.max(self.buf.len() / 8).max(16);
+            self.buf.reserve_exact(want);
+        }
+    }
+
+    /// Appends one sample. `int` is the timestamp (clock [`EXPLICIT`]) or the
+    /// scrape sequence number of `clock`; it must be larger than the previous one
+    /// of the same clock (the caller checks ordering by timestamp).
+    pub(crate) fn push(&mut self, clock: u32, int: i64, v: f64, block_samples: u8) {
+        let vb = v.to_bits();
+        let open = !self.buf.is_empty()
+            && self.clock == clock
+            && self.block_n(self.cur as usize) < block_samples
+            && self.block_len(self.cur as usize) < 60_000;
+        if !open {
+            self.reserve_small(32);
+            let off = self.buf.len();
+            self.cur = off as u32;
+            self.buf.extend_from_slice(&[1, 0, 0]);
+            write_varint(&mut self.buf, u64::from(clock.wrapping_add(1)));
+            write_varint(&mut self.buf, zigzag(int));
+            self.buf.extend_from_slice(&vb.to_le_bytes());
+            self.bits = 8;
+            self.lead = NO_WINDOW;
+            self.trail = 0;
+            self.clock = clock;
+            self.prev_int = int;
+            self.prev_delta = 0;
+            self.prev_v = vb;
+        } else {
+            self.reserve_small(20);
+            let delta = int.wrapping_sub(self.prev_int);
+            let dod = delta.wrapping_sub(self.prev_delta);
+            let (buf, used) = (&mut self.buf, &mut self.bits);
+            if dod == 0 {
+                write_bits(buf, used, 0, 1);
+            } else if fits_signed(dod, 7) {
+                write_bits(buf, used, 0b10, 2);
+                write_bits(buf, used, dod as u64 & 0x7f, 7);
+            } else if fits_signed(dod, 14) {
+                write_bits(buf, used, 0b110, 3);
+                write_bits(buf, used, dod as u64 & 0x3fff, 14);
+            } else if fits_signed(dod, 20) {
+                write_bits(buf, used, 0b1110, 4);
+                write_bits(buf, used, dod as u64 & 0xf_ffff, 20);
+            } else {
+                write_bits(buf, used, 0b1111, 4);
+                write_bits(buf, used, dod as u64, 64);
+            }
+            let xor = vb ^ self.prev_v;
+            if xor == 0 {
+                write_bits(buf, used, 0, 1);
+            } else {
+                let lz = xor.leading_zeros().min(31) as u8;
+                let tz = xor.trailing_zeros() as u8;
+                if self.lead != NO_WINDOW && lz >= self.lead && tz >= self.trail {
+                    let sig = 64 - u32::from(self.lead) - u32::from(self.trail);
+                    write_bits(buf, used, 0b10, 2);
+                    write_bits(buf, used, xor >> self.trail, sig);
+                } else {
+                    let sig = 64 - u32::from(lz) - u32::from(tz);
+                    write_bits(buf, used, 0b11, 2);
+                    write_bits(buf, used, u64::from(lz), 5);
+                    write_bits(buf, used, u64::from(sig & 63), 6);
+                    write_bits(buf, used, xor >> tz, sig);
+                    self.lead = lz;
+                    self.trail = tz;
+                }
+            }
+            self.prev_delta = delta;
+            self.prev_int = int;
+            self.prev_v = vb;
+            let cur = self.cur as usize;
+            self.buf[cur] += 1;
+        }
+        let cur = self.cur as usize;
+        let len = (self.buf.len() - cur) as u16;
+        self.buf[cur + 1..cur + 3].copy_from_slice(&len.to_le_bytes());
+        self.n += 1;
+    }
+
+    /// Drops the oldest logical sample.
+    pub(crate) fn evict_one(&mut self) {
+        if self.n == 0 {
+            return;
+        }
+        self.n -= 1;
+        if self.n == 0 {
+            *self = Ring::default();
+            return;
+        }
+        self.skip += 1;
+        if self.skip >= self.block_n(0) && self.cur != 0 {
+            let len0 = self.block_len(0);
+            self.buf.drain(..len0);
+            self.cur -= len0 as u32;
+            self.skip = 0;
+        }
+    }
+
+    /// Drops the oldest `k` logical samples.
+    pub(crate) fn evict(&mut self, k: usize) {
+        for _ in 0..k {
+            self.evict_one();
+        }
+    }
+
+    /// Calls `f(clock, int, value)` for every logical sample, oldest first.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u32, i64, f64)) {
+        let mut off = 0usize;
+        let mut first = true;
+        while off < self.buf.len() {
+            let n = self.block_n(off);
+            let len = self.block_len(off);
+            if len == 0 || off + len > self.buf.len() {
+                return;
+            }
+            let skip = if first { self.skip } else { 0 };
+            first = false;
+            decode_block(&self.buf[off..off + len], n, skip, &mut f);
+            off += len;
+        }
+    }
+}
+
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl BitReader<'_> {
+    #[inline]
+    fn bit(&mut self) -> Option<bool> {
+        let byte = *self.data.get(self.pos / 8)?;
+        let b = (byte >> (7 - (self.pos % 8))) & 1;
+        self.pos += 1;
+        Some(b == 1)
+    }
+
+    #[inline]
+    fn bits(&mut self, n: u32) -> Option<u64> {
+        let mut out = 0u64;
+        let mut left = n;
+        while left > 0 {
+            let byte = *self.data.get(self.pos / 8)?;
+            let off = (self.pos % 8) as u32;
+            let avail = 8 - off;
+            let take = avail.min(left);
+            let chunk = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
+            out = if take == 64 {
+                chunk
+            } else {
+                (out << take) | chunk
+            };
+            self.pos += take as usize;
+            left -= take;
+        }
+        Some(out)
+    }
+}
+
+fn read_varint(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut x = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = *data.get(*pos)?;
+        *pos += 1;
+        if shift >= 64 {
+            return None;
+        }
+        x |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(x);
+        }
+        shift += 7;
+    }
+}
+
+fn sign_extend(x: u64, bits: u32) -> i64 {
+    let s = 64 - bits;
+    ((x << s) as i64) >> s
+}
+
+fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)) {
+    let mut pos = 3usize;
+    let Some(clock) = read_varint(block, &mut pos) else {
+        return;
+    };
+    let clock = (clock as u32).wrapping_sub(1);
+    let Some(int0) = read_varint(block, &mut pos) else {
+        return;
+    };
+    let mut int = unzigzag(int0);
+    let Some(vb) = block.get(pos..pos + 8) else {
+        return;
+    };
+    let mut v = u64::from_le_bytes(vb.try_into().unwrap_or([0; 8]));
+    pos += 8;
+    if skip == 0 {
+        f(clock, int, f64::from_bits(v));
+    }
+    let mut r = BitReader {
+        data: &block[pos..],
+        pos: 0,
+    };
+    let mut delta = 0i64;
+    let (mut lead, mut trail) = (0u32, 0u32);
+    for i in 1..n {
+        let dod = if !r.bit().unwrap_or(false) {
+            0
+        } else if !r.bit().unwrap_or(false) {
+            match r.bits(7) {
+                Some(x) => sign_extend(x, 7),
+                None => return,
+            }
+        } else if !r.bit().unwrap_or(false) {
+            match r.bits(14) {
+                Some(x) => sign_extend(x, 14),
+                None => return,
+            }
+        } else if !r.bit().unwrap_or(false) {
+            match r.bits(20) {
+                Some(x) => sign_extend(x, 20),
+                None => return,
+            }
+        } else {
+            match r.bits(64) {
+                Some(x) => x as i64,
+                None => return,
+            }
+        };
+        delta = delta.wrapping_add(dod);
+        int = int.wrapping_add(delta);
+        match r.bit() {
+            None => return,
+            Some(false) => {}
+            Some(true) => {
+                let Some(ctl) = r.bit() else { return };
+                if ctl {
+                    let (Some(lz), Some(sig)) = (r.bits(5), r.bits(6)) else {
+                        return;
+                    };
+                    let sig = if sig == 0 { 64 } else { sig as u32 };
+                    lead = lz as u32;
+                    trail = 64u32.saturating_sub(lead + sig);
+                }
+                let sig = 64 - lead - trail;
+                let Some(x) = r.bits(sig) else { return };
+                v ^= if trail >= 64 { 0 } else { x << trail };
+            }
+        }
+        if i >= skip {
+            f(clock, int, f64::from_bits(v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn collect(r: &Ring) -> Vec<(u32, i64, u64)> {
+        let mut out = Vec::new();
+        r.for_each(|c, i, v| out.push((c, i, v.to_bits())));
+        out
+    }
+
+    #[test]
+    fn steady_scrape_costs_two_bits_per_unchanged_sample() {
+        let mut r = Ring::default();
+        for seq in 0..120 {
+            r.push(0, seq, 42.0, 120);
+        }
+        // header: 3 + clock varint 1 + int varint 1 + value 8 = 13 bytes;
+        // the 2nd sample: dod 1 ('10' + 7 bits) + xor '0' = 10 bits; the other
+        // 118: 1 bit dod + 1 bit xor = 236 bits; 246 bits = 31 bytes.
+        assert_eq!(r.data_len(), 13 + 31);
+        assert_eq!(collect(&r).len(), 120);
+    }
+
+    #[test]
+    fn eviction_keeps_exactly_the_newest_samples() {
+        let mut r = Ring::default();
+        for t in 0..50i64 {
+            r.push(EXPLICIT, t * 1000, t as f64, 8);
+            if r.len() > 20 {
+                r.evict_one();
+            }
+        }
+        let got = collect(&r);
+        assert_eq!(got.len(), 20);
+        assert_eq!(got[0].1, 30_000);
+        assert_eq!(f64::from_bits(got[19].2), 49.0);
+        // At most capacity + block_samples - 1 samples kept physically: 3 or 4 blocks.
+        assert!(r.data_len() < 4 * 8 * 20);
+    }
+
+    proptest! {
+        #[test]
+        fn ring_round_trips_like_a_vec(
+            samples in proptest::collection::vec((0i64..100_000, any::<u64>(), 0u8..4, any::<bool>()), 1..300),
+            cap in 1usize..64,
+            block in 1u8..40,
+        ) {
+            let mut r = Ring::default();
+            let mut model: std::collections::VecDeque<(u32, i64, u64)> = Default::default();
+            let mut int = -5_000i64;
+            for (step, bits, kind, clk) in samples {
+                int += step.max(1) * if kind == 3 { 1_000_000 } else { 1 };
+                let v = match kind { 0 => 1.0, 1 => (step % 7) as f64, _ => f64::from_bits(bits) };
+                let clock = if clk { 3 } else { EXPLICIT };
+                r.push(clock, int, v, block);
+                model.push_back((clock, int, v.to_bits()));
+                if model.len() > cap { model.pop_front(); r.evict_one(); }
+            }
+            prop_assert_eq!(collect(&r), model.into_iter().collect::<Vec<_>>());
+        }
+    }
+}
