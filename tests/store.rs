@@ -83,8 +83,10 @@ enum Outcome {
 
 impl Model {
     fn labels(target: &Target, pairs: &[(&str, String)]) -> Labels {
-        let mut all: Vec<(String, String)> =
-            pairs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+        let mut all: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
         for l in target.labels() {
             all.push((l.name.to_string(), l.value.to_string()));
         }
@@ -107,7 +109,10 @@ impl Model {
         if set.len() != lines.len() {
             return Outcome::Rejected("duplicate".into());
         }
-        let new = set.iter().filter(|l| !self.series.contains_key(**l)).count();
+        let new = set
+            .iter()
+            .filter(|l| !self.series.contains_key(**l))
+            .count();
         if self.series.len() + new > MAX_SERIES {
             return Outcome::Rejected("max_series".into());
         }
@@ -132,7 +137,13 @@ impl Model {
         let now: BTreeSet<Labels> = lines.iter().map(|x| x.0.clone()).collect();
         for l in self.prev[ti].clone().difference(&now) {
             if self.series[l].last().is_none_or(|s| s.t < ts) {
-                self.push(l, Sample { t: ts, v: STALE_NAN });
+                self.push(
+                    l,
+                    Sample {
+                        t: ts,
+                        v: STALE_NAN,
+                    },
+                );
                 stale += 1;
             }
         }
@@ -150,7 +161,13 @@ impl Model {
         let mut n = 0;
         for l in std::mem::take(&mut self.prev[ti]) {
             if self.series[&l].last().is_none_or(|s| s.t < ts) {
-                self.push(&l, Sample { t: ts, v: STALE_NAN });
+                self.push(
+                    &l,
+                    Sample {
+                        t: ts,
+                        v: STALE_NAN,
+                    },
+                );
                 n += 1;
             }
         }
@@ -165,7 +182,12 @@ fn dump(store: &Store) -> Vec<(Labels, Vec<(i64, u64)>)> {
         .select(&[all], i64::MIN, i64::MAX)
         .unwrap()
         .into_iter()
-        .map(|s| (s.labels, s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect()))
+        .map(|s| {
+            (
+                s.labels,
+                s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -323,7 +345,10 @@ fn real_kcm_fixture_ingests_and_a_second_scrape_hits_the_cache() {
         .filter(|p| p.to_string_lossy().contains("controller-manager"))
         .min()
     else {
-        eprintln!("SKIPPED: no kube-controller-manager fixture in {}", dir.display());
+        eprintln!(
+            "SKIPPED: no kube-controller-manager fixture in {}",
+            dir.display()
+        );
         return;
     };
     let body = std::fs::read(&path).unwrap();
@@ -334,6 +359,9 @@ fn real_kcm_fixture_ingests_and_a_second_scrape_hits_the_cache() {
     assert!(r1.series_created > 1000, "{r1:?}");
     assert_eq!(r1.series_created, r1.samples_appended);
     let r2 = store.ingest_scrape(&t, &body, format, 1_015_000).unwrap();
-    assert_eq!((r2.series_created, r2.samples_appended, r2.stale_markers), (0, r1.samples_appended, 0));
+    assert_eq!(
+        (r2.series_created, r2.samples_appended, r2.stale_markers),
+        (0, r1.samples_appended, 0)
+    );
     assert_eq!(store.stats().samples, 2 * r1.samples_appended);
 }

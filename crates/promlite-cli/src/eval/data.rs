@@ -10,16 +10,21 @@
 
 use std::collections::HashMap;
 
-use promlite_model::{Labels, MetricType, SeriesSamples, VecStorage, STALE_NAN};
+use promlite::store::{Format, Store, StoreConfig};
+use promlite_model::{is_stale_nan, Labels, STALE_NAN};
 
-/// What the engine queries.
-pub type Storage = VecStorage;
+/// What the engine queries: the real store, with unbounded rings.
+pub type Storage = Store;
+
+/// An empty store for whole data files.
+pub fn new_storage() -> Storage {
+    Store::new(StoreConfig::unbounded())
+}
 
 /// Samples collected per series before they become a [`Storage`].
 #[derive(Debug, Default)]
 pub struct SeriesData {
     series: HashMap<Labels, Vec<(i64, f64)>>,
-    types: HashMap<String, MetricType>,
 }
 
 /// A data-file error with its position.
@@ -40,53 +45,20 @@ impl SeriesData {
         self.series.entry(labels).or_default().push((t, v));
     }
 
-    /// Remembers a family's declared type.
-    pub fn set_type(&mut self, name: &str, t: MetricType) {
-        self.types.insert(name.to_string(), t);
-    }
-
-    /// Sorts each series by time and drops exact duplicates; two different values at
-    /// one timestamp are an error (prom-oracle's default `--dedup error`).
-    pub fn finalize(&mut self) -> Result<(), String> {
-        for (labels, s) in &mut self.series {
-            s.sort_by_key(|p| p.0);
-            let mut prev: Option<(i64, f64)> = None;
-            for &(t, v) in s.iter() {
-                if let Some((pt, pv)) = prev {
-                    if pt == t && pv.to_bits() != v.to_bits() && !(pv.is_nan() && v.is_nan()) {
-                        return Err(format!(
-                            "series {labels}: two different values at timestamp {t} ms"
-                        ));
-                    }
-                }
-                prev = Some((t, v));
-            }
-            s.dedup_by_key(|p| p.0);
-        }
-        Ok(())
-    }
-
-    /// Builds the storage (after [`SeriesData::finalize`], or for data known sorted).
-    pub fn into_storage(self) -> Storage {
-        let mut series: Vec<SeriesSamples> = self
+    /// Appends everything to `store` (atomic; conflicting values are an error).
+    pub fn append_to(self, store: &Storage) -> Result<usize, String> {
+        let samples = self
             .series
             .into_iter()
-            .map(|(labels, mut s)| {
-                s.sort_by_key(|p| p.0);
-                s.dedup_by_key(|p| p.0);
-                SeriesSamples {
-                    labels,
-                    samples: s
-                        .into_iter()
-                        .map(|(t, v)| promlite_model::Sample { t, v })
-                        .collect(),
-                }
-            })
-            .collect();
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
-        let mut types: Vec<(String, MetricType)> = self.types.into_iter().collect();
-        types.sort_by(|a, b| a.0.cmp(&b.0));
-        VecStorage { series, types }
+            .flat_map(|(l, s)| s.into_iter().map(move |(t, v)| (l.clone(), t, v)));
+        store.append_batch(samples).map_err(|e| e.to_string())
+    }
+
+    /// Builds a fresh store holding these samples.
+    pub fn into_storage(self) -> Result<Storage, String> {
+        let store = new_storage();
+        self.append_to(&store)?;
+        Ok(store)
     }
 }
 
@@ -101,52 +73,6 @@ fn is_name_start(c: u8) -> bool {
 }
 fn is_name_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b':'
-}
-
-/// Loads one data file's text into `out`.
-pub fn load_text(out: &mut SeriesData, text: &str, file: &str) -> Result<usize, DataError> {
-    let om = is_openmetrics(text);
-    let mut n = 0;
-    for (i, raw) in text.split('\n').enumerate() {
-        let line = raw.trim_end_matches('\r');
-        let err = |msg: String| DataError {
-            file: file.to_string(),
-            line: i + 1,
-            msg,
-        };
-        let t = line.trim();
-        if t.is_empty() {
-            continue;
-        }
-        if let Some(c) = t.strip_prefix('#') {
-            let mut w = c.split_whitespace();
-            if w.next() == Some("TYPE") {
-                if let (Some(name), Some(ty)) = (w.next(), w.next()) {
-                    if let Some(mt) = MetricType::parse(ty) {
-                        out.set_type(name, mt);
-                        // Sample names of the family share its type.
-                        let suffixes: &[&str] = match mt {
-                            MetricType::Counter if om => &["_total", "_created"],
-                            MetricType::Histogram | MetricType::GaugeHistogram => {
-                                &["_bucket", "_sum", "_count", "_created", "_gcount", "_gsum"]
-                            }
-                            MetricType::Summary => &["_sum", "_count", "_created"],
-                            _ => &[],
-                        };
-                        for s in suffixes {
-                            out.set_type(&format!("{name}{s}"), mt);
-                        }
-                    }
-                }
-            }
-            continue;
-        }
-        let (labels, value, ts) = parse_sample_line(line, om).map_err(err)?;
-        let ts = ts.ok_or_else(|| err("sample without a timestamp".into()))?;
-        out.add(labels, ts, value);
-        n += 1;
-    }
-    Ok(n)
 }
 
 /// Parses `name{labels} value [timestamp]`; timestamp in ms.
@@ -341,79 +267,135 @@ fn parse_timestamp(tok: &str, om: bool) -> Result<i64, String> {
     Ok(ms)
 }
 
-/// Loads data files (paths) into one storage.
+/// Loads data files (paths) into one store: each file goes through the store's own
+/// timestamped ingestion (which also keeps `# TYPE` metadata for annotations), except
+/// the sample lines whose value is the oracle's `stale` extension, which this module
+/// parses itself and appends as staleness markers.
 pub fn load_files(paths: &[String]) -> Result<Storage, DataError> {
-    let mut data = SeriesData::default();
+    let store = new_storage();
+    let mut stale = SeriesData::default();
     for p in paths {
-        let text = std::fs::read_to_string(p).map_err(|e| DataError {
+        let file_err = |line: usize, msg: String| DataError {
             file: p.clone(),
-            line: 0,
-            msg: e.to_string(),
-        })?;
-        load_text(&mut data, &text, p)?;
+            line,
+            msg,
+        };
+        let text = std::fs::read_to_string(p).map_err(|e| file_err(0, e.to_string()))?;
+        let om = is_openmetrics(&text);
+        let mut body = std::borrow::Cow::Borrowed(text.as_str());
+        if text.contains("stale") {
+            let mut kept = String::with_capacity(text.len());
+            for (i, line) in text.split_inclusive('\n').enumerate() {
+                let t = line.trim();
+                if !t.starts_with('#') && t.contains("stale") {
+                    if let Ok((labels, v, ts)) = parse_sample_line(t, om) {
+                        if is_stale_nan(v) {
+                            let ts = ts.ok_or_else(|| {
+                                file_err(i + 1, "sample without a timestamp".into())
+                            })?;
+                            stale.add(labels, ts, v);
+                            // Text format: keep the store's error line numbers right.
+                            // OpenMetrics allows no blank lines, so the line goes.
+                            if !om {
+                                kept.push('\n');
+                            }
+                            continue;
+                        }
+                    }
+                }
+                kept.push_str(line);
+            }
+            body = std::borrow::Cow::Owned(kept);
+        }
+        let format = if om {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        };
+        store
+            .ingest_timestamped(body.as_bytes(), format, &Labels::empty())
+            .map_err(|e| file_err(0, e.to_string()))?;
     }
-    data.finalize().map_err(|msg| DataError {
+    stale.append_to(&store).map_err(|msg| DataError {
         file: paths.join(","),
         line: 0,
         msg,
     })?;
-    Ok(data.into_storage())
+    Ok(store)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use promlite_model::{is_stale_nan, Queryable};
+    use promlite_model::{MatchOp, Matcher, MetricType, Queryable};
 
-    #[test]
-    fn openmetrics_seconds_and_text_ms() {
-        let mut d = SeriesData::default();
-        let om = "# TYPE x counter\nx_total{a=\"1\",b=\"\"} 5 1700000004.322\nx_total{a=\"1\"} stale 1700000005\n# EOF\n";
-        assert_eq!(load_text(&mut d, om, "f.om").unwrap(), 2);
-        let txt = "y{q=\"a\\\\b\"} 1.5 1700000004322\n";
-        load_text(&mut d, txt, "f.prom").unwrap();
-        d.finalize().unwrap();
-        let s = d.into_storage();
-        let x = &s
-            .series
-            .iter()
-            .find(|s| s.labels.metric_name() == Some("x_total"))
-            .unwrap();
-        assert_eq!(x.labels.get("b"), None, "empty label values are dropped");
-        assert_eq!(x.samples[0].t, 1_700_000_004_322);
-        assert!(is_stale_nan(x.samples[1].v));
-        assert_eq!(s.metric_type("x_total"), Some(MetricType::Counter));
-        let y = &s
-            .series
-            .iter()
-            .find(|s| s.labels.metric_name() == Some("y"))
-            .unwrap();
-        assert_eq!(y.labels.get("q"), Some("a\\b"));
-        assert_eq!(y.samples[0].t, 1_700_000_004_322);
+    fn write(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("promlite-data-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    }
+
+    fn select(s: &Storage, name: &str) -> Vec<promlite_model::SeriesSamples> {
+        let m = Matcher::new(MatchOp::Equal, "__name__", name).unwrap();
+        s.select(&[m], i64::MIN, i64::MAX).unwrap()
     }
 
     #[test]
-    fn timestamps_are_exact_decimals() {
-        // 2154865632.937 s is ...937 ms exactly (float arithmetic would give ...936).
-        assert_eq!(
-            parse_timestamp("2154865632.937", true),
-            Ok(2_154_865_632_937)
+    fn oracle_protocol_through_the_store() {
+        let om = write(
+            "a.om",
+            "# TYPE x counter\nx_total{a=\"1\",b=\"\"} 5 2154865632.937\nx_total{a=\"1\"} stale 2154865633\n# EOF\n",
         );
+        let txt = write(
+            "b.prom",
+            "y{q=\"a\\\\b\"} 1.5 1700000004322\ny{q=\"a\\\\b\"} 1 1700000003322\n",
+        );
+        let s = load_files(&[om, txt]).unwrap();
+        let x = select(&s, "x_total");
+        assert_eq!(x.len(), 1);
+        assert_eq!(x[0].labels.get("b"), None, "empty label values are dropped");
+        // 2154865632.937 s is ...937 ms exactly (promtool's float math gives ...936).
+        assert_eq!(x[0].samples[0].t, 2_154_865_632_937);
+        assert!(
+            is_stale_nan(x[0].samples[1].v),
+            "`stale` is a staleness marker"
+        );
+        assert_eq!(s.metric_type("x_total"), Some(MetricType::Counter));
+        let y = select(&s, "y");
+        assert_eq!(y[0].labels.get("q"), Some("a\\b"));
+        let ts: Vec<i64> = y[0].samples.iter().map(|p| p.t).collect();
+        assert_eq!(
+            ts,
+            vec![1_700_000_003_322, 1_700_000_004_322],
+            "sorted by time"
+        );
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        let no_ts = write("c.prom", "x 1\n");
+        assert!(
+            load_files(&[no_ts]).is_err(),
+            "every sample needs a timestamp"
+        );
+        let conflict = write("d.prom", "x 1 5\nx 2 5\n");
+        assert!(load_files(&[conflict]).is_err(), "two values at one time");
+        assert!(load_files(&["/nonexistent/file".into()]).is_err());
+    }
+
+    #[test]
+    fn sample_lines_and_timestamps() {
+        let (l, v, t) = parse_sample_line(r#"m{a="x\"y"} stale 1.5"#, true).unwrap();
+        assert_eq!(l.get("a"), Some("x\"y"));
+        assert!(is_stale_nan(v));
+        assert_eq!(t, Some(1500));
         assert_eq!(parse_timestamp("1.5e3", true), Ok(1_500_000));
         assert_eq!(parse_timestamp("0.0009", true), Ok(0));
         assert!(parse_timestamp("1.5", false).is_err());
         assert!(parse_timestamp("-5", false).is_err());
-    }
-
-    #[test]
-    fn errors_have_positions() {
-        let mut d = SeriesData::default();
-        let e = load_text(&mut d, "ok 1 1\nbad{a=1} 1 1\n", "f").unwrap_err();
-        assert_eq!(e.line, 2);
-        let e = load_text(&mut d, "x 1\n", "f").unwrap_err();
-        assert!(e.msg.contains("timestamp"));
-        let mut d = SeriesData::default();
-        load_text(&mut d, "x 1 5\nx 2 5\n", "f").unwrap();
-        assert!(d.finalize().is_err(), "conflicting duplicate");
+        assert!(parse_sample_line("bad{a=1} 1 1", false).is_err());
+        let _ = STALE_NAN;
     }
 }

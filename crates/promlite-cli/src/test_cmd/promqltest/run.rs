@@ -85,17 +85,17 @@ impl Db {
         *self = Db::default();
     }
 
-    fn storage(&mut self) -> &crate::eval::data::Storage {
-        let series = &self.series;
-        self.cache.get_or_insert_with(|| {
+    fn storage(&mut self) -> Result<&crate::eval::data::Storage, String> {
+        if self.cache.is_none() {
             let mut b = crate::eval::data::SeriesData::default();
-            for (labels, samples) in series {
+            for (labels, samples) in &self.series {
                 for (&t, &v) in samples {
                     b.add(labels.clone(), t, v);
                 }
             }
-            b.into_storage()
-        })
+            self.cache = Some(b.into_storage()?);
+        }
+        self.cache.as_ref().ok_or_else(|| "no storage".to_string())
     }
 }
 
@@ -250,7 +250,10 @@ pub fn run_script(cmds: &[(usize, Command)]) -> Vec<CaseResult> {
 }
 
 fn run_case(settings: &Settings, db: &mut Db, case: &EvalCase) -> Verdict {
-    let storage = db.storage();
+    let storage = match db.storage() {
+        Ok(s) => s,
+        Err(e) => return Verdict::Fail(format!("loading the data into the store failed: {e}")),
+    };
     let res = match case.kind {
         EvalKind::Instant { at } => engine::instant(settings, storage, &case.expr, at),
         EvalKind::Range { start, end, step } => {
