@@ -226,9 +226,17 @@ fn is_ordering_expr(e: &Expr) -> bool {
     }
 }
 
+/// One fixed hasher state per process, so equal label sets hash equally.
+fn hasher() -> impl Hasher {
+    static STATE: std::sync::OnceLock<hashbrown::DefaultHashBuilder> = std::sync::OnceLock::new();
+    STATE
+        .get_or_init(hashbrown::DefaultHashBuilder::default)
+        .build_hasher()
+}
+
 /// Hashes a sequence of label pairs into a 64-bit key.
 fn hash_labels<'l>(it: impl Iterator<Item = &'l Label>) -> u64 {
-    let mut h = hashbrown::DefaultHashBuilder::default().build_hasher();
+    let mut h = hasher();
     for l in it {
         l.name.hash(&mut h);
         0xffu8.hash(&mut h);
@@ -345,13 +353,7 @@ impl Ctx<'_> {
                 s
             })
             .collect();
-        let mut seen = HashSet::with_capacity(out.len());
-        for s in &out {
-            if !s.pts.is_empty() && !seen.insert(s.labels.clone()) {
-                return Err(dup_labelset_err());
-            }
-        }
-        Ok(out)
+        merge_same_labels(out)
     }
 
     fn ref_time(&self, at: Option<AtModifier>, offset: i64, t: i64) -> i64 {
@@ -1287,20 +1289,29 @@ impl Ctx<'_> {
         &mut self,
         a: &AggregateExpr,
         input: &[Series],
-    ) -> Result<(Vec<u32>, Vec<Labels>)> {
+    ) -> Result<(Vec<u32>, Vec<Labels>, Vec<bool>)> {
         let mut map: HashMap<u64, u32> = HashMap::new();
         let mut labels = Vec::new();
+        // Delayed name removal: a group keyed by a to-be-dropped name drops it too.
+        let mut drop = Vec::new();
         let mut gi = Vec::with_capacity(input.len());
         for s in input {
             self.tick()?;
             let h = grouping_hash(&s.labels, &a.grouping, a.without);
             let idx = *map.entry(h).or_insert_with(|| {
                 labels.push(grouping_labels(&s.labels, &a.grouping, a.without));
+                drop.push(false);
                 (labels.len() - 1) as u32
             });
+            if s.drop_name {
+                drop[idx as usize] = true;
+            }
             gi.push(idx);
         }
-        Ok((gi, labels))
+        for (l, d) in labels.iter().zip(drop.iter_mut()) {
+            *d = *d && l.has(METRIC_NAME);
+        }
+        Ok((gi, labels, drop))
     }
 
     fn aggregate_simple(
@@ -1310,7 +1321,7 @@ impl Ctx<'_> {
         q: Option<&[f64]>,
         g: Grid,
     ) -> Result<V> {
-        let (gi, labels) = self.assign_groups(a, &input)?;
+        let (gi, labels, drops) = self.assign_groups(a, &input)?;
         let ng = labels.len();
         let n = g.n;
         let mut has = vec![false; ng * n];
@@ -1426,7 +1437,6 @@ impl Ctx<'_> {
             }
             _ => unreachable_op()?,
         }
-        let keep_name = !a.without && a.grouping.iter().any(|l| l == METRIC_NAME);
         let out = labels
             .into_iter()
             .enumerate()
@@ -1437,12 +1447,11 @@ impl Ctx<'_> {
                     .collect();
                 (!pts.is_empty()).then_some(Series {
                     labels: l,
-                    drop_name: false,
+                    drop_name: drops[grp],
                     pts,
                 })
             })
             .collect();
-        let _ = keep_name;
         Ok(V::Vector(out))
     }
 
@@ -1472,7 +1481,7 @@ impl Ctx<'_> {
             }
             kint.push(k as i64);
         }
-        let (gi, labels) = self.assign_groups(a, &input)?;
+        let (gi, labels, _) = self.assign_groups(a, &input)?;
         let steps = by_step(&input, g.n);
         let top = a.op == AggregateOp::Topk;
         let mut out_idx: HashMap<u32, usize> = HashMap::new();
@@ -1770,9 +1779,9 @@ impl Ctx<'_> {
                     let (x, y) = if a <= c { (a, c) } else { (c, a) };
                     return Err(QueryError::exec(format!(
                         "found duplicate series for the match group {} on the {one_side_name} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                        match_labels(a, m),
-                        x,
-                        y
+                        go_labels(&match_labels(a, m)),
+                        go_labels(x),
+                        go_labels(y)
                     )));
                 }
                 one_map.insert(sig, (si, v));
@@ -1929,7 +1938,7 @@ fn signature(labels: &Labels, m: &VectorMatching) -> u64 {
         let mut names: Vec<&String> = m.matching_labels.iter().collect();
         names.sort();
         names.dedup();
-        let mut h = hashbrown::DefaultHashBuilder::default().build_hasher();
+        let mut h = hasher();
         for n in names {
             n.hash(&mut h);
             0xffu8.hash(&mut h);
@@ -1942,6 +1951,22 @@ fn signature(labels: &Labels, m: &VectorMatching) -> u64 {
             &*l.name != METRIC_NAME && !m.matching_labels.iter().any(|n| **n == *l.name)
         }))
     }
+}
+
+/// Labels as Go's `labels.Labels.String()` prints them: `{a="b", c="d"}`,
+/// the metric name included as `__name__`.
+fn go_labels(l: &Labels) -> String {
+    let mut s = String::from("{");
+    for (i, x) in l.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&x.name);
+        s.push('=');
+        s.push_str(&format!("{:?}", &*x.value));
+    }
+    s.push('}');
+    s
 }
 
 fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {

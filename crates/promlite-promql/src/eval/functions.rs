@@ -427,9 +427,12 @@ pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> BucketQuantile {
     out
 }
 
-/// `histogram_fraction(lower, upper)` over classic buckets.
+/// `histogram_fraction(lower, upper)` over classic buckets: the share of
+/// observations in `[lower, upper]`, interpolating linearly inside finite
+/// buckets; the observations of a bucket of infinite width count as sitting at
+/// its infinite end.
 pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
-    if buckets.is_empty() || lower.is_nan() || upper.is_nan() {
+    if buckets.is_empty() {
         return f64::NAN;
     }
     buckets.sort_by(|a, b| a.upper.total_cmp(&b.upper));
@@ -438,41 +441,45 @@ pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64
     }
     sort_and_coalesce(buckets);
     ensure_monotonic(buckets);
-    if buckets.len() < 2 {
-        return f64::NAN;
-    }
     let total = buckets[buckets.len() - 1].count;
-    if total == 0.0 {
+    if total == 0.0 || lower.is_nan() || upper.is_nan() {
         return f64::NAN;
     }
     if lower >= upper {
         return 0.0;
     }
-    let rank_at = |x: f64| -> f64 {
-        let mut prev_upper = if buckets[0].upper > 0.0 {
+    let mut sum = 0.0;
+    let mut prev_count = 0.0;
+    for (i, b) in buckets.iter().enumerate() {
+        let lo = if i > 0 {
+            buckets[i - 1].upper
+        } else if b.upper > 0.0 {
             0.0
         } else {
             f64::NEG_INFINITY
         };
-        let mut prev_count = 0.0;
-        for b in buckets.iter() {
-            if x <= b.upper {
-                if x <= prev_upper {
-                    return prev_count;
-                }
-                if b.upper == f64::INFINITY || prev_upper == f64::NEG_INFINITY {
-                    // No interpolation into an unbounded bucket.
-                    return if x >= b.upper { b.count } else { prev_count };
-                }
-                let frac = (x - prev_upper) / (b.upper - prev_upper);
-                return prev_count + (b.count - prev_count) * frac;
-            }
-            prev_upper = b.upper;
-            prev_count = b.count;
+        let hi = b.upper;
+        let c = b.count - prev_count;
+        prev_count = b.count;
+        if hi <= lower || lo >= upper {
+            continue;
         }
-        total
-    };
-    (rank_at(upper) - rank_at(lower)) / total
+        if lower <= lo && hi <= upper {
+            sum += c;
+        } else if lo == f64::NEG_INFINITY {
+            // Observations of an unbounded bucket sit at its infinite end.
+            if lower == f64::NEG_INFINITY {
+                sum += c;
+            }
+        } else if hi == f64::INFINITY {
+            if upper == f64::INFINITY {
+                sum += c;
+            }
+        } else {
+            sum += c * (hi.min(upper) - lo.max(lower)) / (hi - lo);
+        }
+    }
+    sum / total
 }
 
 /// `round(v, to)` (§8.6): ties toward +Inf, via the reciprocal.
@@ -875,11 +882,26 @@ mod tests {
     fn histogram_fraction_classic() {
         // 0.1:10, 0.2:20, +Inf:40. fraction(0, 0.15) = rank(0.15)=15 / 40.
         let mut bs = b(&[(0.1, 10.0), (0.2, 20.0), (f64::INFINITY, 40.0)]);
-        assert_eq!(bucket_fraction(0.0, 0.15, &mut bs), 15.0 / 40.0);
+        assert!((bucket_fraction(0.0, 0.15, &mut bs) - 15.0 / 40.0).abs() < 1e-15);
         let mut bs = b(&[(0.1, 10.0), (0.2, 20.0), (f64::INFINITY, 40.0)]);
         assert_eq!(bucket_fraction(0.2, f64::INFINITY, &mut bs), 0.5);
         let mut bs = b(&[(0.1, 10.0), (0.2, 20.0), (f64::INFINITY, 40.0)]);
         assert_eq!(bucket_fraction(1.0, 0.5, &mut bs), 0.0);
+        // From upstream histograms.test: the (-Inf, -3] bucket only partly inside
+        // [-4, -2] contributes nothing; (-3, -2] contributes 2 of 100.
+        let mut bs = b(&[
+            (-3.0, 10.0),
+            (-2.0, 12.0),
+            (-1.0, 15.0),
+            (f64::INFINITY, 100.0),
+        ]);
+        assert_eq!(bucket_fraction(-4.0, -2.0, &mut bs), 0.02);
+        // Single +Inf bucket: (0, +Inf] is partly inside [0, 1] → 0.
+        let mut bs = b(&[(f64::INFINITY, 100.0)]);
+        assert_eq!(bucket_fraction(0.0, 1.0, &mut bs), 0.0);
+        // Upstream: [400, +Inf] takes the whole (3, +Inf] bucket: 94 of 100.
+        let mut bs = b(&[(1.0, 1.0), (2.0, 3.0), (3.0, 6.0), (f64::INFINITY, 100.0)]);
+        assert_eq!(bucket_fraction(400.0, f64::INFINITY, &mut bs), 0.94);
     }
 
     #[test]

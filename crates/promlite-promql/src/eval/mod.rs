@@ -3,6 +3,8 @@
 
 mod engine;
 pub mod functions;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::atomic::AtomicBool;
@@ -144,12 +146,7 @@ impl Engine {
 }
 
 fn parse_query(query: &str) -> Result<Expr, QueryError> {
-    // TODO(merge): the parser's entry point.
-    let _ = query;
-    Err(QueryError::new(
-        QueryErrorKind::Parse,
-        "parser not merged yet",
-    ))
+    crate::parse(query).map_err(QueryError::from_parse)
 }
 
 /// A query's answer plus its annotations.

@@ -1,0 +1,503 @@
+//! End-to-end tests of the engine over `VecStorage`. Expected values are either
+//! from Prometheus's own test scripts (cited) or calculated by hand in comments.
+
+use promlite_model::{Labels, MetricType, Sample, VecStorage, STALE_NAN};
+
+use super::*;
+
+/// (labels, first timestamp ms, interval ms, values)
+type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], i64, i64, &'a [f64]);
+
+fn store(series: &[SeriesSpec<'_>]) -> VecStorage {
+    // (labels, first timestamp ms, interval ms, values)
+    let mut s = VecStorage::default();
+    for (labels, t0, dt, vals) in series {
+        let l = Labels::from_pairs(labels.iter().copied());
+        for (i, v) in vals.iter().enumerate() {
+            s.push(
+                &l,
+                Sample {
+                    t: t0 + i as i64 * dt,
+                    v: *v,
+                },
+            );
+        }
+    }
+    s
+}
+
+fn ramp(start: f64, inc: f64, n: usize) -> Vec<f64> {
+    (0..n).map(|i| start + inc * i as f64).collect()
+}
+
+fn engine() -> Engine {
+    Engine::new(EngineOptions::default())
+}
+
+fn vector(r: &QueryResult) -> Vec<(String, f64)> {
+    match &r.value {
+        Value::Vector(v) => v.iter().map(|s| (s.labels.to_string(), s.v)).collect(),
+        other => panic!("not a vector: {other:?}"),
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b || ((a - b) / b).abs() < 1e-12
+}
+
+fn assert_vec(r: &QueryResult, want: &[(&str, f64)]) {
+    let mut got = vector(r);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut want: Vec<(String, f64)> = want.iter().map(|(l, v)| (l.to_string(), *v)).collect();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got.len(), want.len(), "got {got:?}, want {want:?}");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.0, w.0, "got {got:?}, want {want:?}");
+        assert!(close(g.1, w.1), "{}: got {}, want {}", g.0, g.1, w.1);
+    }
+}
+
+fn q(s: &VecStorage, query: &str, t_s: f64) -> QueryResult {
+    engine()
+        .instant_query(s, query, (t_s * 1000.0) as i64)
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+fn qerr(s: &VecStorage, query: &str, t_s: f64) -> QueryError {
+    engine()
+        .instant_query(s, query, (t_s * 1000.0) as i64)
+        .expect_err(query)
+}
+
+fn counters() -> VecStorage {
+    // Counter 0,10,20,...,100 every minute from t=0; a gauge; a histogram.
+    let mut s = store(&[
+        (
+            &[
+                ("__name__", "http_requests_total"),
+                ("job", "api"),
+                ("instance", "0"),
+            ],
+            0,
+            60_000,
+            &ramp(0.0, 10.0, 11),
+        ),
+        (
+            &[
+                ("__name__", "http_requests_total"),
+                ("job", "api"),
+                ("instance", "1"),
+            ],
+            0,
+            60_000,
+            &ramp(0.0, 20.0, 11),
+        ),
+        (
+            &[("__name__", "mem_bytes"), ("job", "api")],
+            0,
+            60_000,
+            &ramp(100.0, -5.0, 11),
+        ),
+    ]);
+    s.types.push(("mem_bytes".to_string(), MetricType::Gauge));
+    s
+}
+
+#[test]
+fn rate_and_sum_rate() {
+    let s = counters();
+    // Window (5m, 10m]: samples at 6..10 min, values 60..100 (instance 0).
+    // result 40, sampled 240 s, avg 60 s, dStart 60 s (< 66, kept; zero clamp
+    // dZero = 240*60/40 = 360 not smaller), dEnd 0. factor 300/240 → increase 50,
+    // rate 50/300.
+    let r = q(&s, "rate(http_requests_total[5m])", 600.0);
+    assert_vec(
+        &r,
+        &[
+            ("{instance=\"0\", job=\"api\"}", 50.0 / 300.0),
+            ("{instance=\"1\", job=\"api\"}", 100.0 / 300.0),
+        ],
+    );
+    assert!(r.infos.is_empty() && r.warnings.is_empty());
+    let r = q(&s, "sum(rate(http_requests_total[5m])) by (job)", 600.0);
+    assert_vec(&r, &[("{job=\"api\"}", 150.0 / 300.0)]);
+    let r = q(
+        &s,
+        "increase(http_requests_total{instance=\"0\"}[5m])",
+        600.0,
+    );
+    assert_vec(&r, &[("{instance=\"0\", job=\"api\"}", 50.0)]);
+}
+
+#[test]
+fn rate_over_gauge_warns() {
+    let s = counters();
+    let r = q(&s, "rate(mem_bytes[5m])", 600.0);
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(r.warnings[0].contains("\"mem_bytes\""), "{:?}", r.warnings);
+    assert!(r.warnings[0].ends_with("(1:6)"), "{:?}", r.warnings);
+    // Undeclared type and no counter suffix: Prometheus's name-based info.
+    let mut s2 = counters();
+    s2.types.clear();
+    let r = q(&s2, "rate(mem_bytes[5m])", 600.0);
+    assert_eq!(
+        r.infos,
+        vec!["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"mem_bytes\" (1:6)".to_string()]
+    );
+}
+
+#[test]
+fn lookback_and_staleness() {
+    let s = store(&[
+        (&[("__name__", "a")], 0, 60_000, &[1.0, 2.0]),
+        (&[("__name__", "b")], 0, 60_000, &[1.0, STALE_NAN]),
+    ]);
+    // a's last sample at 60 s; visible until 60+300 = 360 s exclusive.
+    assert_vec(&q(&s, "a", 359.999), &[("a", 2.0)]);
+    assert_vec(&q(&s, "a", 360.0), &[]);
+    // b is stale from 60 s on.
+    assert_vec(&q(&s, "b", 30.0), &[("b", 1.0)]);
+    assert_vec(&q(&s, "b", 61.0), &[]);
+    // count_over_time ignores the marker: (0, 60] holds only t=60's marker → none;
+    // (-30, 30] holds the sample at 0.
+    assert_vec(&q(&s, "count_over_time(b[1m])", 60.0), &[]);
+    assert_vec(&q(&s, "count_over_time(b[1m])", 30.0), &[("{}", 1.0)]);
+}
+
+#[test]
+fn left_open_windows() {
+    let s = counters();
+    // (4m, 5m] holds one sample (at 5m): no rate.
+    assert_vec(&q(&s, "rate(http_requests_total[1m])", 300.0), &[]);
+    // count over (0, 5m] = 5 samples.
+    assert_vec(
+        &q(
+            &s,
+            "count_over_time(http_requests_total{instance=\"0\"}[5m])",
+            300.0,
+        ),
+        &[("{instance=\"0\", job=\"api\"}", 5.0)],
+    );
+}
+
+#[test]
+fn upstream_subquery_cases() {
+    // From promqltest/upstream/subquery.test.
+    let s = store(&[(&[("__name__", "metric_total")], 0, 10_000, &[1.0, 2.0])]);
+    assert_vec(
+        &q(&s, "sum_over_time(metric_total[50s:10s])", 10.0),
+        &[("{}", 3.0)],
+    );
+    assert_vec(
+        &q(&s, "sum_over_time(metric_total[50s:5s])", 10.0),
+        &[("{}", 4.0)],
+    );
+    assert_vec(
+        &q(&s, "sum_over_time(metric_total[50s:10s])", 300.0),
+        &[("{}", 10.0)],
+    );
+    assert_vec(
+        &q(&s, "sum_over_time(metric_total[60s:10s])", 359.0),
+        &[("{}", 2.0)],
+    );
+    assert_vec(&q(&s, "rate(metric_total[20s:10s])", 10.0), &[("{}", 0.1)]);
+    assert_vec(
+        &q(&s, "rate(metric_total[20s:5s])", 20.0),
+        &[("{}", 0.06666666666666667)],
+    );
+    let s = store(&[(
+        &[("__name__", "metric1_total")],
+        0,
+        10_000,
+        &ramp(0.0, 1.0, 1001),
+    )]);
+    assert_vec(
+        &q(&s, "sum_over_time(metric1_total[30s:10s])", 1000.0),
+        &[("{}", 297.0)],
+    );
+    assert_vec(
+        &q(&s, "sum_over_time(metric1_total[30s:5s])", 1000.0),
+        &[("{}", 591.0)],
+    );
+    assert_vec(
+        &q(
+            &s,
+            "sum_over_time(metric1_total[30s:10s] offset 3s)",
+            1010.0,
+        ),
+        &[("{}", 297.0)],
+    );
+}
+
+#[test]
+fn histogram_quantile_end_to_end() {
+    // Bucket counters growing linearly: le=0.1 by 1/s, le=0.5 by 3/s, +Inf by 4/s,
+    // scraped every 15 s. rate over [5m] at 600 s is exactly 1, 3, 4 per second
+    // (linear data: extrapolation reproduces the slope).
+    let mut series: Vec<(Vec<(&str, &str)>, f64)> = Vec::new();
+    for (le, r) in [("0.1", 1.0), ("0.5", 3.0), ("+Inf", 4.0)] {
+        series.push((
+            vec![("__name__", "lat_bucket"), ("le", le), ("job", "x")],
+            r,
+        ));
+    }
+    let mut s = VecStorage::default();
+    for (l, r) in &series {
+        let labels = Labels::from_pairs(l.iter().copied());
+        for i in 0..=40 {
+            s.push(
+                &labels,
+                Sample {
+                    t: i * 15_000,
+                    v: r * 15.0 * i as f64,
+                },
+            );
+        }
+    }
+    // q=0.5: rank 2 of 4 → bucket (0.1, 0.5]: 0.1 + 0.4*(2-1)/(3-1) = 0.3.
+    let r = q(
+        &s,
+        "histogram_quantile(0.5, sum(rate(lat_bucket[5m])) by (le))",
+        600.0,
+    );
+    assert_vec(&r, &[("{}", 0.3)]);
+    // q=0.99: rank 3.96 > 3 → +Inf bucket → 0.5.
+    let r = q(&s, "histogram_quantile(0.99, rate(lat_bucket[5m]))", 600.0);
+    assert_vec(&r, &[("{job=\"x\"}", 0.5)]);
+}
+
+#[test]
+fn aggregations() {
+    let s = store(&[
+        (
+            &[("__name__", "m"), ("g", "a"), ("i", "1")],
+            0,
+            60_000,
+            &[1.0],
+        ),
+        (
+            &[("__name__", "m"), ("g", "a"), ("i", "2")],
+            0,
+            60_000,
+            &[3.0],
+        ),
+        (
+            &[("__name__", "m"), ("g", "b"), ("i", "3")],
+            0,
+            60_000,
+            &[10.0],
+        ),
+    ]);
+    assert_vec(
+        &q(&s, "sum by (g) (m)", 0.0),
+        &[("{g=\"a\"}", 4.0), ("{g=\"b\"}", 10.0)],
+    );
+    assert_vec(&q(&s, "avg(m)", 0.0), &[("{}", 14.0 / 3.0)]);
+    assert_vec(
+        &q(&s, "count without (i) (m)", 0.0),
+        &[("{g=\"a\"}", 2.0), ("{g=\"b\"}", 1.0)],
+    );
+    // stddev of 1,3 = 1.
+    assert_vec(
+        &q(&s, "stddev by (g) (m)", 0.0),
+        &[("{g=\"a\"}", 1.0), ("{g=\"b\"}", 0.0)],
+    );
+    assert_vec(&q(&s, "max(m)", 0.0), &[("{}", 10.0)]);
+    assert_vec(&q(&s, "quantile(0.5, m)", 0.0), &[("{}", 3.0)]);
+    let r = q(&s, "topk(2, m)", 0.0);
+    assert_eq!(
+        vector(&r),
+        vec![
+            ("m{g=\"b\", i=\"3\"}".to_string(), 10.0),
+            ("m{g=\"a\", i=\"2\"}".to_string(), 3.0)
+        ]
+    );
+    assert_vec(
+        &q(&s, "count_values(\"v\", m)", 0.0),
+        &[("{v=\"1\"}", 1.0), ("{v=\"3\"}", 1.0), ("{v=\"10\"}", 1.0)],
+    );
+    assert_eq!(
+        qerr(&s, "topk(scalar(foo), m)", 0.0).to_string(),
+        "Parameter value is NaN"
+    );
+}
+
+#[test]
+fn binary_operators_and_matching() {
+    let s = store(&[
+        (&[("__name__", "a"), ("x", "1")], 0, 60_000, &[6.0]),
+        (&[("__name__", "a"), ("x", "2")], 0, 60_000, &[7.0]),
+        (&[("__name__", "b"), ("x", "1")], 0, 60_000, &[2.0]),
+        (
+            &[("__name__", "c"), ("x", "1"), ("y", "p")],
+            0,
+            60_000,
+            &[1.0],
+        ),
+        (
+            &[("__name__", "c"), ("x", "1"), ("y", "q")],
+            0,
+            60_000,
+            &[2.0],
+        ),
+    ]);
+    assert_vec(&q(&s, "a / b", 0.0), &[("{x=\"1\"}", 3.0)]);
+    assert_vec(&q(&s, "a > 6", 0.0), &[("a{x=\"2\"}", 7.0)]);
+    assert_vec(
+        &q(&s, "a > bool 6", 0.0),
+        &[("{x=\"1\"}", 0.0), ("{x=\"2\"}", 1.0)],
+    );
+    assert_vec(
+        &q(&s, "a % 4", 0.0),
+        &[("{x=\"1\"}", 2.0), ("{x=\"2\"}", 3.0)],
+    );
+    assert_vec(&q(&s, "a and b", 0.0), &[("a{x=\"1\"}", 6.0)]);
+    assert_vec(&q(&s, "a unless b", 0.0), &[("a{x=\"2\"}", 7.0)]);
+    assert_vec(
+        &q(&s, "b or a", 0.0),
+        &[("b{x=\"1\"}", 2.0), ("a{x=\"2\"}", 7.0)],
+    );
+    assert_vec(
+        &q(&s, "c * on (x) group_left a", 0.0),
+        &[("{x=\"1\", y=\"p\"}", 6.0), ("{x=\"1\", y=\"q\"}", 12.0)],
+    );
+    let e = qerr(&s, "a * on (x) c", 0.0);
+    assert!(e.to_string().starts_with("found duplicate series for the match group {x=\"1\"} on the right hand-side of the operation: [{__name__=\"c\", x=\"1\", y=\"p\"}, {__name__=\"c\", x=\"1\", y=\"q\"}];many-to-many matching not allowed"), "{e}");
+    let e = qerr(&s, "c * on (x) a", 0.0);
+    assert_eq!(e.to_string(), "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+    // Name dropping makes a and b collide.
+    let e = qerr(&s, "-{x=\"1\", __name__=~\"a|b\"}", 0.0);
+    assert_eq!(
+        e.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    assert_eq!(e.error_type(), "execution");
+    assert_eq!(
+        q(&s, "2 ^ 3 ^ 2", 0.0).value,
+        Value::Scalar { t: 0, v: 512.0 }
+    );
+}
+
+#[test]
+fn range_query_and_at() {
+    let s = counters();
+    let r = engine()
+        .range_query(
+            &s,
+            "http_requests_total{instance=\"0\"} @ 120",
+            0,
+            180_000,
+            60_000,
+        )
+        .unwrap();
+    let Value::Matrix(m) = &r.value else { panic!() };
+    assert_eq!(m.len(), 1);
+    // Pinned at 120 s: value 20 at every step.
+    assert_eq!(
+        m[0].samples,
+        vec![
+            Sample { t: 0, v: 20.0 },
+            Sample { t: 60_000, v: 20.0 },
+            Sample {
+                t: 120_000,
+                v: 20.0
+            },
+            Sample {
+                t: 180_000,
+                v: 20.0
+            }
+        ]
+    );
+    let r = engine()
+        .range_query(&s, "time()", 0, 120_000, 60_000)
+        .unwrap();
+    let Value::Matrix(m) = &r.value else { panic!() };
+    assert_eq!(
+        m[0].samples.iter().map(|s| s.v).collect::<Vec<_>>(),
+        vec![0.0, 60.0, 120.0]
+    );
+    let e = engine()
+        .range_query(&s, "http_requests_total[5m]", 0, 120_000, 60_000)
+        .unwrap_err();
+    assert_eq!(e.to_string(), "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector");
+}
+
+#[test]
+fn functions_misc() {
+    let s = store(&[(&[("__name__", "m"), ("src", "a-b")], 0, 60_000, &[-2.5])]);
+    assert_vec(&q(&s, "abs(m)", 0.0), &[("{src=\"a-b\"}", 2.5)]);
+    assert_vec(&q(&s, "round(m)", 0.0), &[("{src=\"a-b\"}", -2.0)]);
+    assert_vec(&q(&s, "clamp(m, -1, 1)", 0.0), &[("{src=\"a-b\"}", -1.0)]);
+    assert_vec(&q(&s, "clamp(m, 1, -1)", 0.0), &[]);
+    assert_vec(
+        &q(
+            &s,
+            "label_replace(m, \"dst\", \"$2\", \"src\", \"(.*)-(.*)\")",
+            0.0,
+        ),
+        &[("m{dst=\"b\", src=\"a-b\"}", -2.5)],
+    );
+    assert_vec(
+        &q(&s, "label_join(m, \"dst\", \",\", \"src\", \"src\")", 0.0),
+        &[("m{dst=\"a-b,a-b\", src=\"a-b\"}", -2.5)],
+    );
+    assert_vec(
+        &q(&s, "absent(nope{job=\"x\", a=~\"y\"})", 0.0),
+        &[("{job=\"x\"}", 1.0)],
+    );
+    assert_vec(&q(&s, "absent(m)", 0.0), &[]);
+    // 2024-02-29T13:45:00Z = 1709214300.
+    assert_vec(
+        &q(&s, "day_of_month(vector(1709214300))", 0.0),
+        &[("{}", 29.0)],
+    );
+    assert_vec(&q(&s, "hour()", 1_709_214_300.0), &[("{}", 13.0)]);
+    assert_vec(&q(&s, "timestamp(m)", 100.0), &[("{src=\"a-b\"}", 0.0)]);
+    assert_vec(
+        &q(&s, "last_over_time(m[1m])", 30.0),
+        &[("m{src=\"a-b\"}", -2.5)],
+    );
+    assert_eq!(
+        q(&s, "scalar(m)", 0.0).value,
+        Value::Scalar { t: 0, v: -2.5 }
+    );
+}
+
+#[test]
+fn serializes_like_prometheus_api() {
+    let s = store(&[(&[("__name__", "m"), ("a", "b")], 0, 60_000, &[0.1])]);
+    let r = engine().instant_query(&s, "m", 1_500).unwrap();
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"resultType":"vector","result":[{"metric":{"__name__":"m","a":"b"},"value":[1.5,"0.1"]}]}"#
+    );
+    let r = engine().instant_query(&s, "1", 2_000).unwrap();
+    assert_eq!(
+        serde_json::to_string(&r.value).unwrap(),
+        r#"{"resultType":"scalar","result":[2,"1"]}"#
+    );
+}
+
+#[test]
+fn limits_and_cancel() {
+    let s = counters();
+    let eng = Engine::new(EngineOptions {
+        max_samples: 3,
+        ..EngineOptions::default()
+    });
+    let e = eng
+        .instant_query(&s, "sum_over_time(http_requests_total[5m])", 600_000)
+        .unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::TooManySamples);
+    assert_eq!(
+        e.to_string(),
+        "query processing would load too many samples into memory in query execution"
+    );
+    let flag = std::sync::atomic::AtomicBool::new(true);
+    let expr = crate::parse("http_requests_total").unwrap();
+    let e = engine()
+        .instant_query_expr(&s, &expr, "http_requests_total", 0, Some(&flag))
+        .unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::Canceled);
+    assert_eq!(e.error_type(), "canceled");
+}
