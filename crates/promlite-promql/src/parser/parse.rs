@@ -29,6 +29,9 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     depth: u32,
     opts: ParseOptions,
+    /// Set while parsing the second argument of `info()`, whose label selector may
+    /// match everything (Prometheus exempts it from the non-empty-matcher rule).
+    lenient_selector: bool,
 }
 
 /// Keywords that cannot be printed as bare metric names.
@@ -70,13 +73,14 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        let toks = lex(src).map_err(|e| ParseError::new(src, e.span, e.message))?;
+        let toks = lex(src);
         Ok(Parser {
             src,
             toks,
             pos: 0,
             depth: 0,
             opts,
+            lenient_selector: false,
         })
     }
 
@@ -144,6 +148,9 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn unexpected<T>(&self, context: &str, expected: &str) -> Res<T> {
         let t = self.peek();
+        if let Tok::Error(m) = &t.tok {
+            return self.err(t.span, m.clone());
+        }
         let mut m = format!("unexpected {}", self.desc(t));
         if !context.is_empty() {
             m.push_str(" in ");
@@ -183,7 +190,7 @@ impl<'a> Parser<'a> {
     /// Parses the whole input.
     pub(crate) fn parse_all(&mut self) -> Res<Expr> {
         if self.peek().tok == Tok::Eof {
-            return self.err(self.peek().span, "no expression found in input");
+            return self.err(Span::new(0, 0), "no expression found in input");
         }
         let (e, _) = self.expr(0)?;
         if self.peek().tok != Tok::Eof {
@@ -256,7 +263,7 @@ impl<'a> Parser<'a> {
             d = d.max(rd) + 1;
             let span = lhs.span.to(rhs.span);
             self.check_depth(d, span)?;
-            lhs = self.binary(op, lhs, rhs, return_bool, matching, span)?;
+            lhs = self.binary(op, lhs, rhs, return_bool, matching, span, op_tok.span)?;
         }
         Ok((lhs, d))
     }
@@ -315,8 +322,7 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Ident { text, colon } => {
                     if *colon {
-                        return self
-                            .err(t.span, format!("invalid label name for grouping: {text:?}"));
+                        return self.unexpected(context, "label");
                     }
                     out.push(text.clone());
                     self.bump();
@@ -338,6 +344,7 @@ impl<'a> Parser<'a> {
     }
 
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn binary(
         &self,
         op: BinaryOp,
@@ -346,12 +353,16 @@ impl<'a> Parser<'a> {
         return_bool: bool,
         matching: Option<(VectorMatching, Span)>,
         span: Span,
+        op_span: Span,
     ) -> Res<Expr> {
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
         let scalarish = |t| t == ValueType::Scalar || t == ValueType::Vector;
         if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
         {
-            return self.err(span, "comparisons between scalars must use BOOL modifier");
+            return self.err(
+                op_span,
+                "comparisons between scalars must use BOOL modifier",
+            );
         }
         if !scalarish(lt) || !scalarish(rt) {
             return self.err(
@@ -361,7 +372,7 @@ impl<'a> Parser<'a> {
         }
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
         let matching = match matching {
-            Some((vm, mspan)) => {
+            Some((vm, _mspan)) => {
                 if !both_vectors {
                     if !vm.matching_labels.is_empty()
                         || vm.on
@@ -388,7 +399,7 @@ impl<'a> Parser<'a> {
                         if let Some(l) = vm.include.iter().find(|l| vm.matching_labels.contains(l))
                         {
                             return self.err(
-                                mspan,
+                                op_span,
                                 format!(
                                     "label {l:?} must not occur in ON and GROUP clause at once"
                                 ),
@@ -455,7 +466,7 @@ impl<'a> Parser<'a> {
                 span,
                 format!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
-                    prom_type_name(it)
+                    it.as_str()
                 ),
             );
         }
@@ -491,7 +502,7 @@ impl<'a> Parser<'a> {
 
     #[inline(never)]
     fn postfix_bracket(&mut self, e: Expr, d: u32) -> Res<Node> {
-        self.bump();
+        let open = self.bump().span;
         let (range, _) = self.duration("range", true)?;
         if self.peek().tok == Tok::Colon {
             self.bump();
@@ -528,13 +539,14 @@ impl<'a> Parser<'a> {
         }
         let close = self.expect(Tok::RBracket, "range", "\"]\" or \":\"")?;
         let span = e.span.to(close.span);
+        let bracket = open.to(close.span);
         match e.kind {
             ExprKind::VectorSelector(vs) => {
                 if vs.offset != 0 {
-                    return self.err(span, "no offset modifiers allowed before range");
+                    return self.err(bracket, "no offset modifiers allowed before range");
                 }
                 if vs.at.is_some() {
-                    return self.err(span, "no @ modifiers allowed before range");
+                    return self.err(bracket, "no @ modifiers allowed before range");
                 }
                 Ok((
                     Expr::new(
@@ -547,7 +559,7 @@ impl<'a> Parser<'a> {
                     d,
                 ))
             }
-            _ => self.err(span, "ranges only allowed for vector selectors"),
+            _ => self.err(bracket, "ranges only allowed for vector selectors"),
         }
     }
 
@@ -578,7 +590,7 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn postfix_at(&mut self, mut e: Expr) -> Res<Expr> {
         self.bump();
-        let (at, end) = self.at_value()?;
+        let (at, end) = self.at_value(e.span.start)?;
         let span = Span::new(e.span.start, end);
         let target = match &mut e.kind {
             ExprKind::VectorSelector(vs) => &mut vs.at,
@@ -649,13 +661,13 @@ impl<'a> Parser<'a> {
 
     /// The operand of `@`: `start()`, `end()` or a signed number of seconds.
     #[inline(never)]
-    fn at_value(&mut self) -> Res<(AtModifier, usize)> {
+    fn at_value(&mut self, expr_start: usize) -> Res<(AtModifier, usize)> {
         let t = self.peek().clone();
         for (name, m) in [("start", AtModifier::Start), ("end", AtModifier::End)] {
             if kw(&t.tok, name) {
                 self.bump();
-                self.expect(Tok::LParen, "@ modifier", "\"(\"")?;
-                let c = self.expect(Tok::RParen, "@ modifier", "\")\"")?;
+                self.expect(Tok::LParen, "@", "\"(\"")?;
+                let c = self.expect(Tok::RParen, "@", "\")\"")?;
                 return Ok((m, c.span.end));
             }
         }
@@ -674,7 +686,7 @@ impl<'a> Parser<'a> {
         let v = match n.tok {
             Tok::Number(v) => v,
             Tok::Duration(ms) => ms as f64 / 1000.0,
-            _ => return self.unexpected("@ modifier", "timestamp"),
+            _ => return self.unexpected("@", "timestamp"),
         };
         self.bump();
         let v = if neg { -v } else { v };
@@ -688,7 +700,7 @@ impl<'a> Parser<'a> {
                 format!("{v:.6}")
             };
             return self.err(
-                Span::new(t.span.start, n.span.end),
+                Span::new(expr_start, n.span.end),
                 format!("timestamp out of bounds for @ modifier: {shown}"),
             );
         }
@@ -696,6 +708,7 @@ impl<'a> Parser<'a> {
     }
 
     fn primary(&mut self) -> Res<Node> {
+        let lenient = std::mem::take(&mut self.lenient_selector);
         let t = self.peek().clone();
         self.check_depth(self.depth, t.span)?;
         match &t.tok {
@@ -723,7 +736,7 @@ impl<'a> Parser<'a> {
                 Ok((Expr::new(ExprKind::Paren(Box::new(inner)), span), d + 1))
             }
             Tok::LBrace => {
-                let (vs, span) = self.selector(None, t.span.start)?;
+                let (vs, span) = self.selector(None, t.span.start, lenient)?;
                 Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
             }
             Tok::Ident { .. } => self.ident_primary(t),
@@ -737,6 +750,13 @@ impl<'a> Parser<'a> {
         let Tok::Ident { text, colon } = &t.tok else {
             return self.unexpected("", "");
         };
+        // Keywords that only ever modify a binary operator cannot name a metric.
+        if ["bool", "on", "ignoring", "group_left", "group_right"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(text))
+        {
+            return self.unexpected("", "");
+        }
         let next = self.peek_at(1).tok.clone();
         if let Some(op) = AggregateOp::from_keyword(text) {
             if next == Tok::LParen || kw(&next, "by") || kw(&next, "without") {
@@ -748,9 +768,9 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let (vs, span) = if next == Tok::LBrace {
-            self.selector(Some(text.clone()), t.span.start)?
+            self.selector(Some(text.clone()), t.span.start, false)?
         } else {
-            let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span)?;
+            let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span, false)?;
             (vs, t.span)
         };
         Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
@@ -758,7 +778,12 @@ impl<'a> Parser<'a> {
 
     /// `{ matchers }`, the current token being `{`.
     #[inline(never)]
-    fn selector(&mut self, mut name: Option<String>, start: usize) -> Res<(VectorSelector, Span)> {
+    fn selector(
+        &mut self,
+        mut name: Option<String>,
+        start: usize,
+        lenient: bool,
+    ) -> Res<(VectorSelector, Span)> {
         self.expect(Tok::LBrace, "label matching", "\"{\"")?;
         let mut matchers: Vec<Matcher> = Vec::new();
         let ctx = "label matching";
@@ -786,7 +811,7 @@ impl<'a> Parser<'a> {
                     }
                     s.clone()
                 }
-                _ => return self.unexpected(ctx, "label matching"),
+                _ => return self.unexpected(ctx, "identifier or \"}\""),
             };
             self.bump();
             let op = match self.peek().tok {
@@ -822,7 +847,7 @@ impl<'a> Parser<'a> {
         }
         let close = self.bump();
         let span = Span::new(start, close.span.end);
-        let vs = self.make_selector(name, matchers, span)?;
+        let vs = self.make_selector(name, matchers, span, lenient)?;
         Ok((vs, span))
     }
 
@@ -831,6 +856,7 @@ impl<'a> Parser<'a> {
         name: Option<String>,
         mut matchers: Vec<Matcher>,
         span: Span,
+        lenient: bool,
     ) -> Res<VectorSelector> {
         if let Some(n) = &name {
             if let Some(m) = matchers.iter().find(|m| &*m.name == METRIC_NAME) {
@@ -847,7 +873,7 @@ impl<'a> Parser<'a> {
                 Err(e) => return self.err(span, e.to_string()),
             }
         }
-        if !matchers.iter().any(|m| !m.matches_empty()) {
+        if !lenient && !matchers.iter().any(|m| !m.matches_empty()) {
             return self.err(
                 span,
                 "vector selector must contain at least one non-empty matcher",
@@ -862,14 +888,16 @@ impl<'a> Parser<'a> {
     }
 
     /// `( expr, expr, ... )` of a call or aggregation; returns args and the `)` span.
-    fn call_args(&mut self, context: &str) -> Res<(Vec<Node>, Span)> {
+    fn call_args(&mut self, context: &str, info: bool) -> Res<(Vec<Node>, Span)> {
         self.expect(Tok::LParen, context, "\"(\"")?;
         let mut args = Vec::new();
         if self.peek().tok == Tok::RParen {
             return Ok((args, self.bump().span));
         }
         loop {
+            self.lenient_selector = info && args.len() == 1;
             args.push(self.expr(0)?);
+            self.lenient_selector = false;
             match self.peek().tok {
                 Tok::Comma => {
                     let c = self.bump();
@@ -893,7 +921,7 @@ impl<'a> Parser<'a> {
             return self.err(name_span, format!("function {name:?} is not enabled"));
         }
         self.bump();
-        let (args, close) = self.call_args("function call")?;
+        let (args, close) = self.call_args("function call", name == "info")?;
         let span = name_span.to(close);
         let n = args.len();
         if n < func.min_args() {
@@ -958,7 +986,10 @@ impl<'a> Parser<'a> {
         }
         self.bump();
         let mut grouping = self.grouping()?;
-        let (args, close) = self.call_args("aggregation")?;
+        if grouping.is_some() && (kw(&self.peek().tok, "by") || kw(&self.peek().tok, "without")) {
+            return self.unexpected("aggregation", "");
+        }
+        let (args, close) = self.call_args("aggregation", false)?;
         let mut end = close.end;
         if grouping.is_none() {
             grouping = self.grouping()?;

@@ -115,12 +115,14 @@ pub fn format_duration(ms: i64) -> String {
     out
 }
 
-/// Formats a float literal like Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+/// Formats a float literal like Go's `strconv.FormatFloat(v, 'f', -1, 64)`, except
+/// that positive infinity prints as `Inf` rather than `+Inf`: a leading `+` would
+/// parse back as a unary operator (`+Inf ^ x` is `+(Inf ^ x)`).
 pub fn format_number(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+        if v > 0.0 { "Inf" } else { "-Inf" }.into()
     } else {
         format!("{v}")
     }

@@ -31,7 +31,7 @@ printed! {
     number_neg_octal: "-0755" => "-493";
     number_not_octal: "08" => "8";
     number_underscore: "1_000" => "1000";
-    number_inf: "Inf" => "+Inf";
+    number_inf: "+Inf" => "Inf";
     number_neg_inf: "-inf" => "-Inf";
     number_nan: "nAn" => "NaN";
     duration_as_number: "5m" => "300";
