@@ -65,7 +65,7 @@ fn variants() -> Vec<String> {
         format!("increase(process_cpu_seconds_total{{{KCM}}}[5m])"),
         format!("irate(process_cpu_seconds_total{{{KCM}}}[5m])"),
         format!("sum by (instance) (workqueue_depth{{{KCM}}}) > bool 0"),
-        format!("rate(workqueue_adds_total{{{KCM}}}[5m]) > 0.5"),
+        format!("rate(workqueue_adds_total{{{KCM}}}[5m]) > 0.05"),
         format!("avg by (instance) (rate(workqueue_adds_total{{{KCM}}}[5m]))"),
         format!("max without (name) (workqueue_depth{{{KCM}}})"),
         format!("count by (code) (rest_client_requests_total{{{KCM}}})"),
@@ -346,9 +346,21 @@ fn dashboard_matches_prometheus() {
     let dir = temp_dir("kcm");
     let mut failures = Vec::new();
     let mut compared = 0;
+    let mut n_points = 0usize;
+    let mut empty = Vec::new();
     for seed in SEEDS {
         let data = dir.join(format!("kcm-seed{seed}.om"));
         generate(seed, &data);
+        // The generator's manifest lists the restarts (counter resets) it simulated.
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(data.with_extension("om.json")).expect("gen-kcm manifest"),
+        )
+        .expect("manifest JSON");
+        let restarts = manifest["restarts"].as_array().map_or(0, Vec::len);
+        assert!(
+            restarts > 0,
+            "seed {seed}: the data must contain counter resets"
+        );
         let times = sample_times(&data);
         let qs = queries(&times);
         let batch = dir.join(format!("queries-seed{seed}.jsonl"));
@@ -380,6 +392,12 @@ fn dashboard_matches_prometheus() {
         for (o, t) in ours.iter().zip(&theirs) {
             assert_eq!(o["query"], t["query"], "answers in query order");
             compared += 1;
+            if t["data"]["result"].as_array().is_some_and(Vec::is_empty) {
+                empty.push(format!("{} {}", t["query"]["id"], t["query"]["expr"]));
+            }
+            n_points += t["data"]["result"]
+                .as_array()
+                .map_or(0, |r| r.iter().map(|s| points(s).len()).sum::<usize>());
             if let Err(e) = compare(o, t) {
                 failures.push(format!(
                     "seed {seed} {} {}: {e}",
@@ -389,6 +407,14 @@ fn dashboard_matches_prometheus() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("promql_diff: {compared} answers, {n_points} oracle points compared");
+    // Guard against a vacuous pass (e.g. every answer empty).
+    eprintln!("promql_diff: {} empty answers: {empty:?}", empty.len());
+    assert!(
+        n_points > 10 * compared && empty.len() * 10 < compared,
+        "too little compared: {n_points} points, {} empty answers",
+        empty.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {compared} answers differ from Prometheus:\n{}",
