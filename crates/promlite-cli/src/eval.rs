@@ -1,9 +1,666 @@
-//! `promlite eval`: not built yet.
+//! `promlite eval`: evaluates PromQL over data files, speaking prom-oracle's protocol
+//! (`shared/oracle/README.md`) so that our answers and Prometheus's diff line by line.
+//!
+//! ```text
+//! promlite eval --data FILE... --batch QUERIES.jsonl [-o OUT]
+//! promlite eval --data FILE... --at T 'EXPR'
+//! promlite eval --data FILE... --start T --end T --step D 'EXPR'
+//! ```
+//!
+//! Query lines are JSON objects with `expr` and either `time` or `start`/`end`/`step`
+//! (times: unix seconds as number or string, or RFC 3339; step: seconds or a duration
+//! like `"1m"`); every other key is echoed back inside `"query"`. Each answer is one
+//! JSON line: `{"query": {...}, "status": "success", "data": {...}}` or
+//! `{"query": {...}, "status": "error", "errorType": "...", "error": "..."}`, with
+//! result series sorted by label set unless the expression uses sort, sort_desc, topk
+//! or bottomk. Exit status: 0 when every query ran (even if some failed) in batch
+//! mode; 1 when the single ad-hoc query failed; 2 on bad input.
 
+pub mod data;
+pub mod engine;
+
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use promlite_model::{format_value, Labels, Queryable};
+use serde_json::{json, Map, Number, Value};
+
+use engine::{QError, QOutcome, QValue, Settings};
+
+const HELP: &str = "\
+usage: promlite eval --data FILE... (--batch QUERIES.jsonl | --at T EXPR | --start T --end T --step D EXPR)
+
+Evaluates PromQL over sample files, answering like prom-oracle (shared/oracle/README.md).
+  --data FILE...          data files: OpenMetrics (ends with '# EOF', timestamps in seconds)
+                          or text format 0.0.4 (timestamps in ms); value 'stale' = staleness marker
+  --batch FILE            JSON-lines queries ('-' = stdin), one JSON answer per line
+  --at T, --time T        instant query at T (unix seconds or RFC 3339)
+  --start T --end T --step D   range query (D: seconds or a duration such as 1m)
+  -o, --output FILE       write answers there instead of stdout
+  --lookback-delta D      lookback delta (default 5m)
+  --delayed-name-removal  Prometheus's promql-delayed-name-removal feature (default off)
+  --experimental          accept experimental functions (promql-experimental-functions)
+  --order auto|labels|keep  result order (auto: by labels unless sort/sort_desc/topk/bottomk)";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Order {
+    Auto,
+    Labels,
+    Keep,
+}
 
 /// Runs the subcommand with the arguments after its name.
-pub fn run(_args: &[String]) -> ExitCode {
-    eprintln!("promlite eval: not implemented yet");
-    ExitCode::from(2)
+pub fn run(args: &[String]) -> ExitCode {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("promlite eval: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &[String]) -> Result<ExitCode, String> {
+    use lexopt::Arg::{Long, Short, Value as Positional};
+    let mut p = lexopt::Parser::from_args(args.iter().cloned());
+    let mut data: Vec<String> = Vec::new();
+    let mut batch: Option<String> = None;
+    let mut at: Option<String> = None;
+    let (mut start, mut end, mut step) = (None, None, None);
+    let mut output: Option<String> = None;
+    let mut expr: Option<String> = None;
+    let mut settings = Settings::default();
+    let mut order = Order::Auto;
+    let s = |v: std::ffi::OsString| {
+        v.into_string()
+            .map_err(|_| "argument is not UTF-8".to_string())
+    };
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("data") => {
+                for v in p.values().map_err(|e| e.to_string())? {
+                    data.push(s(v)?);
+                }
+            }
+            Long("batch") | Short('q') | Long("queries") => {
+                batch = Some(s(p.value().map_err(|e| e.to_string())?)?)
+            }
+            Long("at") | Long("time") => at = Some(s(p.value().map_err(|e| e.to_string())?)?),
+            Long("start") => start = Some(s(p.value().map_err(|e| e.to_string())?)?),
+            Long("end") => end = Some(s(p.value().map_err(|e| e.to_string())?)?),
+            Long("step") => step = Some(s(p.value().map_err(|e| e.to_string())?)?),
+            Short('o') | Long("output") => {
+                output = Some(s(p.value().map_err(|e| e.to_string())?)?)
+            }
+            Short('e') | Long("expr") => expr = Some(s(p.value().map_err(|e| e.to_string())?)?),
+            Long("lookback-delta") => {
+                let v = s(p.value().map_err(|e| e.to_string())?)?;
+                settings.lookback_ms = parse_step_ms(&Value::String(v.clone()))
+                    .ok_or_else(|| format!("bad --lookback-delta {v:?}"))?;
+            }
+            Long("delayed-name-removal") => settings.delayed_name_removal = true,
+            Long("experimental") => settings.experimental = true,
+            Long("order") => {
+                order = match s(p.value().map_err(|e| e.to_string())?)?.as_str() {
+                    "auto" => Order::Auto,
+                    "labels" => Order::Labels,
+                    "keep" => Order::Keep,
+                    o => return Err(format!("bad --order {o:?}")),
+                }
+            }
+            Short('h') | Long("help") => {
+                println!("{HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Positional(v) if expr.is_none() => expr = Some(s(v)?),
+            other => return Err(format!("{}\n{HELP}", other.unexpected())),
+        }
+    }
+    if data.is_empty() {
+        return Err(format!("no data files given (--data FILE...)\n{HELP}"));
+    }
+    let adhoc = match (&batch, &expr) {
+        (Some(_), Some(_)) => return Err("give either --batch or an expression, not both".into()),
+        (None, None) => {
+            return Err(format!(
+                "no queries: give --batch FILE or an expression\n{HELP}"
+            ))
+        }
+        (None, Some(e)) => {
+            let mut q = Map::new();
+            q.insert("expr".into(), Value::String(e.clone()));
+            if let Some(t) = &at {
+                q.insert("time".into(), cli_num(t));
+            } else if let (Some(a), Some(b), Some(c)) = (&start, &end, &step) {
+                q.insert("start".into(), cli_num(a));
+                q.insert("end".into(), cli_num(b));
+                q.insert("step".into(), cli_num(c));
+            } else {
+                return Err("an expression needs --at T, or --start, --end and --step".into());
+            }
+            Some(Value::Object(q))
+        }
+        (Some(_), None) => None,
+    };
+    let storage = data::load_files(&data).map_err(|e| e.to_string())?;
+    let queries: Vec<Value> = match (&adhoc, &batch) {
+        (Some(q), _) => vec![q.clone()],
+        (None, Some(path)) => read_queries(path)?,
+        (None, None) => Vec::new(),
+    };
+    let mut out: Box<dyn Write> = match &output {
+        Some(p) if p != "-" => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?,
+        )),
+        _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut failed_adhoc = false;
+    for q in &queries {
+        let (rec, err) = answer(&settings, &storage, q, order);
+        if let (Some(e), Some(_)) = (&err, &adhoc) {
+            let expr = q.get("expr").and_then(Value::as_str).unwrap_or("");
+            eprint!("{}", e.render_with_caret(expr));
+            failed_adhoc = true;
+        }
+        let line = serde_json::to_string(&rec).map_err(|e| e.to_string())?;
+        writeln!(out, "{line}").map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(if failed_adhoc {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A CLI time argument: a number when it looks like one, else the string.
+fn cli_num(v: &str) -> Value {
+    if let Ok(i) = v.parse::<i64>() {
+        return json!(i);
+    }
+    if let Ok(f) = v.parse::<f64>() {
+        if let Some(n) = Number::from_f64(f) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(v.to_string())
+}
+
+fn read_queries(path: &str) -> Result<Vec<Value>, String> {
+    let reader: Box<dyn BufRead> = if path == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?,
+        ))
+    };
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| format!("{path}: {e}"))?;
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        match serde_json::from_str::<Value>(t) {
+            Ok(v) => out.push(v),
+            Err(e) => out.push(json!({
+                "_invalid_line": i + 1,
+                "_text": t.chars().take(500).collect::<String>(),
+                "_error": e.to_string(),
+            })),
+        }
+    }
+    Ok(out)
+}
+
+fn error_record(q: &Value, error_type: &str, msg: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("query".into(), q.clone());
+    m.insert("status".into(), json!("error"));
+    m.insert("errorType".into(), json!(error_type));
+    m.insert("error".into(), json!(msg));
+    Value::Object(m)
+}
+
+/// Answers one query record; also returns the engine error, if any, for the caret.
+fn answer(
+    settings: &Settings,
+    db: &dyn Queryable,
+    q: &Value,
+    order: Order,
+) -> (Value, Option<QError>) {
+    if let Some(e) = q.get("_error").and_then(Value::as_str) {
+        if q.get("_invalid_line").is_some() {
+            return (
+                error_record(q, "oracle_input", &format!("invalid JSON: {e}")),
+                None,
+            );
+        }
+    }
+    let Some(expr) = q
+        .as_object()
+        .and_then(|o| o.get("expr"))
+        .and_then(Value::as_str)
+    else {
+        return (
+            error_record(
+                q,
+                "oracle_input",
+                "query must be an object with a string \"expr\"",
+            ),
+            None,
+        );
+    };
+    let res = if let Some(t) = q.get("time") {
+        let Some(t) = parse_time_ms(t) else {
+            return (
+                error_record(
+                    q,
+                    "bad_data",
+                    &format!(
+                        "invalid parameter \"time\": cannot parse {} to a valid timestamp",
+                        quote_param(t)
+                    ),
+                ),
+                None,
+            );
+        };
+        engine::instant(settings, db, expr, t)
+    } else if let (Some(s), Some(e), Some(st)) = (q.get("start"), q.get("end"), q.get("step")) {
+        let Some(start) = parse_time_ms(s) else {
+            return (
+                error_record(
+                    q,
+                    "bad_data",
+                    &format!(
+                        "invalid parameter \"start\": cannot parse {} to a valid timestamp",
+                        quote_param(s)
+                    ),
+                ),
+                None,
+            );
+        };
+        let Some(end) = parse_time_ms(e) else {
+            return (
+                error_record(
+                    q,
+                    "bad_data",
+                    &format!(
+                        "invalid parameter \"end\": cannot parse {} to a valid timestamp",
+                        quote_param(e)
+                    ),
+                ),
+                None,
+            );
+        };
+        if end < start {
+            return (
+                error_record(
+                    q,
+                    "bad_data",
+                    "invalid parameter \"end\": end timestamp must not be before start time",
+                ),
+                None,
+            );
+        }
+        let Some(step) = parse_step_ms(st) else {
+            return (
+                error_record(
+                    q,
+                    "bad_data",
+                    &format!(
+                        "invalid parameter \"step\": cannot parse {} to a valid duration",
+                        quote_param(st)
+                    ),
+                ),
+                None,
+            );
+        };
+        if step <= 0 {
+            return (error_record(q, "bad_data", "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"), None);
+        }
+        if (end - start) / step > 11_000 {
+            return (error_record(q, "bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"), None);
+        }
+        engine::range(settings, db, expr, start, end, step)
+    } else {
+        return (
+            error_record(
+                q,
+                "oracle_input",
+                "need \"time\" (instant) or \"start\",\"end\",\"step\" (range)",
+            ),
+            None,
+        );
+    };
+    match res {
+        Ok(o) => {
+            let sort = match order {
+                Order::Labels => true,
+                Order::Keep => false,
+                Order::Auto => !order_matters(expr),
+            };
+            (success_record(q, o, sort), None)
+        }
+        Err(e) => {
+            // Prometheus's API reports query parse errors as a bad "query" parameter.
+            let msg = if e.is_parse {
+                format!("invalid parameter \"query\": {}", e.message)
+            } else {
+                e.message.clone()
+            };
+            (error_record(q, &e.error_type, &msg), Some(e))
+        }
+    }
+}
+
+fn quote_param(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        other => format!("\"{other}\""),
+    }
+}
+
+/// True when the result order is meaningful (sort, sort_desc, topk, bottomk), as in
+/// prom-oracle's `order_matters`.
+pub fn order_matters(expr: &str) -> bool {
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"\b(?:sort|sort_desc|topk|bottomk)\s*\(")
+            .unwrap_or_else(|e| unreachable!("static regex: {e}"))
+    });
+    re.is_match(&strip_strings(expr))
+}
+
+fn strip_strings(q: &str) -> String {
+    let mut out = String::with_capacity(q.len());
+    let mut quote: Option<char> = None;
+    let mut esc = false;
+    for c in q.chars() {
+        match quote {
+            Some(qc) => {
+                if esc {
+                    esc = false;
+                } else if c == '\\' && qc != '`' {
+                    esc = true;
+                } else if c == qc {
+                    quote = None;
+                    out.push(c);
+                }
+            }
+            None => {
+                if matches!(c, '"' | '\'' | '`') {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// JSON timestamp: seconds, with up to three decimals (exact for integer ms).
+fn ts_json(t: i64) -> Value {
+    if t % 1000 == 0 {
+        json!(t / 1000)
+    } else {
+        Number::from_f64(t as f64 / 1000.0).map_or(Value::Null, Value::Number)
+    }
+}
+
+fn metric_json(l: &Labels) -> Value {
+    let mut m = Map::new();
+    for lab in l {
+        m.insert(lab.name.to_string(), Value::String(lab.value.to_string()));
+    }
+    Value::Object(m)
+}
+
+fn success_record(q: &Value, o: QOutcome, sort: bool) -> Value {
+    let data = match o.value {
+        QValue::Scalar(t, v) => {
+            json!({"resultType": "scalar", "result": [ts_json(t), format_value(v)]})
+        }
+        QValue::String(t, s) => json!({"resultType": "string", "result": [ts_json(t), s]}),
+        QValue::Vector(mut v) => {
+            if sort {
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            let r: Vec<Value> = v
+                .iter()
+                .map(|(l, t, x)| json!({"metric": metric_json(l), "value": [ts_json(*t), format_value(*x)]}))
+                .collect();
+            json!({"resultType": "vector", "result": r})
+        }
+        QValue::Matrix(mut m) => {
+            if sort {
+                m.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            let r: Vec<Value> = m
+                .iter()
+                .map(|(l, pts)| {
+                    let vals: Vec<Value> = pts
+                        .iter()
+                        .map(|p| json!([ts_json(p.t), format_value(p.v)]))
+                        .collect();
+                    json!({"metric": metric_json(l), "values": vals})
+                })
+                .collect();
+            json!({"resultType": "matrix", "result": r})
+        }
+    };
+    let mut m = Map::new();
+    m.insert("query".into(), q.clone());
+    m.insert("status".into(), json!("success"));
+    m.insert("data".into(), data);
+    if !o.warnings.is_empty() {
+        m.insert("warnings".into(), json!(o.warnings));
+    }
+    if !o.infos.is_empty() {
+        m.insert("infos".into(), json!(o.infos));
+    }
+    Value::Object(m)
+}
+
+/// Decimal seconds (`1704066900.25`, `-1`, `1e3`) to ms, rounded to the nearest ms.
+fn decimal_seconds_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (mant, exp) = match body.find(['e', 'E']) {
+        Some(p) => (&body[..p], body[p + 1..].parse::<i32>().ok()?),
+        None => (body, 0),
+    };
+    let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
+    if (ip.is_empty() && fp.is_empty())
+        || !ip.bytes().all(|c| c.is_ascii_digit())
+        || !fp.bytes().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{ip}{fp}");
+    let digits = digits.trim_start_matches('0');
+    let shift = exp.checked_sub(fp.len() as i32)?.checked_add(3)?;
+    let ms: i64 = if digits.is_empty() {
+        0
+    } else if shift >= 0 {
+        let base: i64 = digits.parse().ok()?;
+        base.checked_mul(10i64.checked_pow(u32::try_from(shift).ok()?)?)?
+    } else {
+        let cut = usize::try_from(-shift).ok()?;
+        if cut > digits.len() {
+            0
+        } else {
+            let (keep, dropped) = digits.split_at(digits.len() - cut);
+            let base: i64 = if keep.is_empty() {
+                0
+            } else {
+                keep.parse().ok()?
+            };
+            // Round half up on the first dropped digit.
+            base + i64::from(dropped.as_bytes().first().is_some_and(|d| *d >= b'5'))
+        }
+    };
+    Some(if neg { -ms } else { ms })
+}
+
+/// A query time: unix seconds (number or numeric string) or RFC 3339.
+fn parse_time_ms(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => decimal_seconds_ms(&n.to_string()),
+        Value::String(s) => decimal_seconds_ms(s).or_else(|| parse_rfc3339_ms(s)),
+        _ => None,
+    }
+}
+
+/// A step: seconds (number or numeric string) or a Prometheus duration.
+fn parse_step_ms(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => decimal_seconds_ms(&n.to_string()),
+        Value::String(s) => decimal_seconds_ms(s)
+            .or_else(|| crate::test_cmd::promqltest::values::parse_duration(s).ok()),
+        _ => None,
+    }
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to ms (fraction truncated to ms).
+fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut frac_ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == st {
+            return None;
+        }
+        let f = &s[st..i];
+        let f3: String = f.chars().chain("000".chars()).take(3).collect();
+        frac_ms = f3.parse().ok()?;
+    }
+    let off_min = match &s[i..] {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            let v = oh * 60 + om;
+            if o.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se - off_min * 60;
+    Some(secs * 1000 + frac_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            parse_time_ms(&json!(1704066900.25)),
+            Some(1_704_066_900_250)
+        );
+        assert_eq!(parse_time_ms(&json!("1700000600")), Some(1_700_000_600_000));
+        assert_eq!(parse_time_ms(&json!(-1)), Some(-1000));
+        // 2023-12-31T23:55:00.250Z = 1704066900.25 (1704067200 is 2024-01-01T00:00:00Z).
+        assert_eq!(
+            parse_time_ms(&json!("2023-12-31T23:55:00.250Z")),
+            Some(1_704_066_900_250)
+        );
+        assert_eq!(
+            parse_time_ms(&json!("2024-01-01T01:00:00+01:00")),
+            Some(1_704_067_200_000)
+        );
+        assert_eq!(parse_time_ms(&json!("yesterday")), None);
+        assert_eq!(parse_step_ms(&json!("1m")), Some(60_000));
+        assert_eq!(parse_step_ms(&json!(10.0)), Some(10_000));
+        assert_eq!(parse_step_ms(&json!("0.5")), Some(500));
+        assert_eq!(parse_step_ms(&json!("1h30m")), Some(5_400_000));
+    }
+
+    #[test]
+    fn timestamps_render_like_the_api() {
+        assert_eq!(ts_json(1_700_000_600_000).to_string(), "1700000600");
+        assert_eq!(ts_json(1_704_066_900_250).to_string(), "1704066900.25");
+        assert_eq!(ts_json(1_001).to_string(), "1.001");
+    }
+
+    #[test]
+    fn order_rule_ignores_strings() {
+        assert!(order_matters("topk(3, x)"));
+        assert!(order_matters("sort_desc(x)"));
+        assert!(!order_matters("sum(x)"));
+        assert!(!order_matters(
+            r#"label_replace(x, "a", "sort(", "b", "c")"#
+        ));
+    }
+
+    #[test]
+    fn bad_query_lines_answer_oracle_input() {
+        let db = promlite_model::VecStorage::default();
+        let s = Settings::default();
+        let (r, _) = answer(&s, &db, &json!({"id": 1, "expr": "x"}), Order::Auto);
+        assert_eq!(r["errorType"], "oracle_input");
+        assert_eq!(r["query"]["id"], 1);
+        let (r, _) = answer(
+            &s,
+            &db,
+            &json!({"expr": "x", "start": 10, "end": 5, "step": 1}),
+            Order::Auto,
+        );
+        assert_eq!(r["errorType"], "bad_data");
+        assert_eq!(
+            r["error"],
+            "invalid parameter \"end\": end timestamp must not be before start time"
+        );
+    }
 }
