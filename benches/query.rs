@@ -30,17 +30,30 @@ fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("PROMLITE_BENCH_KCM_DIR") {
         return PathBuf::from(d);
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data/kcm-20x200x11");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data/kcm-20x200x11");
     if !dir.join("manifest.json").exists() {
         let gen = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/gen-kcm");
         let ok = Command::new("python3")
             .arg(gen)
-            .args(["--instances", "20", "--queues", "200", "--scrapes", "11", "--interval", "30"])
+            .args([
+                "--instances",
+                "20",
+                "--queues",
+                "200",
+                "--scrapes",
+                "11",
+                "--interval",
+                "30",
+            ])
             .args(["--start", "1764100000", "--seed", "1", "-q", "--out"])
             .arg(&dir)
             .status()
             .is_ok_and(|s| s.success());
-        assert!(ok, "gen-kcm failed; set PROMLITE_BENCH_KCM_DIR to a gen-kcm text directory");
+        assert!(
+            ok,
+            "gen-kcm failed; set PROMLITE_BENCH_KCM_DIR to a gen-kcm text directory"
+        );
     }
     dir
 }
@@ -48,7 +61,8 @@ fn data_dir() -> PathBuf {
 /// Reads the scrape timestamps (ms) from gen-kcm's manifest.json.
 fn scrape_times(dir: &Path) -> Vec<i64> {
     let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest.json")).expect("json");
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest.json"))
+            .expect("json");
     let files = m["files"].as_array().expect("manifest lists files");
     files
         .iter()
@@ -67,7 +81,8 @@ fn load(dir: &Path) -> (Store, i64, usize) {
     // The files already carry the target labels on every series (like /federate).
     let target = Target::new(promlite::model::Labels::empty());
     for (i, t) in times.iter().enumerate() {
-        let body = std::fs::read(dir.join(format!("scrape-{:06}.prom", i + 1))).expect("scrape file");
+        let body =
+            std::fs::read(dir.join(format!("scrape-{:06}.prom", i + 1))).expect("scrape file");
         store
             .ingest_scrape(&target, &body, Format::Text, *t)
             .expect("ingest");
@@ -89,7 +104,9 @@ fn bench_query(c: &mut Criterion) {
     let (store, last, series) = load(&dir);
     let engine = Engine::new(EngineOptions::default());
     let mut g = c.benchmark_group(format!("query/kcm-{series}-series"));
-    g.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(2));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(2));
     for (name, q) in [("hq99", HQ99), ("adds", ADDS)] {
         // The answer is checked once outside the loop and its size asserted inside.
         let expect = result_len(&engine.instant_query(&store, q, last).expect("query").value);
@@ -102,7 +119,11 @@ fn bench_query(c: &mut Criterion) {
             })
         });
         g.bench_function(BenchmarkId::new(name, "range-1h-15s"), |b| {
-            b.iter(|| engine.range_query(&store, q, last - 3_600_000, last, 15_000).expect("query"))
+            b.iter(|| {
+                engine
+                    .range_query(&store, q, last - 3_600_000, last, 15_000)
+                    .expect("query")
+            })
         });
     }
     g.finish();

@@ -114,7 +114,8 @@ pub fn run(args: &[String]) -> ExitCode {
 fn num(p: &mut lexopt::Parser) -> Result<u64, String> {
     let v = p.value().map_err(|e| e.to_string())?;
     let s = v.to_string_lossy();
-    s.parse::<u64>().map_err(|_| format!("expected a whole number, got {s:?}"))
+    s.parse::<u64>()
+        .map_err(|_| format!("expected a whole number, got {s:?}"))
 }
 
 fn usage_error(msg: &str) -> ExitCode {

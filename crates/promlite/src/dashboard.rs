@@ -176,7 +176,8 @@ fn table(rows: &[(Labels, f64)], unit: Unit, max_rows: usize) -> String {
     }
     cols.sort();
     let shown = &rows[..rows.len().min(max_rows)];
-    let mut cells: Vec<Vec<String>> = vec![cols.iter().cloned().chain(["value".to_string()]).collect()];
+    let mut cells: Vec<Vec<String>> =
+        vec![cols.iter().cloned().chain(["value".to_string()]).collect()];
     for (ls, v) in shown {
         let mut r: Vec<String> = cols
             .iter()
@@ -186,7 +187,13 @@ fn table(rows: &[(Labels, f64)], unit: Unit, max_rows: usize) -> String {
         cells.push(r);
     }
     let widths: Vec<usize> = (0..cells[0].len())
-        .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     if rows.is_empty() {

@@ -541,12 +541,31 @@ fn thread_cpu_ms() -> f64 {
 #[test]
 #[ignore]
 fn bench_shape_high_cardinality() {
-    let les = ["1e-08", "1e-07", "1e-06", "9.999999999999999e-06", "9.999999999999999e-05", "0.001", "0.01", "0.1", "1", "10", "+Inf"];
+    let les = [
+        "1e-08",
+        "1e-07",
+        "1e-06",
+        "9.999999999999999e-06",
+        "9.999999999999999e-05",
+        "0.001",
+        "0.01",
+        "0.1",
+        "1",
+        "10",
+        "+Inf",
+    ];
     use std::sync::Arc;
     // Strings are shared the way a store interns them.
     let a = |s: &str| -> Arc<str> { Arc::from(s) };
-    let (container, job, ns) = (a("kube-controller-manager"), a("kube-controller-manager"), a("kube-system"));
-    let (bname, aname) = (a("workqueue_queue_duration_seconds_bucket"), a("workqueue_adds_total"));
+    let (container, job, ns) = (
+        a("kube-controller-manager"),
+        a("kube-controller-manager"),
+        a("kube-system"),
+    );
+    let (bname, aname) = (
+        a("workqueue_queue_duration_seconds_bucket"),
+        a("workqueue_adds_total"),
+    );
     let les: Vec<Arc<str>> = les.iter().map(|l| a(l)).collect();
     let names: Vec<Arc<str>> = (0..200).map(|q| a(&format!("queue_{q}"))).collect();
     let mut buckets = Vec::new();
@@ -568,18 +587,35 @@ fn bench_shape_high_cardinality() {
                 l.push(("__name__", bname.clone()));
                 l.push(("le", le.clone()));
                 let samples = (0..11)
-                    .map(|i| Sample { t: 1_000_000 + i * 30_000, v: ((li + 1) * (i as usize + 1) * 3) as f64 })
+                    .map(|i| Sample {
+                        t: 1_000_000 + i * 30_000,
+                        v: ((li + 1) * (i as usize + 1) * 3) as f64,
+                    })
                     .collect();
-                buckets.push(promlite_model::SeriesSamples { labels: Labels::from_pairs(l), samples });
+                buckets.push(promlite_model::SeriesSamples {
+                    labels: Labels::from_pairs(l),
+                    samples,
+                });
             }
             let mut l: Vec<(&str, Arc<str>)> = base.to_vec();
             l.push(("__name__", aname.clone()));
-            let samples = (0..11).map(|i| Sample { t: 1_000_000 + i * 30_000, v: (i * 7) as f64 }).collect();
-            adds.push(promlite_model::SeriesSamples { labels: Labels::from_pairs(l), samples });
+            let samples = (0..11)
+                .map(|i| Sample {
+                    t: 1_000_000 + i * 30_000,
+                    v: (i * 7) as f64,
+                })
+                .collect();
+            adds.push(promlite_model::SeriesSamples {
+                labels: Labels::from_pairs(l),
+                samples,
+            });
         }
     }
     let mut by_name = std::collections::HashMap::new();
-    by_name.insert("workqueue_queue_duration_seconds_bucket".to_string(), buckets);
+    by_name.insert(
+        "workqueue_queue_duration_seconds_bucket".to_string(),
+        buckets,
+    );
     by_name.insert("workqueue_adds_total".to_string(), adds);
     let st = PrebuiltStore { by_name };
     let e = engine();
@@ -594,8 +630,14 @@ fn bench_shape_high_cardinality() {
         )
         .unwrap();
         let c0 = thread_cpu_ms();
-        let n = promlite_model::Queryable::select(&st, &[m], 0, t_last).unwrap().len();
-        eprintln!("store clone of {n} bucket series alone, rep {rep}: wall {:?}, cpu {} ms", t0.elapsed(), thread_cpu_ms() - c0);
+        let n = promlite_model::Queryable::select(&st, &[m], 0, t_last)
+            .unwrap()
+            .len();
+        eprintln!(
+            "store clone of {n} bucket series alone, rep {rep}: wall {:?}, cpu {} ms",
+            t0.elapsed(),
+            thread_cpu_ms() - c0
+        );
     }
     for (name, query) in [
         ("hq99", "histogram_quantile(0.99, sum(rate(workqueue_queue_duration_seconds_bucket{container=\"kube-controller-manager\"}[5m])) by (instance, name, le))"),
