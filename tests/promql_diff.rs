@@ -13,7 +13,14 @@
 //! - `le` normalization: compared as numbers, not text;
 //! - annotations (`warnings`/`infos`): not compared (2.42 has none of 3.x's);
 //! - summation order (Kahan in 3.x, naive in 2.42): within the 1e-9 tolerance;
-//! - error texts changed between versions: only the presence of an error is compared.
+//! - error texts changed between versions: only the presence of an error is compared;
+//! - `rate`/`increase` zero-point clamp order (§14.4) differs only for a series that starts
+//!   inside a window after a gap; gen-kcm's restarts reset counters but keep every series
+//!   scraped every interval, so it cannot occur here (it does in the compliance data and
+//!   the oracle example, see tests/compliance.rs, where it was checked by hand);
+//! - `histogram_quantile` small-delta flattening (§14.9a) needs float noise between the
+//!   buckets of one child; gen-kcm's buckets are consistent integers-per-scrape, and any
+//!   difference would show up here as a failure to investigate, not be tolerated.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
