@@ -45,8 +45,11 @@ struct Series {
     labels: Labels,
     /// Delayed name removal: `__name__` is to be removed from the final result.
     drop_name: bool,
-    pts: Vec<(u32, f64)>,
+    pts: Pts,
 }
+
+/// Points of a series: (step index, value); inline for instant queries.
+type Pts = smallvec::SmallVec<[(u32, f64); 1]>;
 
 /// A series of raw samples (range vectors).
 #[derive(Debug, Clone)]
@@ -76,6 +79,10 @@ struct Ctx<'a> {
     warnings: Vec<String>,
     infos: Vec<String>,
     ticks: u32,
+    /// Set by an aggregation for its direct range-function argument: keep
+    /// `__name__` in the labels but mark it dropped (the aggregation ignores
+    /// it), saving a label-set allocation per series. Immediate mode only.
+    lazy_drop: bool,
 }
 
 fn unwrap_parens(e: &Expr) -> &Expr {
@@ -116,6 +123,7 @@ pub(super) fn run(
         warnings: Vec::new(),
         infos: Vec::new(),
         ticks: 0,
+        lazy_drop: false,
     };
     if !instant
         && matches!(
@@ -244,6 +252,20 @@ fn hash_labels<'l>(it: impl Iterator<Item = &'l Label>) -> u64 {
         0xfeu8.hash(&mut h);
     }
     h.finish()
+}
+
+/// True when the label sets carry more than one distinct metric name (so that
+/// dropping names could make two of them equal).
+fn has_distinct_names<'l>(mut it: impl Iterator<Item = &'l Labels>) -> bool {
+    let Some(first) = it.next() else {
+        return false;
+    };
+    let first = first.get_arc(METRIC_NAME);
+    it.any(|l| match (first, l.get_arc(METRIC_NAME)) {
+        (None, None) => false,
+        (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(a, b) && **a != **b,
+        _ => true,
+    })
 }
 
 fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
@@ -467,7 +489,7 @@ impl Ctx<'_> {
         let mut total = 0usize;
         for s in data {
             self.tick()?;
-            let mut pts = Vec::new();
+            let mut pts = Pts::new();
             let mut j = 0usize;
             for (i, &r) in refs.iter().enumerate() {
                 while j < s.samples.len() && s.samples[j].t <= r {
@@ -778,7 +800,7 @@ impl Ctx<'_> {
                     }
                 }
                 let labels = absent_labels(&args[0]);
-                let pts: Vec<(u32, f64)> = (0..g.n)
+                let pts: Pts = (0..g.n)
                     .filter(|&i| !has[i])
                     .map(|i| (i as u32, 1.0))
                     .collect();
@@ -805,7 +827,7 @@ impl Ctx<'_> {
                     }
                 }
                 let labels = absent_labels(&args[0]);
-                let pts: Vec<(u32, f64)> = (0..g.n)
+                let pts: Pts = (0..g.n)
                     .filter(|&i| !has[i])
                     .map(|i| (i as u32, 1.0))
                     .collect();
@@ -975,13 +997,12 @@ impl Ctx<'_> {
         let mut group_labels: Vec<(Labels, bool, String)> = Vec::new();
         let mut per_series: Vec<Option<(usize, f64)>> = Vec::with_capacity(s.len());
         for se in &s {
-            let name = se.labels.metric_name().unwrap_or("").to_string();
             let le = se.labels.get("le").and_then(parse_go_float);
             let Some(le) = le else {
                 self.warnings.push(format!(
                     "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?} {}",
                     se.labels.get("le").unwrap_or(""),
-                    name,
+                    se.labels.metric_name().unwrap_or(""),
                     self.pos(arg_span)
                 ));
                 per_series.push(None);
@@ -995,7 +1016,8 @@ impl Ctx<'_> {
                 } else {
                     (base.without_metric_name(), false)
                 };
-                group_labels.push((labels, dn, name.clone()));
+                let name = se.labels.metric_name().unwrap_or("").to_string();
+                group_labels.push((labels, dn, name));
                 group_labels.len() - 1
             });
             per_series.push(Some((gi, le)));
@@ -1017,7 +1039,7 @@ impl Ctx<'_> {
             .map(|(l, dn, _)| Series {
                 labels: l.clone(),
                 drop_name: *dn,
-                pts: Vec::new(),
+                pts: Pts::new(),
             })
             .collect();
         for gi in 0..ng {
@@ -1046,15 +1068,27 @@ impl Ctx<'_> {
             }
         }
         out.retain(|s| !s.pts.is_empty());
-        Ok(V::Vector(merge_same_labels(out)?))
+        // Groups are distinct with their names; only dropping differing names
+        // can make two equal.
+        if has_distinct_names(s.iter().map(|x| &x.labels)) {
+            out = merge_same_labels(out)?;
+        }
+        Ok(V::Vector(out))
     }
 
     fn annotate_counter(&mut self, fname: &str, s: &[RawSeries], span: Span) {
         let mut seen: HashSet<&str> = HashSet::new();
+        let mut prev: Option<&std::sync::Arc<str>> = None;
         for se in s {
-            let Some(name) = se.labels.metric_name() else {
+            let Some(name_arc) = se.labels.get_arc(METRIC_NAME) else {
                 continue;
             };
+            // Fast path: consecutive series usually share the interned name.
+            if prev.is_some_and(|p| std::sync::Arc::ptr_eq(p, name_arc) || **p == **name_arc) {
+                continue;
+            }
+            prev = Some(name_arc);
+            let name: &str = name_arc;
             if !seen.insert(name) {
                 continue;
             }
@@ -1087,6 +1121,7 @@ impl Ctx<'_> {
     }
 
     fn eval_range_function(&mut self, c: &Call, g: Grid) -> Result<V> {
+        let lazy = std::mem::replace(&mut self.lazy_drop, false);
         let name = c.func.name;
         // The range argument and any scalar parameter.
         let (param, range_arg) = match name {
@@ -1122,16 +1157,10 @@ impl Ctx<'_> {
         let mut out = Vec::with_capacity(rs.series.len());
         let mut window_samples = vec![0usize; g.n];
         let mut scratch: Vec<f64> = Vec::new();
-        let mut distinct_names = false;
-        let first_name = rs.series.first().and_then(|s| s.labels.metric_name());
-        for s in &rs.series {
-            if s.labels.metric_name() != first_name {
-                distinct_names = true;
-            }
-        }
+        let distinct_names = has_distinct_names(rs.series.iter().map(|s| &s.labels));
         for s in &rs.series {
             self.tick()?;
-            let mut pts = Vec::new();
+            let mut pts = Pts::new();
             let (mut lo, mut hi) = (0usize, 0usize);
             for (i, &end) in rs.ends.iter().enumerate() {
                 let start = end - range;
@@ -1215,6 +1244,8 @@ impl Ctx<'_> {
             }
             let (labels, dn) = if keep_name {
                 (s.labels.clone(), s.drop_name)
+            } else if lazy {
+                (s.labels.clone(), true)
             } else {
                 let (l, dn) = self.drop_name(&s.labels);
                 (l, dn || s.drop_name)
@@ -1228,11 +1259,21 @@ impl Ctx<'_> {
         let peak = window_samples.iter().copied().max().unwrap_or(0);
         self.check_samples(peak)?;
         if !keep_name && distinct_names && !self.opts.delayed_name_removal {
-            let mut seen = HashSet::with_capacity(out.len());
-            for s in &out {
-                if !seen.insert(&s.labels) {
-                    return Err(dup_labelset_err());
+            let mut seen: HashMap<u64, usize> = HashMap::with_capacity(out.len());
+            let without_name = |l: &Labels| -> Vec<Label> {
+                l.iter()
+                    .filter(|x| &*x.name != METRIC_NAME)
+                    .cloned()
+                    .collect()
+            };
+            for (k, s) in out.iter().enumerate() {
+                let h = hash_labels(s.labels.iter().filter(|x| &*x.name != METRIC_NAME));
+                if let Some(&prev) = seen.get(&h) {
+                    if without_name(&out[prev].labels) == without_name(&s.labels) {
+                        return Err(dup_labelset_err());
+                    }
                 }
+                seen.insert(h, k);
             }
         }
         Ok(V::Vector(out))
@@ -1243,7 +1284,24 @@ impl Ctx<'_> {
             Some(p) => Some(self.eval(p, g)?),
             None => None,
         };
-        let input = self.eval_vector(&a.expr, g)?;
+        let simple = !matches!(
+            a.op,
+            AggregateOp::Topk
+                | AggregateOp::Bottomk
+                | AggregateOp::Limitk
+                | AggregateOp::LimitRatio
+                | AggregateOp::CountValues
+        );
+        let name_grouped = !a.without && a.grouping.iter().any(|l| l == METRIC_NAME);
+        if simple && !name_grouped && !self.opts.delayed_name_removal {
+            if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
+                self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
+                    && !matches!(c.func.name, "last_over_time" | "first_over_time");
+            }
+        }
+        let input = self.eval_vector(&a.expr, g);
+        self.lazy_drop = false;
+        let input = input?;
         match a.op {
             AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
                 let ks = match param {
@@ -1290,7 +1348,7 @@ impl Ctx<'_> {
         a: &AggregateExpr,
         input: &[Series],
     ) -> Result<(Vec<u32>, Vec<Labels>, Vec<bool>)> {
-        let mut map: HashMap<u64, u32> = HashMap::new();
+        let mut map: HashMap<u64, u32> = HashMap::with_capacity(input.len().min(1 << 20));
         let mut labels = Vec::new();
         // Delayed name removal: a group keyed by a to-be-dropped name drops it too.
         let mut drop = Vec::new();
@@ -1324,127 +1382,96 @@ impl Ctx<'_> {
         let (gi, labels, drops) = self.assign_groups(a, &input)?;
         let ng = labels.len();
         let n = g.n;
-        let mut has = vec![false; ng * n];
-        let mut out_vals = vec![0.0f64; ng * n];
-        match a.op {
-            AggregateOp::Sum => {
-                let mut comp = vec![0.0f64; ng * n];
-                for (s, &grp) in input.iter().zip(&gi) {
-                    let base = grp as usize * n;
-                    for &(i, v) in &s.pts {
-                        let k = base + i as usize;
-                        if has[k] {
-                            (out_vals[k], comp[k]) = f::kahan_inc(v, out_vals[k], comp[k]);
+        // Step-major accumulation with per-group state reused across steps, so
+        // memory stays O(points + groups) for range queries.
+        let steps: Vec<Vec<(u32, f64)>> = if n == 1 {
+            vec![input
+                .iter()
+                .enumerate()
+                .filter_map(|(si, s)| s.pts.first().map(|&(_, v)| (si as u32, v)))
+                .collect()]
+        } else {
+            by_step(&input, n)
+        };
+        drop(input);
+        let op = a.op;
+        let mut acc: Vec<Acc> = vec![Acc::default(); ng];
+        let mut vals: Vec<Vec<f64>> = if op == AggregateOp::Quantile {
+            vec![Vec::new(); ng]
+        } else {
+            Vec::new()
+        };
+        let mut touched: Vec<u32> = Vec::new();
+        let mut out_pts: Vec<Pts> = vec![Pts::new(); ng];
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            for &(si, v) in elems {
+                let grp = gi[si as usize];
+                let st = &mut acc[grp as usize];
+                let first = !st.has;
+                if first {
+                    st.has = true;
+                    touched.push(grp);
+                }
+                match op {
+                    AggregateOp::Sum => {
+                        if first {
+                            st.v = v;
                         } else {
-                            has[k] = true;
-                            out_vals[k] = v;
+                            (st.v, st.c) = f::kahan_inc(v, st.v, st.c);
                         }
                     }
-                }
-                for (v, c) in out_vals.iter_mut().zip(&comp) {
-                    if !v.is_infinite() {
-                        *v += *c;
-                    }
-                }
-            }
-            AggregateOp::Avg => {
-                let mut acc = vec![f::MeanAcc::default(); ng * n];
-                for (s, &grp) in input.iter().zip(&gi) {
-                    let base = grp as usize * n;
-                    for &(i, v) in &s.pts {
-                        let k = base + i as usize;
-                        has[k] = true;
-                        acc[k].add(v);
-                    }
-                }
-                for (o, m) in out_vals.iter_mut().zip(&acc) {
-                    *o = m.value();
-                }
-            }
-            AggregateOp::Count | AggregateOp::Group => {
-                for (s, &grp) in input.iter().zip(&gi) {
-                    let base = grp as usize * n;
-                    for &(i, _) in &s.pts {
-                        let k = base + i as usize;
-                        has[k] = true;
-                        out_vals[k] += 1.0;
-                    }
-                }
-                if a.op == AggregateOp::Group {
-                    for v in out_vals.iter_mut() {
-                        *v = 1.0;
-                    }
-                }
-            }
-            AggregateOp::Min | AggregateOp::Max => {
-                let max = a.op == AggregateOp::Max;
-                for (s, &grp) in input.iter().zip(&gi) {
-                    let base = grp as usize * n;
-                    for &(i, v) in &s.pts {
-                        let k = base + i as usize;
-                        if !has[k] {
-                            has[k] = true;
-                            out_vals[k] = v;
-                        } else {
-                            let cur = out_vals[k];
-                            if (if max { v > cur } else { v < cur }) || cur.is_nan() {
-                                out_vals[k] = v;
-                            }
+                    AggregateOp::Avg => st.mean.add(v),
+                    AggregateOp::Count | AggregateOp::Group => st.v += 1.0,
+                    AggregateOp::Min | AggregateOp::Max => {
+                        let max = op == AggregateOp::Max;
+                        if first || (if max { v > st.v } else { v < st.v }) || st.v.is_nan() {
+                            st.v = v;
                         }
                     }
-                }
-            }
-            AggregateOp::Stddev | AggregateOp::Stdvar => {
-                let mut acc = vec![f::VarAcc::default(); ng * n];
-                for (s, &grp) in input.iter().zip(&gi) {
-                    let base = grp as usize * n;
-                    for &(i, v) in &s.pts {
-                        let k = base + i as usize;
-                        has[k] = true;
-                        acc[k].add(v);
+                    AggregateOp::Stddev | AggregateOp::Stdvar => st.var.add(v),
+                    AggregateOp::Quantile => vals[grp as usize].push(v),
+                    AggregateOp::LimitRatio => {
+                        return Err(QueryError::exec(
+                            "limit_ratio is not supported by this engine",
+                        ))
                     }
-                }
-                for (o, m) in out_vals.iter_mut().zip(&acc) {
-                    let var = m.variance();
-                    *o = if a.op == AggregateOp::Stddev {
-                        var.sqrt()
-                    } else {
-                        var
-                    };
+                    _ => unreachable_op()?,
                 }
             }
-            AggregateOp::Quantile => {
-                let mut vals: Vec<Vec<f64>> = vec![Vec::new(); ng * n];
-                for (s, &grp) in input.iter().zip(&gi) {
-                    let base = grp as usize * n;
-                    for &(i, v) in &s.pts {
-                        let k = base + i as usize;
-                        has[k] = true;
-                        vals[k].push(v);
+            for &grp in &touched {
+                let st = &mut acc[grp as usize];
+                let v = match op {
+                    AggregateOp::Sum => {
+                        if st.v.is_infinite() {
+                            st.v
+                        } else {
+                            st.v + st.c
+                        }
                     }
-                }
-                for (k, vs) in vals.iter_mut().enumerate() {
-                    if has[k] {
-                        let qv = q.map_or(f64::NAN, |q| q[k % n]);
-                        out_vals[k] = f::quantile(qv, vs);
+                    AggregateOp::Avg => st.mean.value(),
+                    AggregateOp::Group => 1.0,
+                    AggregateOp::Stddev => st.var.variance().sqrt(),
+                    AggregateOp::Stdvar => st.var.variance(),
+                    AggregateOp::Quantile => {
+                        let qv = q.map_or(f64::NAN, |q| q[i]);
+                        let vs = &mut vals[grp as usize];
+                        let r = f::quantile(qv, vs);
+                        vs.clear();
+                        r
                     }
-                }
+                    _ => st.v,
+                };
+                *st = Acc::default();
+                out_pts[grp as usize].push((i as u32, v));
             }
-            AggregateOp::LimitRatio => {
-                return Err(QueryError::exec(
-                    "limit_ratio is not supported by this engine",
-                ))
-            }
-            _ => unreachable_op()?,
+            touched.clear();
         }
         let out = labels
             .into_iter()
+            .zip(out_pts)
             .enumerate()
-            .filter_map(|(grp, l)| {
-                let pts: Vec<(u32, f64)> = (0..n)
-                    .filter(|&i| has[grp * n + i])
-                    .map(|i| (i as u32, out_vals[grp * n + i]))
-                    .collect();
+            .filter_map(|(grp, (l, pts))| {
                 (!pts.is_empty()).then_some(Series {
                     labels: l,
                     drop_name: drops[grp],
@@ -1522,7 +1549,7 @@ impl Ctx<'_> {
                         out.push(Series {
                             labels: input[si as usize].labels.clone(),
                             drop_name: input[si as usize].drop_name,
-                            pts: Vec::new(),
+                            pts: Pts::new(),
                         });
                         out.len() - 1
                     });
@@ -1559,7 +1586,7 @@ impl Ctx<'_> {
                     out.push(Series {
                         labels: l,
                         drop_name: false,
-                        pts: Vec::new(),
+                        pts: Pts::new(),
                     });
                     out.len() - 1
                 });
@@ -1569,7 +1596,7 @@ impl Ctx<'_> {
         // Merge counts per step.
         for s in &mut out {
             s.pts.sort_by_key(|p| p.0);
-            let mut merged: Vec<(u32, f64)> = Vec::with_capacity(s.pts.len());
+            let mut merged = Pts::with_capacity(s.pts.len());
             for &(i, v) in &s.pts {
                 match merged.last_mut() {
                     Some(last) if last.0 == i => last.1 += v,
@@ -1639,7 +1666,7 @@ impl Ctx<'_> {
         let mut out = Vec::with_capacity(vec.len());
         for s in vec {
             self.tick()?;
-            let pts: Vec<(u32, f64)> = s
+            let pts: Pts = s
                 .pts
                 .iter()
                 .filter_map(|&(i, v)| {
@@ -1692,8 +1719,8 @@ impl Ctx<'_> {
         let rsig: Vec<u64> = r.iter().map(|s| signature(&s.labels, m)).collect();
         let lsteps = by_step(&l, g.n);
         let rsteps = by_step(&r, g.n);
-        let mut lpts: Vec<Vec<(u32, f64)>> = vec![Vec::new(); l.len()];
-        let mut rpts: Vec<Vec<(u32, f64)>> = vec![Vec::new(); r.len()];
+        let mut lpts: Vec<Pts> = vec![Pts::new(); l.len()];
+        let mut rpts: Vec<Pts> = vec![Pts::new(); r.len()];
         let mut set: HashSet<u64> = HashSet::new();
         for i in 0..g.n {
             self.tick()?;
@@ -1826,7 +1853,7 @@ impl Ctx<'_> {
                             out.push(Series {
                                 labels,
                                 drop_name: dn,
-                                pts: Vec::new(),
+                                pts: Pts::new(),
                             });
                             out.len() - 1
                         });
@@ -1903,6 +1930,16 @@ impl Ctx<'_> {
 
 fn unreachable_op() -> Result<()> {
     Err(QueryError::exec("unsupported aggregation"))
+}
+
+/// Per-group accumulator of the simple aggregations.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    has: bool,
+    v: f64,
+    c: f64,
+    mean: f::MeanAcc,
+    var: f::VarAcc,
 }
 
 enum OpResult {

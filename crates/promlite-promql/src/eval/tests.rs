@@ -501,3 +501,120 @@ fn limits_and_cancel() {
     assert_eq!(e.kind(), QueryErrorKind::Canceled);
     assert_eq!(e.error_type(), "canceled");
 }
+
+/// A store holding pre-built series, answering `select` by metric name only
+/// (the other matchers of the bench queries match every series). Keeps the
+/// store's cost out of the evaluator's timing.
+struct PrebuiltStore {
+    by_name: std::collections::HashMap<String, Vec<promlite_model::SeriesSamples>>,
+}
+
+impl promlite_model::Queryable for PrebuiltStore {
+    fn select(
+        &self,
+        matchers: &[promlite_model::Matcher],
+        _mint: i64,
+        _maxt: i64,
+    ) -> Result<Vec<promlite_model::SeriesSamples>, promlite_model::SelectError> {
+        let name = matchers
+            .iter()
+            .find(|m| &*m.name == "__name__")
+            .map(|m| m.value.to_string())
+            .unwrap_or_default();
+        Ok(self.by_name.get(&name).cloned().unwrap_or_default())
+    }
+}
+
+/// CPU time (user + system) of this thread in ms, from /proc (Linux; 10 ms ticks).
+fn thread_cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |x| x.1);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat; `after` starts at field 3.
+    (ticks(11) + ticks(12)) * 10.0
+}
+
+/// Evaluator timing on the high-cardinality shape (200 instances x 200 queues,
+/// 11 buckets, 11 scrapes 30 s apart). Run with
+/// `cargo test -p promlite-promql --release -- --ignored --nocapture bench_shape`.
+#[test]
+#[ignore]
+fn bench_shape_high_cardinality() {
+    let les = ["1e-08", "1e-07", "1e-06", "9.999999999999999e-06", "9.999999999999999e-05", "0.001", "0.01", "0.1", "1", "10", "+Inf"];
+    use std::sync::Arc;
+    // Strings are shared the way a store interns them.
+    let a = |s: &str| -> Arc<str> { Arc::from(s) };
+    let (container, job, ns) = (a("kube-controller-manager"), a("kube-controller-manager"), a("kube-system"));
+    let (bname, aname) = (a("workqueue_queue_duration_seconds_bucket"), a("workqueue_adds_total"));
+    let les: Vec<Arc<str>> = les.iter().map(|l| a(l)).collect();
+    let names: Vec<Arc<str>> = (0..200).map(|q| a(&format!("queue_{q}"))).collect();
+    let mut buckets = Vec::new();
+    let mut adds = Vec::new();
+    for inst in 0..200 {
+        let instance = a(&format!("10.0.{}.{}:10257", inst / 250, inst % 250));
+        let pod = a(&format!("kube-controller-manager-node{inst}"));
+        for name in &names {
+            let base = [
+                ("container", container.clone()),
+                ("instance", instance.clone()),
+                ("job", job.clone()),
+                ("namespace", ns.clone()),
+                ("pod", pod.clone()),
+                ("name", name.clone()),
+            ];
+            for (li, le) in les.iter().enumerate() {
+                let mut l: Vec<(&str, Arc<str>)> = base.to_vec();
+                l.push(("__name__", bname.clone()));
+                l.push(("le", le.clone()));
+                let samples = (0..11)
+                    .map(|i| Sample { t: 1_000_000 + i * 30_000, v: ((li + 1) * (i as usize + 1) * 3) as f64 })
+                    .collect();
+                buckets.push(promlite_model::SeriesSamples { labels: Labels::from_pairs(l), samples });
+            }
+            let mut l: Vec<(&str, Arc<str>)> = base.to_vec();
+            l.push(("__name__", aname.clone()));
+            let samples = (0..11).map(|i| Sample { t: 1_000_000 + i * 30_000, v: (i * 7) as f64 }).collect();
+            adds.push(promlite_model::SeriesSamples { labels: Labels::from_pairs(l), samples });
+        }
+    }
+    let mut by_name = std::collections::HashMap::new();
+    by_name.insert("workqueue_queue_duration_seconds_bucket".to_string(), buckets);
+    by_name.insert("workqueue_adds_total".to_string(), adds);
+    let st = PrebuiltStore { by_name };
+    let e = engine();
+    let t_last = 1_000_000 + 10 * 30_000;
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for rep in 0..2 {
+        let t0 = std::time::Instant::now();
+        let m = promlite_model::Matcher::new(
+            promlite_model::MatchOp::Equal,
+            "__name__",
+            "workqueue_queue_duration_seconds_bucket",
+        )
+        .unwrap();
+        let c0 = thread_cpu_ms();
+        let n = promlite_model::Queryable::select(&st, &[m], 0, t_last).unwrap().len();
+        eprintln!("store clone of {n} bucket series alone, rep {rep}: wall {:?}, cpu {} ms", t0.elapsed(), thread_cpu_ms() - c0);
+    }
+    for (name, query) in [
+        ("hq99", "histogram_quantile(0.99, sum(rate(workqueue_queue_duration_seconds_bucket{container=\"kube-controller-manager\"}[5m])) by (instance, name, le))"),
+        ("adds", "sum(rate(workqueue_adds_total{container=\"kube-controller-manager\"}[5m])) by (instance, name)"),
+    ] {
+        if !only.is_empty() && only != name {
+            continue;
+        }
+        for rep in 0..5 {
+            let (t0, c0) = (std::time::Instant::now(), thread_cpu_ms());
+            let r = e.instant_query(&st, query, t_last).unwrap();
+            let n = match &r.value { Value::Vector(v) => v.len(), _ => 0 };
+            drop(r);
+            eprintln!("{name} instant rep {rep}: wall {:?}, cpu {} ms ({n} series)", t0.elapsed(), thread_cpu_ms() - c0);
+        }
+        let (t0, c0) = (std::time::Instant::now(), thread_cpu_ms());
+        let r = e.range_query(&st, query, t_last - 3_600_000, t_last, 15_000).unwrap();
+        let n = match &r.value { Value::Matrix(v) => v.len(), _ => 0 };
+        drop(r);
+        eprintln!("{name} 1h range @15s: wall {:?}, cpu {} ms ({n} series)", t0.elapsed(), thread_cpu_ms() - c0);
+    }
+}
