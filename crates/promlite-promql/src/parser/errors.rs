@@ -23,17 +23,11 @@ pub struct ParseError {
 impl ParseError {
     /// Creates an error for `span` of `query`, computing line and column.
     pub fn new(query: &str, span: Span, message: impl Into<String>) -> Self {
-        let start = floor_boundary(query, span.start);
-        let before = &query.as_bytes()[..start];
-        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let (line, col) = line_col(query, span.start);
         ParseError {
             span,
             line,
-            col: start - line_start + 1,
+            col,
             message: message.into(),
         }
     }
@@ -64,6 +58,23 @@ impl ParseError {
             .max(1);
         format!("{text}\n{pad}{}\n{self}", "^".repeat(width))
     }
+}
+
+/// The 1-based line and byte column of byte `offset` of `query`, as Prometheus
+/// prints positions (`1:15`), e.g. for annotations that point into the query.
+///
+/// ```
+/// assert_eq!(promlite_promql::parser::errors::line_col("a +\n  b", 6), (2, 3));
+/// ```
+pub fn line_col(query: &str, offset: usize) -> (usize, usize) {
+    let start = floor_boundary(query, offset);
+    let before = &query.as_bytes()[..start];
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, start - line_start + 1)
 }
 
 /// The largest char boundary of `s` at or before `i`.
