@@ -690,8 +690,7 @@ impl<'a> Parser<'a> {
         };
         self.bump();
         let v = if neg { -v } else { v };
-        let ms = v * 1000.0;
-        if !ms.is_finite() || ms.abs() >= 9.223_372_036_854_775e18 {
+        let Some(ms) = at_ms(v) else {
             let shown = if v.is_nan() {
                 "NaN".to_string()
             } else if v.is_infinite() {
@@ -703,8 +702,8 @@ impl<'a> Parser<'a> {
                 Span::new(expr_start, n.span.end),
                 format!("timestamp out of bounds for @ modifier: {shown}"),
             );
-        }
-        Ok((AtModifier::Timestamp(ms.round() as i64), n.span.end))
+        };
+        Ok((AtModifier::Timestamp(ms), n.span.end))
     }
 
     fn primary(&mut self) -> Res<Node> {
@@ -1057,6 +1056,16 @@ impl<'a> Parser<'a> {
             d,
         ))
     }
+}
+
+/// Converts an `@` timestamp in seconds to milliseconds as Prometheus does
+/// (multiply, round half away from zero); `None` when not finite or out of `i64`.
+pub(crate) fn at_ms(v: f64) -> Option<i64> {
+    let ms = v * 1000.0;
+    if !ms.is_finite() || ms.abs() >= 9.223_372_036_854_775e18 {
+        return None;
+    }
+    Some(ms.round() as i64)
 }
 
 /// Prometheus's internal type names (`"vector"`, `"matrix"`), used by a few of
