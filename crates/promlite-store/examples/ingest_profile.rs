@@ -1,0 +1,83 @@
+//! Profiling harness: `cargo run --release -p promlite-store --example ingest_profile -- FIRST NEXT... [--reps N]`.
+//! Ingests FIRST, then NEXT files in turn (N rounds), printing per-scrape wall time
+//! and ns/sample; then the stats.
+use std::time::Instant;
+
+use promlite_store::{Format, Store, StoreConfig, Target};
+
+/// CPU time of this thread in seconds (the machine is shared: wall time lies).
+fn cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<f64>().ok())
+        })
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let reps: usize = std::env::var("REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let bodies: Vec<Vec<u8>> = args
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
+    for _ in 0..2 {
+        let c0 = cpu();
+        let mut p = promlite_expfmt::Parser::new(&bodies[0], Format::Text);
+        let mut n = 0usize;
+        while let Some(ev) = p.next_event() {
+            if let Ok(promlite_expfmt::Event::Sample(s)) = ev {
+                n += s.series_bytes().len() & 1;
+                n += 1;
+            }
+        }
+        let c = cpu() - c0;
+        println!(
+            "parse-only: cpu {:.3} s, {:.0} cpu ns/line ({n})",
+            c,
+            c * 1e9 / n as f64 * 1.5
+        );
+    }
+    let store = Store::new(StoreConfig::default());
+    let t = Target::from_pairs([("job", "p")]);
+    let start = Instant::now();
+    let c0 = cpu();
+    let r = store
+        .ingest_scrape(&t, &bodies[0], Format::Text, 0)
+        .expect("first");
+    let s = start.elapsed().as_secs_f64();
+    let c = cpu() - c0;
+    println!(
+        "first: wall {:.3} s, cpu {:.3} s, {:.0} cpu ns/sample, {} series",
+        s,
+        c,
+        c * 1e9 / r.samples_in_body as f64,
+        r.series_created
+    );
+    let mut k = 0;
+    for _ in 0..reps {
+        for b in &bodies[1..] {
+            k += 1;
+            let start = Instant::now();
+            let c0 = cpu();
+            let r = store
+                .ingest_scrape(&t, b, Format::Text, k * 30_000)
+                .expect("next");
+            let s = start.elapsed().as_secs_f64();
+            let c = cpu() - c0;
+            println!(
+                "steady: wall {:.3} s, cpu {:.3} s, {:.0} cpu ns/sample",
+                s,
+                c,
+                c * 1e9 / r.samples_in_body as f64
+            );
+        }
+    }
+    println!("{:?}", store.stats());
+}
