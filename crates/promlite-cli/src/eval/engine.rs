@@ -17,6 +17,8 @@ pub struct Settings {
     pub max_samples: usize,
     /// Accept experimental functions (`mad_over_time`, `limitk`, ...).
     pub experimental: bool,
+    /// Wall-clock limit per query.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Default for Settings {
@@ -26,6 +28,7 @@ impl Default for Settings {
             delayed_name_removal: false,
             max_samples: 50_000_000,
             experimental: false,
+            timeout: None,
         }
     }
 }
@@ -96,7 +99,7 @@ fn options(settings: &Settings) -> EngineOptions {
         lookback_delta_ms: settings.lookback_ms,
         delayed_name_removal: settings.delayed_name_removal,
         max_samples: settings.max_samples,
-        timeout: None,
+        timeout: settings.timeout,
     }
 }
 

@@ -226,6 +226,7 @@ pub fn run_script(cmds: &[(usize, Command)]) -> Vec<CaseResult> {
         max_samples: 50_000_000,
         // Upstream's test parser enables experimental functions.
         experimental: true,
+        timeout: None,
     };
     let mut db = Db::default();
     let mut out = Vec::new();
