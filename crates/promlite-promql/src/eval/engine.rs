@@ -260,12 +260,88 @@ fn has_distinct_names<'l>(mut it: impl Iterator<Item = &'l Labels>) -> bool {
     let Some(first) = it.next() else {
         return false;
     };
-    let first = first.get_arc(METRIC_NAME);
-    it.any(|l| match (first, l.get_arc(METRIC_NAME)) {
+    let first = name_arc(first);
+    it.any(|l| match (first, name_arc(l)) {
         (None, None) => false,
         (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(a, b) && **a != **b,
         _ => true,
     })
+}
+
+/// `name == "__name__"` without a library string comparison.
+#[inline]
+fn is_metric_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 8
+        && u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            == u64::from_ne_bytes(*b"__name__")
+}
+
+/// The `__name__` value of a label set (a linear scan: it is nearly always first).
+#[inline]
+fn name_arc(labels: &Labels) -> Option<&std::sync::Arc<str>> {
+    labels
+        .iter()
+        .find(|l| is_metric_name(&l.name))
+        .map(|l| &l.value)
+}
+
+/// Decides per label whether it belongs to an aggregation's group key, caching
+/// the answer per label-name pointer (stores intern names, so a handful of
+/// pointers cover all series).
+struct Grouper<'a> {
+    names: &'a [String],
+    without: bool,
+    cache: Vec<(usize, bool)>,
+}
+
+impl<'a> Grouper<'a> {
+    fn new(names: &'a [String], without: bool) -> Self {
+        Grouper {
+            names,
+            without,
+            cache: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn keep(&mut self, l: &Label) -> bool {
+        let p = std::sync::Arc::as_ptr(&l.name) as *const u8 as usize;
+        let use_cache = self.cache.len() < 16;
+        if use_cache {
+            if let Some(&(_, k)) = self.cache.iter().find(|(q, _)| *q == p) {
+                return k;
+            }
+        }
+        let listed = self.names.iter().any(|n| **n == *l.name);
+        let k = if self.without {
+            !listed && !is_metric_name(&l.name)
+        } else {
+            listed
+        };
+        // Names not interned: the cache fills up and is then bypassed.
+        if use_cache {
+            self.cache.push((p, k));
+        }
+        k
+    }
+
+    fn hash(&mut self, labels: &Labels) -> u64 {
+        let mut h = hasher();
+        for l in labels.iter() {
+            if self.keep(l) {
+                l.name.hash(&mut h);
+                0xffu8.hash(&mut h);
+                l.value.hash(&mut h);
+                0xfeu8.hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+
+    fn labels(&mut self, labels: &Labels) -> Labels {
+        labels.filter(|l| self.keep(l))
+    }
 }
 
 fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
@@ -273,22 +349,6 @@ fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
         labels.filter(|l| &*l.name != METRIC_NAME && !names.iter().any(|n| **n == *l.name))
     } else {
         labels.filter(|l| names.iter().any(|n| **n == *l.name))
-    }
-}
-
-fn grouping_hash(labels: &Labels, names: &[String], without: bool) -> u64 {
-    if without {
-        hash_labels(
-            labels
-                .iter()
-                .filter(|l| &*l.name != METRIC_NAME && !names.iter().any(|n| **n == *l.name)),
-        )
-    } else {
-        hash_labels(
-            labels
-                .iter()
-                .filter(|l| names.iter().any(|n| **n == *l.name)),
-        )
     }
 }
 
@@ -1008,7 +1068,7 @@ impl Ctx<'_> {
                 per_series.push(None);
                 continue;
             };
-            let h = hash_labels(se.labels.iter().filter(|l| &*l.name != "le"));
+            let h = hash_labels(se.labels.iter().filter(|l| l.name.as_bytes() != b"le"));
             let gi = *groups.entry(h).or_insert_with(|| {
                 let base = se.labels.filter(|l| &*l.name != "le");
                 let (labels, dn) = if self.opts.delayed_name_removal {
@@ -1080,7 +1140,7 @@ impl Ctx<'_> {
         let mut seen: HashSet<&str> = HashSet::new();
         let mut prev: Option<&std::sync::Arc<str>> = None;
         for se in s {
-            let Some(name_arc) = se.labels.get_arc(METRIC_NAME) else {
+            let Some(name_arc) = name_arc(&se.labels) else {
                 continue;
             };
             // Fast path: consecutive series usually share the interned name.
@@ -1349,15 +1409,16 @@ impl Ctx<'_> {
         input: &[Series],
     ) -> Result<(Vec<u32>, Vec<Labels>, Vec<bool>)> {
         let mut map: HashMap<u64, u32> = HashMap::with_capacity(input.len().min(1 << 20));
+        let mut grouper = Grouper::new(&a.grouping, a.without);
         let mut labels = Vec::new();
         // Delayed name removal: a group keyed by a to-be-dropped name drops it too.
         let mut drop = Vec::new();
         let mut gi = Vec::with_capacity(input.len());
         for s in input {
             self.tick()?;
-            let h = grouping_hash(&s.labels, &a.grouping, a.without);
+            let h = grouper.hash(&s.labels);
             let idx = *map.entry(h).or_insert_with(|| {
-                labels.push(grouping_labels(&s.labels, &a.grouping, a.without));
+                labels.push(grouper.labels(&s.labels));
                 drop.push(false);
                 (labels.len() - 1) as u32
             });
