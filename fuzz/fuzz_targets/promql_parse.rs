@@ -1,4 +1,27 @@
 #![no_main]
-//! Placeholder: filled in by its stage.
+//! Arbitrary bytes into the PromQL parser: it must never panic, and every error
+//! must carry a position inside the query.
 use libfuzzer_sys::fuzz_target;
-fuzz_target!(|_data: &[u8]| {});
+use promlite::promql::{parse_with, ParseOptions};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(q) = std::str::from_utf8(data) else {
+        return;
+    };
+    for experimental in [false, true] {
+        let opts = ParseOptions {
+            enable_experimental_functions: experimental,
+        };
+        match parse_with(q, opts) {
+            Ok(e) => {
+                let _ = e.to_string();
+                let _ = e.value_type();
+            }
+            Err(err) => {
+                assert!(err.span.start <= q.len(), "error position past the end");
+                assert!(err.line >= 1 && err.col >= 1);
+                let _ = err.render(q);
+            }
+        }
+    }
+});

@@ -40,6 +40,10 @@ pub(crate) enum Tok {
     Duration(i64),
     /// A string literal (unescaped).
     Str(String),
+    /// A lexing error; the token stream ends here. The parser reports it when it
+    /// reaches it, so that grammar errors earlier in the input win, as in
+    /// Prometheus's lazily-lexing parser.
+    Error(String),
     Eof,
 }
 
@@ -67,14 +71,24 @@ fn is_alnum(c: u8) -> bool {
 
 /// Tokenizes the whole query. Tracks brace/bracket/paren nesting the way the
 /// Prometheus lexer does so that unbalanced input gets its messages.
-pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
-    let b = src.as_bytes();
+pub(crate) fn lex(src: &str) -> Vec<Token> {
     let mut out = Vec::new();
+    if let Err(e) = lex_into(src, &mut out) {
+        out.push(Token {
+            tok: Tok::Error(e.message),
+            span: e.span,
+        });
+    }
+    out
+}
+
+// One `match` per delimiter kind reads better than guards with side effects.
+#[allow(clippy::collapsible_match)]
+fn lex_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
+    let b = src.as_bytes();
     let mut i = 0;
     let mut in_braces = false;
-    let mut brace_open = 0;
     let mut in_brackets = false;
-    let mut bracket_open = 0;
     let mut parens: Vec<usize> = Vec::new();
     let err = |s: usize, e: usize, m: String| LexError {
         span: Span::new(s, e),
@@ -93,9 +107,23 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             }
             continue;
         }
+        let next = b.get(i + 1).copied();
+        let bang_ok = next == Some(b'=') || (in_braces && next == Some(b'~'));
+        if (c == b'!' && !bang_ok) || (c == b'=' && next == Some(b'~') && !in_braces) {
+            let after = src[i + 1..].chars().next().unwrap_or(' ');
+            let what = if in_braces { " inside braces" } else { "" };
+            return Err(err(
+                start,
+                start + 1,
+                format!(
+                    "unexpected character after '{}'{what}: {}",
+                    c as char,
+                    go_quote_char(after)
+                ),
+            ));
+        }
         let single = |t: Tok| Some((t, 1));
         let two = |t: Tok| Some((t, 2));
-        let next = b.get(i + 1).copied();
         let punct = match c {
             b'(' => single(Tok::LParen),
             b')' => single(Tok::RParen),
@@ -105,10 +133,10 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
             b']' => single(Tok::RBracket),
             b',' => single(Tok::Comma),
             b'=' if next == Some(b'=') => two(Tok::Eql),
-            b'=' if next == Some(b'~') => two(Tok::ReMatch),
+            b'=' if next == Some(b'~') && in_braces => two(Tok::ReMatch),
             b'=' => single(Tok::Assign),
             b'!' if next == Some(b'=') => two(Tok::Neq),
-            b'!' if next == Some(b'~') => two(Tok::ReNoMatch),
+            b'!' if next == Some(b'~') && in_braces => two(Tok::ReNoMatch),
             b'>' if next == Some(b'=') => two(Tok::Gte),
             b'>' => single(Tok::Gtr),
             b'<' if next == Some(b'=') => two(Tok::Lte),
@@ -130,7 +158,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                 Tok::RParen => {
                     if parens.pop().is_none() {
                         return Err(err(
-                            start,
+                            start + 1,
                             start + 1,
                             "unexpected right parenthesis ')'".into(),
                         ));
@@ -141,11 +169,10 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                         return Err(err(start, start + 1, "unexpected left brace '{'".into()));
                     }
                     in_braces = true;
-                    brace_open = start;
                 }
                 Tok::RBrace => {
                     if !in_braces {
-                        return Err(err(start, start + 1, "unexpected right brace '}'".into()));
+                        return Err(err(start, start + 1, "unexpected character: '}'".into()));
                     }
                     in_braces = false;
                 }
@@ -154,7 +181,6 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
                         return Err(err(start, start + 1, "unexpected left bracket '['".into()));
                     }
                     in_brackets = true;
-                    bracket_open = start;
                 }
                 Tok::RBracket => {
                     if !in_brackets {
@@ -272,22 +298,22 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
     }
     if in_braces {
         return Err(err(
-            brace_open,
+            b.len(),
             b.len(),
             "unexpected end of input inside braces".into(),
         ));
     }
     if in_brackets {
-        return Err(err(bracket_open, b.len(), "unclosed left bracket".into()));
+        return Err(err(b.len(), b.len(), "unclosed left bracket".into()));
     }
-    if let Some(&p) = parens.last() {
-        return Err(err(p, b.len(), "unclosed left parenthesis".into()));
+    if !parens.is_empty() {
+        return Err(err(b.len(), b.len(), "unclosed left parenthesis".into()));
     }
     out.push(Token {
         tok: Tok::Eof,
         span: Span::new(b.len(), b.len()),
     });
-    Ok(out)
+    Ok(())
 }
 
 /// Go's `%q` of a rune: `'x'`, with escapes for specials.
@@ -338,8 +364,18 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
         };
         i += e.len_utf8();
         let bad = |i: usize, m: &str| LexError {
-            span: Span::new(esc_start, i),
+            span: Span::new(start, i.max(esc_start)),
             message: m.to_string(),
+        };
+        // The first character of `digits` that is not a digit of `radix`.
+        let illegal = |digits: &str, radix: u32| {
+            digits.chars().find(|c| !c.is_digit(radix)).map(|c| {
+                format!(
+                    "illegal character U+{:04X} {} in escape sequence",
+                    c as u32,
+                    go_quote_char(c)
+                )
+            })
         };
         match e {
             'a' => out.push(7),
@@ -352,9 +388,13 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
             '\\' => out.push(b'\\'),
             c if c as u32 == q as u32 => out.push(q),
             '0'..='7' => {
-                let digits = src.get(i - 1..i + 2).unwrap_or("");
-                if digits.len() < 3 || !digits.bytes().all(|d| (b'0'..=b'7').contains(&d)) {
-                    return Err(bad(i, "escape sequence is invalid"));
+                let digits: String = src[i - 1..].chars().take(3).collect();
+                let digits = digits.as_str();
+                if let Some(m) = illegal(digits, 8) {
+                    return Err(bad(i, &m));
+                }
+                if digits.len() < 3 {
+                    return Err(bad(i, "escape sequence not terminated"));
                 }
                 let v = u32::from_str_radix(digits, 8).unwrap_or(256);
                 if v > 255 {
@@ -372,9 +412,13 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
                     'u' => 4,
                     _ => 8,
                 };
-                let digits = src.get(i..i + n).unwrap_or("");
-                if digits.len() < n || !digits.bytes().all(|d| d.is_ascii_hexdigit()) {
-                    return Err(bad(i, "escape sequence is invalid"));
+                let digits: String = src[i..].chars().take(n).collect();
+                let digits = digits.as_str();
+                if let Some(m) = illegal(digits, 16) {
+                    return Err(bad(i, &m));
+                }
+                if digits.len() < n {
+                    return Err(bad(i, "escape sequence not terminated"));
                 }
                 let v = u32::from_str_radix(digits, 16).unwrap_or(u32::MAX);
                 i += n;
@@ -391,7 +435,7 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
             }
             other => {
                 return Err(LexError {
-                    span: Span::new(esc_start, i),
+                    span: Span::new(start, i),
                     message: format!(
                         "unknown escape sequence U+{:04X} {}",
                         other as u32,
@@ -419,7 +463,7 @@ fn lex_number_or_duration(src: &str, start: usize) -> Result<(Tok, usize), LexEr
             Some(ms) => Ok((Tok::Duration(ms), end)),
             None => Err(LexError {
                 span: Span::new(start, end),
-                message: format!("duration out of range: {:?}", &src[start..end]),
+                message: "duration out of range".into(),
             }),
         };
     }
@@ -449,20 +493,37 @@ fn lex_number_or_duration(src: &str, start: usize) -> Result<(Tok, usize), LexEr
             i += 1;
         }
     }
-    let mut end = i;
-    let bad = |end: usize| LexError {
-        span: Span::new(start, end),
-        message: format!("bad number or duration syntax: {:?}", &src[start..end]),
-    };
-    if end < b.len() && (is_alnum(b[end]) || b[end] == b'.') {
+    let num_end = i;
+    if i < b.len() && (is_alnum(b[i]) || b[i] == b'.') {
+        let mut end = i;
         while end < b.len() && (is_alnum(b[end]) || b[end] == b'.') {
             end += 1;
         }
-        return Err(bad(end));
+        let word = &src[start..end];
+        // Digits, dots and duration units only: a malformed duration (`1.5h`, `30m1h`).
+        let duration_like = word.bytes().any(|c| b"ywdhms".contains(&c))
+            && word
+                .bytes()
+                .all(|c| c.is_ascii_digit() || c == b'.' || b"ywdhms".contains(&c));
+        let message = if duration_like {
+            format!("not a valid duration string: {word:?}")
+        } else {
+            format!("bad number or duration syntax: {:?}", &src[start..num_end])
+        };
+        return Err(LexError {
+            span: Span::new(start, end),
+            message,
+        });
     }
-    match parse_number(&src[start..end]) {
-        Some(v) => Ok((Tok::Number(v), end)),
-        None => Err(bad(end)),
+    let text = &src[start..num_end];
+    match parse_number(text) {
+        Some(v) => Ok((Tok::Number(v), num_end)),
+        None => Err(LexError {
+            span: Span::new(start, num_end),
+            message: format!(
+                "error parsing number: strconv.ParseFloat: parsing {text:?}: invalid syntax"
+            ),
+        }),
     }
 }
 
@@ -592,7 +653,7 @@ mod tests {
     use super::*;
 
     fn toks(s: &str) -> Vec<Tok> {
-        lex(s).unwrap().into_iter().map(|t| t.tok).collect()
+        lex(s).into_iter().map(|t| t.tok).collect()
     }
 
     #[test]
@@ -611,8 +672,9 @@ mod tests {
     fn durations() {
         assert_eq!(toks("1h30m"), vec![Tok::Duration(5_400_000), Tok::Eof]);
         assert_eq!(toks("100ms"), vec![Tok::Duration(100), Tok::Eof]);
-        assert!(lex("30m1h").is_err());
-        assert!(lex("1.5h").is_err());
+        let err = |s: &str| matches!(toks(s)[0], Tok::Error(_));
+        assert!(err("30m1h"));
+        assert!(err("1.5h"));
     }
 
     #[test]
@@ -620,7 +682,9 @@ mod tests {
         assert_eq!(toks(r#""a\n\x41\u00e9\101""#)[0], Tok::Str("a\nAéA".into()));
         assert_eq!(toks(r"'it\'s'")[0], Tok::Str("it's".into()));
         assert_eq!(toks(r"`a\d`")[0], Tok::Str(r"a\d".into()));
-        let e = lex(r#""\d""#).unwrap_err();
-        assert_eq!(e.message, "unknown escape sequence U+0064 'd'");
+        assert_eq!(
+            toks(r#""\d""#)[0],
+            Tok::Error("unknown escape sequence U+0064 'd'".into())
+        );
     }
 }

@@ -7,7 +7,7 @@ mod lexer;
 mod parse;
 pub mod printer;
 
-pub use parse::{MAX_DEPTH, MAX_QUERY_LEN};
+pub use parse::{MAX_DEPTH, MAX_NESTING, MAX_QUERY_LEN};
 
 use ast::Expr;
 use errors::ParseError;
@@ -35,3 +35,5 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
 pub fn parse_with(query: &str, opts: ParseOptions) -> Result<Expr, ParseError> {
     parse::Parser::new(query, opts)?.parse_all()
 }
+#[cfg(test)]
+mod tests;

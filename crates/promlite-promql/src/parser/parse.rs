@@ -8,9 +8,14 @@ use super::functions::get_function;
 use super::lexer::{lex, Tok, Token};
 use super::ParseOptions;
 
-/// Deepest AST (and parser recursion) accepted; deeper queries get an error
-/// instead of exhausting the stack.
+/// Deepest AST accepted (longest chain of nested nodes, e.g. `1+1+...+1` has one
+/// level per `+`); deeper queries get an error instead of exhausting the stack of
+/// whatever walks the tree recursively.
 pub const MAX_DEPTH: u32 = 200;
+/// Deepest parser recursion accepted: nesting of parentheses, call arguments,
+/// aggregations and unary operators. A debug build needs about 12 KiB of stack per
+/// level, so 64 levels stay well inside a 2 MiB thread stack.
+pub const MAX_NESTING: u32 = 64;
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_LEN: usize = 1 << 20;
 
@@ -24,6 +29,9 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     depth: u32,
     opts: ParseOptions,
+    /// Set while parsing the second argument of `info()`, whose label selector may
+    /// match everything (Prometheus exempts it from the non-empty-matcher rule).
+    lenient_selector: bool,
 }
 
 /// Keywords that cannot be printed as bare metric names.
@@ -65,16 +73,18 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        let toks = lex(src).map_err(|e| ParseError::new(src, e.span, e.message))?;
+        let toks = lex(src);
         Ok(Parser {
             src,
             toks,
             pos: 0,
             depth: 0,
             opts,
+            lenient_selector: false,
         })
     }
 
+    #[inline(never)]
     fn err<T>(&self, span: Span, msg: impl Into<String>) -> Res<T> {
         Err(ParseError::new(self.src, span, msg))
     }
@@ -135,8 +145,12 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn unexpected<T>(&self, context: &str, expected: &str) -> Res<T> {
         let t = self.peek();
+        if let Tok::Error(m) = &t.tok {
+            return self.err(t.span, m.clone());
+        }
         let mut m = format!("unexpected {}", self.desc(t));
         if !context.is_empty() {
             m.push_str(" in ");
@@ -158,10 +172,16 @@ impl<'a> Parser<'a> {
     }
 
     fn check_depth(&self, d: u32, span: Span) -> Res<()> {
-        if d > MAX_DEPTH || self.depth > MAX_DEPTH {
+        if d > MAX_DEPTH {
             return self.err(
                 span,
                 format!("expression nesting too deep (more than {MAX_DEPTH} levels)"),
+            );
+        }
+        if self.depth > MAX_NESTING {
+            return self.err(
+                span,
+                format!("expression nesting too deep (more than {MAX_NESTING} nested levels)"),
             );
         }
         Ok(())
@@ -170,7 +190,7 @@ impl<'a> Parser<'a> {
     /// Parses the whole input.
     pub(crate) fn parse_all(&mut self) -> Res<Expr> {
         if self.peek().tok == Tok::Eof {
-            return self.err(self.peek().span, "no expression found in input");
+            return self.err(Span::new(0, 0), "no expression found in input");
         }
         let (e, _) = self.expr(0)?;
         if self.peek().tok != Tok::Eof {
@@ -202,6 +222,12 @@ impl<'a> Parser<'a> {
     }
 
     fn expr(&mut self, min_prec: u8) -> Res<Node> {
+        if self.depth >= MAX_NESTING {
+            return self.err(
+                self.peek().span,
+                format!("expression nesting too deep (more than {MAX_NESTING} nested levels)"),
+            );
+        }
         self.depth += 1;
         let r = self.expr_inner(min_prec);
         self.depth -= 1;
@@ -237,12 +263,13 @@ impl<'a> Parser<'a> {
             d = d.max(rd) + 1;
             let span = lhs.span.to(rhs.span);
             self.check_depth(d, span)?;
-            lhs = self.binary(op, lhs, rhs, return_bool, matching, span)?;
+            lhs = self.binary(op, lhs, rhs, return_bool, matching, span, op_tok.span)?;
         }
         Ok((lhs, d))
     }
 
     /// `on (..)` / `ignoring (..)` and `group_left/right (..)` after an operator.
+    #[inline(never)]
     fn vector_matching(&mut self, op: BinaryOp) -> Res<Option<(VectorMatching, Span)>> {
         let t = self.peek().clone();
         let on = kw(&t.tok, "on");
@@ -295,8 +322,7 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Ident { text, colon } => {
                     if *colon {
-                        return self
-                            .err(t.span, format!("invalid label name for grouping: {text:?}"));
+                        return self.unexpected(context, "label");
                     }
                     out.push(text.clone());
                     self.bump();
@@ -317,6 +343,8 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     fn binary(
         &self,
         op: BinaryOp,
@@ -325,12 +353,16 @@ impl<'a> Parser<'a> {
         return_bool: bool,
         matching: Option<(VectorMatching, Span)>,
         span: Span,
+        op_span: Span,
     ) -> Res<Expr> {
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
         let scalarish = |t| t == ValueType::Scalar || t == ValueType::Vector;
         if op.is_comparison() && !return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
         {
-            return self.err(span, "comparisons between scalars must use BOOL modifier");
+            return self.err(
+                op_span,
+                "comparisons between scalars must use BOOL modifier",
+            );
         }
         if !scalarish(lt) || !scalarish(rt) {
             return self.err(
@@ -340,7 +372,7 @@ impl<'a> Parser<'a> {
         }
         let both_vectors = lt == ValueType::Vector && rt == ValueType::Vector;
         let matching = match matching {
-            Some((vm, mspan)) => {
+            Some((vm, _mspan)) => {
                 if !both_vectors {
                     if !vm.matching_labels.is_empty()
                         || vm.on
@@ -367,7 +399,7 @@ impl<'a> Parser<'a> {
                         if let Some(l) = vm.include.iter().find(|l| vm.matching_labels.contains(l))
                         {
                             return self.err(
-                                mspan,
+                                op_span,
                                 format!(
                                     "label {l:?} must not occur in ON and GROUP clause at once"
                                 ),
@@ -434,7 +466,7 @@ impl<'a> Parser<'a> {
                 span,
                 format!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
-                    prom_type_name(it)
+                    it.as_str()
                 ),
             );
         }
@@ -455,113 +487,132 @@ impl<'a> Parser<'a> {
     fn postfix(&mut self) -> Res<Node> {
         let (mut e, mut d) = self.primary()?;
         loop {
-            let t = self.peek().clone();
+            let t = self.peek();
             if t.tok == Tok::LBracket {
-                self.bump();
-                let (range, _) = self.duration("range", true)?;
-                if self.peek().tok == Tok::Colon {
-                    self.bump();
-                    let step = if self.peek().tok == Tok::RBracket {
-                        None
-                    } else {
-                        Some(self.duration("subquery selector", true)?.0)
-                    };
-                    let close = self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
-                    let span = e.span.to(close.span);
-                    if e.value_type() != ValueType::Vector {
-                        return self.err(
-                            span,
-                            format!(
-                                "subquery is only allowed on instant vector, got {} instead",
-                                prom_type_name(e.value_type())
-                            ),
-                        );
-                    }
-                    d += 1;
-                    self.check_depth(d, span)?;
-                    e = Expr::new(
-                        ExprKind::Subquery(SubqueryExpr {
-                            expr: Box::new(e),
-                            range,
-                            step,
-                            offset: 0,
-                            at: None,
-                        }),
-                        span,
-                    );
-                    continue;
-                }
-                let close = self.expect(Tok::RBracket, "range", "\"]\" or \":\"")?;
-                let span = e.span.to(close.span);
-                match e.kind {
-                    ExprKind::VectorSelector(vs) => {
-                        if vs.offset != 0 {
-                            return self.err(span, "no offset modifiers allowed before range");
-                        }
-                        if vs.at.is_some() {
-                            return self.err(span, "no @ modifiers allowed before range");
-                        }
-                        e = Expr::new(
-                            ExprKind::MatrixSelector(MatrixSelector {
-                                selector: vs,
-                                range,
-                            }),
-                            span,
-                        );
-                    }
-                    _ => return self.err(span, "ranges only allowed for vector selectors"),
-                }
-                continue;
+                (e, d) = self.postfix_bracket(e, d)?;
+            } else if kw(&t.tok, "offset") {
+                e = self.postfix_offset(e)?;
+            } else if t.tok == Tok::At {
+                e = self.postfix_at(e)?;
+            } else {
+                return Ok((e, d));
             }
-            if kw(&t.tok, "offset") {
-                self.bump();
-                let (off, end) = self.signed_duration()?;
-                let span = Span::new(e.span.start, end);
-                let target = match &mut e.kind {
-                    ExprKind::VectorSelector(vs) => &mut vs.offset,
-                    ExprKind::MatrixSelector(ms) => &mut ms.selector.offset,
-                    ExprKind::Subquery(sq) => &mut sq.offset,
-                    _ => {
-                        return self.err(
-                            span,
-                            "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                        )
-                    }
-                };
-                if *target != 0 {
-                    return self.err(span, "offset may not be set multiple times");
-                }
-                *target = off;
-                e.span = span;
-                continue;
-            }
-            if t.tok == Tok::At {
-                self.bump();
-                let (at, end) = self.at_value()?;
-                let span = Span::new(e.span.start, end);
-                let target = match &mut e.kind {
-                    ExprKind::VectorSelector(vs) => &mut vs.at,
-                    ExprKind::MatrixSelector(ms) => &mut ms.selector.at,
-                    ExprKind::Subquery(sq) => &mut sq.at,
-                    _ => {
-                        return self.err(
-                            span,
-                            "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
-                        )
-                    }
-                };
-                if target.is_some() {
-                    return self.err(span, "@ <timestamp> may not be set multiple times");
-                }
-                *target = Some(at);
-                e.span = span;
-                continue;
-            }
-            return Ok((e, d));
         }
     }
 
+    #[inline(never)]
+    fn postfix_bracket(&mut self, e: Expr, d: u32) -> Res<Node> {
+        let open = self.bump().span;
+        let (range, _) = self.duration("range", true)?;
+        if self.peek().tok == Tok::Colon {
+            self.bump();
+            let step = if self.peek().tok == Tok::RBracket {
+                None
+            } else {
+                Some(self.duration("subquery selector", true)?.0)
+            };
+            let close = self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
+            let span = e.span.to(close.span);
+            if e.value_type() != ValueType::Vector {
+                return self.err(
+                    span,
+                    format!(
+                        "subquery is only allowed on instant vector, got {} instead",
+                        prom_type_name(e.value_type())
+                    ),
+                );
+            }
+            self.check_depth(d + 1, span)?;
+            return Ok((
+                Expr::new(
+                    ExprKind::Subquery(SubqueryExpr {
+                        expr: Box::new(e),
+                        range,
+                        step,
+                        offset: 0,
+                        at: None,
+                    }),
+                    span,
+                ),
+                d + 1,
+            ));
+        }
+        let close = self.expect(Tok::RBracket, "range", "\"]\" or \":\"")?;
+        let span = e.span.to(close.span);
+        let bracket = open.to(close.span);
+        match e.kind {
+            ExprKind::VectorSelector(vs) => {
+                if vs.offset != 0 {
+                    return self.err(bracket, "no offset modifiers allowed before range");
+                }
+                if vs.at.is_some() {
+                    return self.err(bracket, "no @ modifiers allowed before range");
+                }
+                Ok((
+                    Expr::new(
+                        ExprKind::MatrixSelector(MatrixSelector {
+                            selector: vs,
+                            range,
+                        }),
+                        span,
+                    ),
+                    d,
+                ))
+            }
+            _ => self.err(bracket, "ranges only allowed for vector selectors"),
+        }
+    }
+
+    #[inline(never)]
+    fn postfix_offset(&mut self, mut e: Expr) -> Res<Expr> {
+        self.bump();
+        let (off, end) = self.signed_duration()?;
+        let span = Span::new(e.span.start, end);
+        let target = match &mut e.kind {
+            ExprKind::VectorSelector(vs) => &mut vs.offset,
+            ExprKind::MatrixSelector(ms) => &mut ms.selector.offset,
+            ExprKind::Subquery(sq) => &mut sq.offset,
+            _ => {
+                return self.err(
+                    span,
+                    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                )
+            }
+        };
+        if *target != 0 {
+            return self.err(span, "offset may not be set multiple times");
+        }
+        *target = off;
+        e.span = span;
+        Ok(e)
+    }
+
+    #[inline(never)]
+    fn postfix_at(&mut self, mut e: Expr) -> Res<Expr> {
+        self.bump();
+        let (at, end) = self.at_value(e.span.start)?;
+        let span = Span::new(e.span.start, end);
+        let target = match &mut e.kind {
+            ExprKind::VectorSelector(vs) => &mut vs.at,
+            ExprKind::MatrixSelector(ms) => &mut ms.selector.at,
+            ExprKind::Subquery(sq) => &mut sq.at,
+            _ => {
+                return self.err(
+                    span,
+                    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery",
+                )
+            }
+        };
+        if target.is_some() {
+            return self.err(span, "@ <timestamp> may not be set multiple times");
+        }
+        *target = Some(at);
+        e.span = span;
+        Ok(e)
+    }
+
     /// A duration: a duration literal or a number of seconds. `positive` demands > 0.
+    #[inline(never)]
     fn duration(&mut self, context: &str, positive: bool) -> Res<(i64, Span)> {
         let t = self.peek().clone();
         let ms = match t.tok {
@@ -591,6 +642,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The operand of `offset`: an optionally signed duration.
+    #[inline(never)]
     fn signed_duration(&mut self) -> Res<(i64, usize)> {
         let neg = match self.peek().tok {
             Tok::Sub => {
@@ -608,13 +660,14 @@ impl<'a> Parser<'a> {
     }
 
     /// The operand of `@`: `start()`, `end()` or a signed number of seconds.
-    fn at_value(&mut self) -> Res<(AtModifier, usize)> {
+    #[inline(never)]
+    fn at_value(&mut self, expr_start: usize) -> Res<(AtModifier, usize)> {
         let t = self.peek().clone();
         for (name, m) in [("start", AtModifier::Start), ("end", AtModifier::End)] {
             if kw(&t.tok, name) {
                 self.bump();
-                self.expect(Tok::LParen, "@ modifier", "\"(\"")?;
-                let c = self.expect(Tok::RParen, "@ modifier", "\")\"")?;
+                self.expect(Tok::LParen, "@", "\"(\"")?;
+                let c = self.expect(Tok::RParen, "@", "\")\"")?;
                 return Ok((m, c.span.end));
             }
         }
@@ -633,12 +686,11 @@ impl<'a> Parser<'a> {
         let v = match n.tok {
             Tok::Number(v) => v,
             Tok::Duration(ms) => ms as f64 / 1000.0,
-            _ => return self.unexpected("@ modifier", "timestamp"),
+            _ => return self.unexpected("@", "timestamp"),
         };
         self.bump();
         let v = if neg { -v } else { v };
-        let ms = v * 1000.0;
-        if !ms.is_finite() || ms.abs() >= 9.223_372_036_854_775e18 {
+        let Some(ms) = at_ms(v) else {
             let shown = if v.is_nan() {
                 "NaN".to_string()
             } else if v.is_infinite() {
@@ -647,14 +699,15 @@ impl<'a> Parser<'a> {
                 format!("{v:.6}")
             };
             return self.err(
-                Span::new(t.span.start, n.span.end),
+                Span::new(expr_start, n.span.end),
                 format!("timestamp out of bounds for @ modifier: {shown}"),
             );
-        }
-        Ok((AtModifier::Timestamp(ms.round() as i64), n.span.end))
+        };
+        Ok((AtModifier::Timestamp(ms), n.span.end))
     }
 
     fn primary(&mut self) -> Res<Node> {
+        let lenient = std::mem::take(&mut self.lenient_selector);
         let t = self.peek().clone();
         self.check_depth(self.depth, t.span)?;
         match &t.tok {
@@ -682,34 +735,54 @@ impl<'a> Parser<'a> {
                 Ok((Expr::new(ExprKind::Paren(Box::new(inner)), span), d + 1))
             }
             Tok::LBrace => {
-                let (vs, span) = self.selector(None, t.span.start)?;
+                let (vs, span) = self.selector(None, t.span.start, lenient)?;
                 Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
             }
-            Tok::Ident { text, colon } => {
-                let next = self.peek_at(1).tok.clone();
-                if let Some(op) = AggregateOp::from_keyword(text) {
-                    if next == Tok::LParen || kw(&next, "by") || kw(&next, "without") {
-                        return self.aggregate(op, t.span);
-                    }
-                }
-                if next == Tok::LParen && !colon {
-                    return self.call(text, t.span);
-                }
-                self.bump();
-                let (vs, span) = if next == Tok::LBrace {
-                    self.selector(Some(text.clone()), t.span.start)?
-                } else {
-                    let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span)?;
-                    (vs, t.span)
-                };
-                Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
-            }
+            Tok::Ident { .. } => self.ident_primary(t),
             _ => self.unexpected("", ""),
         }
     }
 
+    /// An expression starting with an identifier: aggregation, call or selector.
+    #[inline(never)]
+    fn ident_primary(&mut self, t: Token) -> Res<Node> {
+        let Tok::Ident { text, colon } = &t.tok else {
+            return self.unexpected("", "");
+        };
+        // Keywords that only ever modify a binary operator cannot name a metric.
+        if ["bool", "on", "ignoring", "group_left", "group_right"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(text))
+        {
+            return self.unexpected("", "");
+        }
+        let next = self.peek_at(1).tok.clone();
+        if let Some(op) = AggregateOp::from_keyword(text) {
+            if next == Tok::LParen || kw(&next, "by") || kw(&next, "without") {
+                return self.aggregate(op, t.span);
+            }
+        }
+        if next == Tok::LParen && !colon {
+            return self.call(text, t.span);
+        }
+        self.bump();
+        let (vs, span) = if next == Tok::LBrace {
+            self.selector(Some(text.clone()), t.span.start, false)?
+        } else {
+            let vs = self.make_selector(Some(text.clone()), Vec::new(), t.span, false)?;
+            (vs, t.span)
+        };
+        Ok((Expr::new(ExprKind::VectorSelector(vs), span), 1))
+    }
+
     /// `{ matchers }`, the current token being `{`.
-    fn selector(&mut self, mut name: Option<String>, start: usize) -> Res<(VectorSelector, Span)> {
+    #[inline(never)]
+    fn selector(
+        &mut self,
+        mut name: Option<String>,
+        start: usize,
+        lenient: bool,
+    ) -> Res<(VectorSelector, Span)> {
         self.expect(Tok::LBrace, "label matching", "\"{\"")?;
         let mut matchers: Vec<Matcher> = Vec::new();
         let ctx = "label matching";
@@ -737,7 +810,7 @@ impl<'a> Parser<'a> {
                     }
                     s.clone()
                 }
-                _ => return self.unexpected(ctx, "label matching"),
+                _ => return self.unexpected(ctx, "identifier or \"}\""),
             };
             self.bump();
             let op = match self.peek().tok {
@@ -773,7 +846,7 @@ impl<'a> Parser<'a> {
         }
         let close = self.bump();
         let span = Span::new(start, close.span.end);
-        let vs = self.make_selector(name, matchers, span)?;
+        let vs = self.make_selector(name, matchers, span, lenient)?;
         Ok((vs, span))
     }
 
@@ -782,6 +855,7 @@ impl<'a> Parser<'a> {
         name: Option<String>,
         mut matchers: Vec<Matcher>,
         span: Span,
+        lenient: bool,
     ) -> Res<VectorSelector> {
         if let Some(n) = &name {
             if let Some(m) = matchers.iter().find(|m| &*m.name == METRIC_NAME) {
@@ -798,7 +872,7 @@ impl<'a> Parser<'a> {
                 Err(e) => return self.err(span, e.to_string()),
             }
         }
-        if !matchers.iter().any(|m| !m.matches_empty()) {
+        if !lenient && !matchers.iter().any(|m| !m.matches_empty()) {
             return self.err(
                 span,
                 "vector selector must contain at least one non-empty matcher",
@@ -813,14 +887,16 @@ impl<'a> Parser<'a> {
     }
 
     /// `( expr, expr, ... )` of a call or aggregation; returns args and the `)` span.
-    fn call_args(&mut self, context: &str) -> Res<(Vec<Node>, Span)> {
+    fn call_args(&mut self, context: &str, info: bool) -> Res<(Vec<Node>, Span)> {
         self.expect(Tok::LParen, context, "\"(\"")?;
         let mut args = Vec::new();
         if self.peek().tok == Tok::RParen {
             return Ok((args, self.bump().span));
         }
         loop {
+            self.lenient_selector = info && args.len() == 1;
             args.push(self.expr(0)?);
+            self.lenient_selector = false;
             match self.peek().tok {
                 Tok::Comma => {
                     let c = self.bump();
@@ -835,6 +911,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn call(&mut self, name: &str, name_span: Span) -> Res<Node> {
         let Some(func) = get_function(name) else {
             return self.err(name_span, format!("unknown function with name {name:?}"));
@@ -843,7 +920,7 @@ impl<'a> Parser<'a> {
             return self.err(name_span, format!("function {name:?} is not enabled"));
         }
         self.bump();
-        let (args, close) = self.call_args("function call")?;
+        let (args, close) = self.call_args("function call", name == "info")?;
         let span = name_span.to(close);
         let n = args.len();
         if n < func.min_args() {
@@ -901,13 +978,17 @@ impl<'a> Parser<'a> {
         Ok(Some((without, self.label_list("grouping opts")?)))
     }
 
+    #[inline(never)]
     fn aggregate(&mut self, op: AggregateOp, op_span: Span) -> Res<Node> {
         if op.is_experimental() && !self.opts.enable_experimental_functions {
-            return self.err(op_span, format!("limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions"));
+            return self.err(op_span, "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions");
         }
         self.bump();
         let mut grouping = self.grouping()?;
-        let (args, close) = self.call_args("aggregation")?;
+        if grouping.is_some() && (kw(&self.peek().tok, "by") || kw(&self.peek().tok, "without")) {
+            return self.unexpected("aggregation", "");
+        }
+        let (args, close) = self.call_args("aggregation", false)?;
         let mut end = close.end;
         if grouping.is_none() {
             grouping = self.grouping()?;
@@ -975,6 +1056,16 @@ impl<'a> Parser<'a> {
             d,
         ))
     }
+}
+
+/// Converts an `@` timestamp in seconds to milliseconds as Prometheus does
+/// (multiply, round half away from zero); `None` when not finite or out of `i64`.
+pub(crate) fn at_ms(v: f64) -> Option<i64> {
+    let ms = v * 1000.0;
+    if !ms.is_finite() || ms.abs() >= 9.223_372_036_854_775e18 {
+        return None;
+    }
+    Some(ms.round() as i64)
 }
 
 /// Prometheus's internal type names (`"vector"`, `"matrix"`), used by a few of
