@@ -551,7 +551,14 @@ impl Ctx<'_> {
             self.tick()?;
             let mut pts = Pts::new();
             let mut j = 0usize;
-            for (i, &r) in refs.iter().enumerate() {
+            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
+                continue;
+            };
+            // Only steps whose lookback window can reach the series' samples.
+            let i0 = refs.partition_point(|&r| r < first.t);
+            let i1 = refs.partition_point(|&r| r - lb < last.t);
+            for i in i0..i1.max(i0) {
+                let r = refs[i];
                 while j < s.samples.len() && s.samples[j].t <= r {
                     j += 1;
                 }
@@ -1218,11 +1225,23 @@ impl Ctx<'_> {
         let mut window_samples = vec![0usize; g.n];
         let mut scratch: Vec<f64> = Vec::new();
         let distinct_names = has_distinct_names(rs.series.iter().map(|s| &s.labels));
+        let Some(fk) = RangeFn::from_name(name) else {
+            return Err(QueryError::exec(format!(
+                "function \"{name}\" is not supported by this engine"
+            )));
+        };
         for s in &rs.series {
             self.tick()?;
             let mut pts = Pts::new();
+            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
+                continue;
+            };
+            // Only steps whose window can reach the series' samples.
+            let i0 = rs.ends.partition_point(|&e| e < first.t);
+            let i1 = rs.ends.partition_point(|&e| e - range < last.t);
             let (mut lo, mut hi) = (0usize, 0usize);
-            for (i, &end) in rs.ends.iter().enumerate() {
+            for i in i0..i1.max(i0) {
+                let end = rs.ends[i];
                 let start = end - range;
                 let (a, b) = window(&s.samples, start, end, &mut lo, &mut hi);
                 let w = &s.samples[a..b];
@@ -1231,40 +1250,40 @@ impl Ctx<'_> {
                     continue;
                 }
                 let vals = || w.iter().map(|x| x.v);
-                let v = match name {
-                    "rate" => f::extrapolated_rate(w, start, end, true, true),
-                    "increase" => f::extrapolated_rate(w, start, end, true, false),
-                    "delta" => f::extrapolated_rate(w, start, end, false, false),
-                    "irate" => f::instant_value(w, true),
-                    "idelta" => f::instant_value(w, false),
-                    "deriv" => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
-                    "predict_linear" => (w.len() >= 2).then(|| {
+                let v = match fk {
+                    RangeFn::Rate => f::extrapolated_rate(w, start, end, true, true),
+                    RangeFn::Increase => f::extrapolated_rate(w, start, end, true, false),
+                    RangeFn::Delta => f::extrapolated_rate(w, start, end, false, false),
+                    RangeFn::Irate => f::instant_value(w, true),
+                    RangeFn::Idelta => f::instant_value(w, false),
+                    RangeFn::Deriv => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
+                    RangeFn::PredictLinear => (w.len() >= 2).then(|| {
                         let (slope, icpt) = f::linear_regression(w, g.t(i));
                         let p = param.as_ref().map_or(0.0, |p| p[i]);
                         slope * p + icpt
                     }),
-                    "changes" => Some(f::changes(w)),
-                    "resets" => Some(f::resets(w)),
-                    "count_over_time" => Some(w.len() as f64),
-                    "sum_over_time" => Some(f::sum_values(vals())),
-                    "avg_over_time" => {
+                    RangeFn::Changes => Some(f::changes(w)),
+                    RangeFn::Resets => Some(f::resets(w)),
+                    RangeFn::CountOverTime => Some(w.len() as f64),
+                    RangeFn::SumOverTime => Some(f::sum_values(vals())),
+                    RangeFn::AvgOverTime => {
                         let mut m = f::MeanAcc::default();
                         for v in vals() {
                             m.add(v);
                         }
                         Some(m.value())
                     }
-                    "min_over_time" => Some(f::min_max(vals(), false)),
-                    "max_over_time" => Some(f::min_max(vals(), true)),
-                    "stddev_over_time" => Some(f::variance_over_time(vals()).sqrt()),
-                    "stdvar_over_time" => Some(f::variance_over_time(vals())),
-                    "quantile_over_time" => {
+                    RangeFn::MinOverTime => Some(f::min_max(vals(), false)),
+                    RangeFn::MaxOverTime => Some(f::min_max(vals(), true)),
+                    RangeFn::StddevOverTime => Some(f::variance_over_time(vals()).sqrt()),
+                    RangeFn::StdvarOverTime => Some(f::variance_over_time(vals())),
+                    RangeFn::QuantileOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
                         let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
                         Some(f::quantile(q, &mut scratch))
                     }
-                    "mad_over_time" => {
+                    RangeFn::MadOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
                         let med = f::quantile(0.5, &mut scratch);
@@ -1273,13 +1292,13 @@ impl Ctx<'_> {
                         }
                         Some(f::quantile(0.5, &mut scratch))
                     }
-                    "last_over_time" => Some(w[w.len() - 1].v),
-                    "first_over_time" => Some(w[0].v),
-                    "present_over_time" => Some(1.0),
-                    "ts_of_last_over_time" => Some(w[w.len() - 1].t as f64 / 1000.0),
-                    "ts_of_first_over_time" => Some(w[0].t as f64 / 1000.0),
-                    "ts_of_max_over_time" | "ts_of_min_over_time" => {
-                        let max = name == "ts_of_max_over_time";
+                    RangeFn::LastOverTime => Some(w[w.len() - 1].v),
+                    RangeFn::FirstOverTime => Some(w[0].v),
+                    RangeFn::PresentOverTime => Some(1.0),
+                    RangeFn::TsOfLastOverTime => Some(w[w.len() - 1].t as f64 / 1000.0),
+                    RangeFn::TsOfFirstOverTime => Some(w[0].t as f64 / 1000.0),
+                    RangeFn::TsOfMaxOverTime | RangeFn::TsOfMinOverTime => {
+                        let max = fk == RangeFn::TsOfMaxOverTime;
                         let mut best = w[0];
                         for x in &w[1..] {
                             let better = if max { x.v >= best.v } else { x.v <= best.v };
@@ -1288,11 +1307,6 @@ impl Ctx<'_> {
                             }
                         }
                         Some(best.t as f64 / 1000.0)
-                    }
-                    _ => {
-                        return Err(QueryError::exec(format!(
-                            "function \"{name}\" is not supported by this engine"
-                        )))
                     }
                 };
                 if let Some(v) = v {
@@ -1991,6 +2005,69 @@ impl Ctx<'_> {
 
 fn unreachable_op() -> Result<()> {
     Err(QueryError::exec("unsupported aggregation"))
+}
+
+/// The range-vector functions, resolved once per call instead of per step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Deriv,
+    PredictLinear,
+    Changes,
+    Resets,
+    CountOverTime,
+    SumOverTime,
+    AvgOverTime,
+    MinOverTime,
+    MaxOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    QuantileOverTime,
+    MadOverTime,
+    LastOverTime,
+    FirstOverTime,
+    PresentOverTime,
+    TsOfLastOverTime,
+    TsOfFirstOverTime,
+    TsOfMaxOverTime,
+    TsOfMinOverTime,
+}
+
+impl RangeFn {
+    fn from_name(name: &str) -> Option<RangeFn> {
+        Some(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "count_over_time" => RangeFn::CountOverTime,
+            "sum_over_time" => RangeFn::SumOverTime,
+            "avg_over_time" => RangeFn::AvgOverTime,
+            "min_over_time" => RangeFn::MinOverTime,
+            "max_over_time" => RangeFn::MaxOverTime,
+            "stddev_over_time" => RangeFn::StddevOverTime,
+            "stdvar_over_time" => RangeFn::StdvarOverTime,
+            "quantile_over_time" => RangeFn::QuantileOverTime,
+            "mad_over_time" => RangeFn::MadOverTime,
+            "last_over_time" => RangeFn::LastOverTime,
+            "first_over_time" => RangeFn::FirstOverTime,
+            "present_over_time" => RangeFn::PresentOverTime,
+            "ts_of_last_over_time" => RangeFn::TsOfLastOverTime,
+            "ts_of_first_over_time" => RangeFn::TsOfFirstOverTime,
+            "ts_of_max_over_time" => RangeFn::TsOfMaxOverTime,
+            "ts_of_min_over_time" => RangeFn::TsOfMinOverTime,
+            _ => return None,
+        })
+    }
 }
 
 /// Per-group accumulator of the simple aggregations.
