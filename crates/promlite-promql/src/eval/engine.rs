@@ -364,6 +364,18 @@ fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
 }
 
 impl Ctx<'_> {
+    fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
     fn check_now(&mut self) -> Result<()> {
         if let Some(c) = self.cancel {
             if c.load(Ordering::Relaxed) {
@@ -557,8 +569,7 @@ impl Ctx<'_> {
             // Only steps whose lookback window can reach the series' samples.
             let i0 = refs.partition_point(|&r| r < first.t);
             let i1 = refs.partition_point(|&r| r - lb < last.t);
-            for i in i0..i1.max(i0) {
-                let r = refs[i];
+            for (i, &r) in refs.iter().enumerate().take(i1).skip(i0) {
                 while j < s.samples.len() && s.samples[j].t <= r {
                     j += 1;
                 }
@@ -849,7 +860,7 @@ impl Ctx<'_> {
                         }
                     });
                 } else {
-                    self.warnings.push(format!(
+                    self.warn(format!(
                         "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
                         self.pos(span)
                     ));
@@ -913,7 +924,7 @@ impl Ctx<'_> {
                 let s = self.eval_vector(&args[1], g)?;
                 for &qv in &q {
                     if !(0.0..=1.0).contains(&qv) {
-                        self.warnings.push(format!(
+                        self.warn(format!(
                             "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                             promlite_model::format_go_g(qv),
                             self.pos(args[0].span)
@@ -1066,7 +1077,7 @@ impl Ctx<'_> {
         for se in &s {
             let le = se.labels.get("le").and_then(parse_go_float);
             let Some(le) = le else {
-                self.warnings.push(format!(
+                self.warn(format!(
                     "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?} {}",
                     se.labels.get("le").unwrap_or(""),
                     se.labels.metric_name().unwrap_or(""),
@@ -1090,17 +1101,6 @@ impl Ctx<'_> {
             per_series.push(Some((gi, le)));
         }
         let ng = group_labels.len();
-        let mut buckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng * g.n];
-        for (se, ps) in s.iter().zip(&per_series) {
-            if let Some((gi, le)) = ps {
-                for &(i, v) in &se.pts {
-                    buckets[gi * g.n + i as usize].push(f::Bucket {
-                        upper: *le,
-                        count: v,
-                    });
-                }
-            }
-        }
         let mut out: Vec<Series> = group_labels
             .iter()
             .map(|(l, dn, _)| Series {
@@ -1109,23 +1109,45 @@ impl Ctx<'_> {
                 pts: Pts::new(),
             })
             .collect();
-        for gi in 0..ng {
-            for i in 0..g.n {
-                let bs = &mut buckets[gi * g.n + i];
-                if bs.is_empty() {
-                    continue;
+        // Step-major: one bucket list per group, reused across steps.
+        let steps: Vec<Vec<(u32, f64)>> = if g.n == 1 {
+            vec![s
+                .iter()
+                .enumerate()
+                .filter_map(|(si, x)| x.pts.first().map(|&(_, v)| (si as u32, v)))
+                .collect()]
+        } else {
+            by_step(&s, g.n)
+        };
+        let mut buckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng];
+        let mut touched: Vec<usize> = Vec::new();
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            for &(si, v) in elems {
+                if let Some((gi, le)) = per_series[si as usize] {
+                    if buckets[gi].is_empty() {
+                        touched.push(gi);
+                    }
+                    buckets[gi].push(f::Bucket {
+                        upper: le,
+                        count: v,
+                    });
                 }
+            }
+            for &gi in &touched {
+                let bs = &mut buckets[gi];
                 let (v, forced, missing_inf) = compute(i, bs);
+                bs.clear();
                 let metric = &group_labels[gi].2;
                 if forced {
-                    self.infos.push(format!(
+                    self.info(format!(
                         "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?} {}",
                         metric,
                         self.pos(arg_span)
                     ));
                 }
                 if missing_inf {
-                    self.warnings.push(format!(
+                    self.warn(format!(
                         "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name {:?} {}",
                         metric,
                         self.pos(arg_span)
@@ -1133,6 +1155,7 @@ impl Ctx<'_> {
                 }
                 out[gi].pts.push((i as u32, v));
             }
+            touched.clear();
         }
         out.retain(|s| !s.pts.is_empty());
         // Groups are distinct with their names; only dropping differing names
@@ -1166,7 +1189,7 @@ impl Ctx<'_> {
                     .and_then(|fam| self.storage.metric_type(fam))
             });
             match declared {
-                Some(MetricType::Gauge) => self.warnings.push(format!(
+                Some(MetricType::Gauge) => self.warn(format!(
                     "PromQL warning: metric is a gauge (declared TYPE), {fname}() is meant for counters: {name:?} {}",
                     self.pos(span)
                 )),
@@ -1176,7 +1199,7 @@ impl Ctx<'_> {
                             .iter()
                             .any(|suf| name.ends_with(suf))
                     {
-                        self.infos.push(format!(
+                        self.info(format!(
                             "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?} {}",
                             self.pos(span)
                         ));
@@ -1206,7 +1229,7 @@ impl Ctx<'_> {
             if let Some(p) = &param {
                 for &q in p {
                     if !(0.0..=1.0).contains(&q) {
-                        self.warnings.push(format!(
+                        self.warn(format!(
                             "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                             promlite_model::format_go_g(q),
                             self.pos(c.args[0].span)
@@ -1401,7 +1424,7 @@ impl Ctx<'_> {
                         for &qv in q {
                             if !(0.0..=1.0).contains(&qv) {
                                 let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
-                                self.warnings.push(format!(
+                                self.warn(format!(
                                     "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                                     promlite_model::format_go_g(qv),
                                     self.pos(span)
