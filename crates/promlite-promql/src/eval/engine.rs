@@ -555,7 +555,12 @@ impl Ctx<'_> {
         let refs: Vec<i64> = (0..g.n)
             .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
             .collect();
-        let lb = self.opts.lookback_delta_ms;
+        // As in Prometheus, a zero (or negative) lookback means the default 5m.
+        let lb = if self.opts.lookback_delta_ms > 0 {
+            self.opts.lookback_delta_ms
+        } else {
+            300_000
+        };
         let data = self.select(sel, refs[0] - lb + 1, refs[g.n - 1])?;
         let mut out = Vec::with_capacity(data.len());
         let mut total = 0usize;
