@@ -260,12 +260,88 @@ fn has_distinct_names<'l>(mut it: impl Iterator<Item = &'l Labels>) -> bool {
     let Some(first) = it.next() else {
         return false;
     };
-    let first = first.get_arc(METRIC_NAME);
-    it.any(|l| match (first, l.get_arc(METRIC_NAME)) {
+    let first = name_arc(first);
+    it.any(|l| match (first, name_arc(l)) {
         (None, None) => false,
         (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(a, b) && **a != **b,
         _ => true,
     })
+}
+
+/// `name == "__name__"` without a library string comparison.
+#[inline]
+fn is_metric_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 8
+        && u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            == u64::from_ne_bytes(*b"__name__")
+}
+
+/// The `__name__` value of a label set (a linear scan: it is nearly always first).
+#[inline]
+fn name_arc(labels: &Labels) -> Option<&std::sync::Arc<str>> {
+    labels
+        .iter()
+        .find(|l| is_metric_name(&l.name))
+        .map(|l| &l.value)
+}
+
+/// Decides per label whether it belongs to an aggregation's group key, caching
+/// the answer per label-name pointer (stores intern names, so a handful of
+/// pointers cover all series).
+struct Grouper<'a> {
+    names: &'a [String],
+    without: bool,
+    cache: Vec<(usize, bool)>,
+}
+
+impl<'a> Grouper<'a> {
+    fn new(names: &'a [String], without: bool) -> Self {
+        Grouper {
+            names,
+            without,
+            cache: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn keep(&mut self, l: &Label) -> bool {
+        let p = std::sync::Arc::as_ptr(&l.name) as *const u8 as usize;
+        let use_cache = self.cache.len() < 16;
+        if use_cache {
+            if let Some(&(_, k)) = self.cache.iter().find(|(q, _)| *q == p) {
+                return k;
+            }
+        }
+        let listed = self.names.iter().any(|n| **n == *l.name);
+        let k = if self.without {
+            !listed && !is_metric_name(&l.name)
+        } else {
+            listed
+        };
+        // Names not interned: the cache fills up and is then bypassed.
+        if use_cache {
+            self.cache.push((p, k));
+        }
+        k
+    }
+
+    fn hash(&mut self, labels: &Labels) -> u64 {
+        let mut h = hasher();
+        for l in labels.iter() {
+            if self.keep(l) {
+                l.name.hash(&mut h);
+                0xffu8.hash(&mut h);
+                l.value.hash(&mut h);
+                0xfeu8.hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+
+    fn labels(&mut self, labels: &Labels) -> Labels {
+        labels.filter(|l| self.keep(l))
+    }
 }
 
 fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
@@ -273,22 +349,6 @@ fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
         labels.filter(|l| &*l.name != METRIC_NAME && !names.iter().any(|n| **n == *l.name))
     } else {
         labels.filter(|l| names.iter().any(|n| **n == *l.name))
-    }
-}
-
-fn grouping_hash(labels: &Labels, names: &[String], without: bool) -> u64 {
-    if without {
-        hash_labels(
-            labels
-                .iter()
-                .filter(|l| &*l.name != METRIC_NAME && !names.iter().any(|n| **n == *l.name)),
-        )
-    } else {
-        hash_labels(
-            labels
-                .iter()
-                .filter(|l| names.iter().any(|n| **n == *l.name)),
-        )
     }
 }
 
@@ -304,6 +364,18 @@ fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
 }
 
 impl Ctx<'_> {
+    fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
     fn check_now(&mut self) -> Result<()> {
         if let Some(c) = self.cancel {
             if c.load(Ordering::Relaxed) {
@@ -483,7 +555,12 @@ impl Ctx<'_> {
         let refs: Vec<i64> = (0..g.n)
             .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
             .collect();
-        let lb = self.opts.lookback_delta_ms;
+        // As in Prometheus, a zero (or negative) lookback means the default 5m.
+        let lb = if self.opts.lookback_delta_ms > 0 {
+            self.opts.lookback_delta_ms
+        } else {
+            300_000
+        };
         let data = self.select(sel, refs[0] - lb + 1, refs[g.n - 1])?;
         let mut out = Vec::with_capacity(data.len());
         let mut total = 0usize;
@@ -491,7 +568,13 @@ impl Ctx<'_> {
             self.tick()?;
             let mut pts = Pts::new();
             let mut j = 0usize;
-            for (i, &r) in refs.iter().enumerate() {
+            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
+                continue;
+            };
+            // Only steps whose lookback window can reach the series' samples.
+            let i0 = refs.partition_point(|&r| r < first.t);
+            let i1 = refs.partition_point(|&r| r - lb < last.t);
+            for (i, &r) in refs.iter().enumerate().take(i1).skip(i0) {
                 while j < s.samples.len() && s.samples[j].t <= r {
                     j += 1;
                 }
@@ -782,7 +865,7 @@ impl Ctx<'_> {
                         }
                     });
                 } else {
-                    self.warnings.push(format!(
+                    self.warn(format!(
                         "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
                         self.pos(span)
                     ));
@@ -846,7 +929,7 @@ impl Ctx<'_> {
                 let s = self.eval_vector(&args[1], g)?;
                 for &qv in &q {
                     if !(0.0..=1.0).contains(&qv) {
-                        self.warnings.push(format!(
+                        self.warn(format!(
                             "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                             promlite_model::format_go_g(qv),
                             self.pos(args[0].span)
@@ -999,7 +1082,7 @@ impl Ctx<'_> {
         for se in &s {
             let le = se.labels.get("le").and_then(parse_go_float);
             let Some(le) = le else {
-                self.warnings.push(format!(
+                self.warn(format!(
                     "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?} {}",
                     se.labels.get("le").unwrap_or(""),
                     se.labels.metric_name().unwrap_or(""),
@@ -1008,7 +1091,7 @@ impl Ctx<'_> {
                 per_series.push(None);
                 continue;
             };
-            let h = hash_labels(se.labels.iter().filter(|l| &*l.name != "le"));
+            let h = hash_labels(se.labels.iter().filter(|l| l.name.as_bytes() != b"le"));
             let gi = *groups.entry(h).or_insert_with(|| {
                 let base = se.labels.filter(|l| &*l.name != "le");
                 let (labels, dn) = if self.opts.delayed_name_removal {
@@ -1023,17 +1106,6 @@ impl Ctx<'_> {
             per_series.push(Some((gi, le)));
         }
         let ng = group_labels.len();
-        let mut buckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng * g.n];
-        for (se, ps) in s.iter().zip(&per_series) {
-            if let Some((gi, le)) = ps {
-                for &(i, v) in &se.pts {
-                    buckets[gi * g.n + i as usize].push(f::Bucket {
-                        upper: *le,
-                        count: v,
-                    });
-                }
-            }
-        }
         let mut out: Vec<Series> = group_labels
             .iter()
             .map(|(l, dn, _)| Series {
@@ -1042,23 +1114,45 @@ impl Ctx<'_> {
                 pts: Pts::new(),
             })
             .collect();
-        for gi in 0..ng {
-            for i in 0..g.n {
-                let bs = &mut buckets[gi * g.n + i];
-                if bs.is_empty() {
-                    continue;
+        // Step-major: one bucket list per group, reused across steps.
+        let steps: Vec<Vec<(u32, f64)>> = if g.n == 1 {
+            vec![s
+                .iter()
+                .enumerate()
+                .filter_map(|(si, x)| x.pts.first().map(|&(_, v)| (si as u32, v)))
+                .collect()]
+        } else {
+            by_step(&s, g.n)
+        };
+        let mut buckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng];
+        let mut touched: Vec<usize> = Vec::new();
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            for &(si, v) in elems {
+                if let Some((gi, le)) = per_series[si as usize] {
+                    if buckets[gi].is_empty() {
+                        touched.push(gi);
+                    }
+                    buckets[gi].push(f::Bucket {
+                        upper: le,
+                        count: v,
+                    });
                 }
+            }
+            for &gi in &touched {
+                let bs = &mut buckets[gi];
                 let (v, forced, missing_inf) = compute(i, bs);
+                bs.clear();
                 let metric = &group_labels[gi].2;
                 if forced {
-                    self.infos.push(format!(
+                    self.info(format!(
                         "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?} {}",
                         metric,
                         self.pos(arg_span)
                     ));
                 }
                 if missing_inf {
-                    self.warnings.push(format!(
+                    self.warn(format!(
                         "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name {:?} {}",
                         metric,
                         self.pos(arg_span)
@@ -1066,6 +1160,7 @@ impl Ctx<'_> {
                 }
                 out[gi].pts.push((i as u32, v));
             }
+            touched.clear();
         }
         out.retain(|s| !s.pts.is_empty());
         // Groups are distinct with their names; only dropping differing names
@@ -1080,7 +1175,7 @@ impl Ctx<'_> {
         let mut seen: HashSet<&str> = HashSet::new();
         let mut prev: Option<&std::sync::Arc<str>> = None;
         for se in s {
-            let Some(name_arc) = se.labels.get_arc(METRIC_NAME) else {
+            let Some(name_arc) = name_arc(&se.labels) else {
                 continue;
             };
             // Fast path: consecutive series usually share the interned name.
@@ -1099,7 +1194,7 @@ impl Ctx<'_> {
                     .and_then(|fam| self.storage.metric_type(fam))
             });
             match declared {
-                Some(MetricType::Gauge) => self.warnings.push(format!(
+                Some(MetricType::Gauge) => self.warn(format!(
                     "PromQL warning: metric is a gauge (declared TYPE), {fname}() is meant for counters: {name:?} {}",
                     self.pos(span)
                 )),
@@ -1109,7 +1204,7 @@ impl Ctx<'_> {
                             .iter()
                             .any(|suf| name.ends_with(suf))
                     {
-                        self.infos.push(format!(
+                        self.info(format!(
                             "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?} {}",
                             self.pos(span)
                         ));
@@ -1139,7 +1234,7 @@ impl Ctx<'_> {
             if let Some(p) = &param {
                 for &q in p {
                     if !(0.0..=1.0).contains(&q) {
-                        self.warnings.push(format!(
+                        self.warn(format!(
                             "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                             promlite_model::format_go_g(q),
                             self.pos(c.args[0].span)
@@ -1158,11 +1253,23 @@ impl Ctx<'_> {
         let mut window_samples = vec![0usize; g.n];
         let mut scratch: Vec<f64> = Vec::new();
         let distinct_names = has_distinct_names(rs.series.iter().map(|s| &s.labels));
+        let Some(fk) = RangeFn::from_name(name) else {
+            return Err(QueryError::exec(format!(
+                "function \"{name}\" is not supported by this engine"
+            )));
+        };
         for s in &rs.series {
             self.tick()?;
             let mut pts = Pts::new();
+            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
+                continue;
+            };
+            // Only steps whose window can reach the series' samples.
+            let i0 = rs.ends.partition_point(|&e| e < first.t);
+            let i1 = rs.ends.partition_point(|&e| e - range < last.t);
             let (mut lo, mut hi) = (0usize, 0usize);
-            for (i, &end) in rs.ends.iter().enumerate() {
+            for i in i0..i1.max(i0) {
+                let end = rs.ends[i];
                 let start = end - range;
                 let (a, b) = window(&s.samples, start, end, &mut lo, &mut hi);
                 let w = &s.samples[a..b];
@@ -1171,40 +1278,40 @@ impl Ctx<'_> {
                     continue;
                 }
                 let vals = || w.iter().map(|x| x.v);
-                let v = match name {
-                    "rate" => f::extrapolated_rate(w, start, end, true, true),
-                    "increase" => f::extrapolated_rate(w, start, end, true, false),
-                    "delta" => f::extrapolated_rate(w, start, end, false, false),
-                    "irate" => f::instant_value(w, true),
-                    "idelta" => f::instant_value(w, false),
-                    "deriv" => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
-                    "predict_linear" => (w.len() >= 2).then(|| {
+                let v = match fk {
+                    RangeFn::Rate => f::extrapolated_rate(w, start, end, true, true),
+                    RangeFn::Increase => f::extrapolated_rate(w, start, end, true, false),
+                    RangeFn::Delta => f::extrapolated_rate(w, start, end, false, false),
+                    RangeFn::Irate => f::instant_value(w, true),
+                    RangeFn::Idelta => f::instant_value(w, false),
+                    RangeFn::Deriv => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
+                    RangeFn::PredictLinear => (w.len() >= 2).then(|| {
                         let (slope, icpt) = f::linear_regression(w, g.t(i));
                         let p = param.as_ref().map_or(0.0, |p| p[i]);
                         slope * p + icpt
                     }),
-                    "changes" => Some(f::changes(w)),
-                    "resets" => Some(f::resets(w)),
-                    "count_over_time" => Some(w.len() as f64),
-                    "sum_over_time" => Some(f::sum_values(vals())),
-                    "avg_over_time" => {
+                    RangeFn::Changes => Some(f::changes(w)),
+                    RangeFn::Resets => Some(f::resets(w)),
+                    RangeFn::CountOverTime => Some(w.len() as f64),
+                    RangeFn::SumOverTime => Some(f::sum_values(vals())),
+                    RangeFn::AvgOverTime => {
                         let mut m = f::MeanAcc::default();
                         for v in vals() {
                             m.add(v);
                         }
                         Some(m.value())
                     }
-                    "min_over_time" => Some(f::min_max(vals(), false)),
-                    "max_over_time" => Some(f::min_max(vals(), true)),
-                    "stddev_over_time" => Some(f::variance_over_time(vals()).sqrt()),
-                    "stdvar_over_time" => Some(f::variance_over_time(vals())),
-                    "quantile_over_time" => {
+                    RangeFn::MinOverTime => Some(f::min_max(vals(), false)),
+                    RangeFn::MaxOverTime => Some(f::min_max(vals(), true)),
+                    RangeFn::StddevOverTime => Some(f::variance_over_time(vals()).sqrt()),
+                    RangeFn::StdvarOverTime => Some(f::variance_over_time(vals())),
+                    RangeFn::QuantileOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
                         let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
                         Some(f::quantile(q, &mut scratch))
                     }
-                    "mad_over_time" => {
+                    RangeFn::MadOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
                         let med = f::quantile(0.5, &mut scratch);
@@ -1213,13 +1320,13 @@ impl Ctx<'_> {
                         }
                         Some(f::quantile(0.5, &mut scratch))
                     }
-                    "last_over_time" => Some(w[w.len() - 1].v),
-                    "first_over_time" => Some(w[0].v),
-                    "present_over_time" => Some(1.0),
-                    "ts_of_last_over_time" => Some(w[w.len() - 1].t as f64 / 1000.0),
-                    "ts_of_first_over_time" => Some(w[0].t as f64 / 1000.0),
-                    "ts_of_max_over_time" | "ts_of_min_over_time" => {
-                        let max = name == "ts_of_max_over_time";
+                    RangeFn::LastOverTime => Some(w[w.len() - 1].v),
+                    RangeFn::FirstOverTime => Some(w[0].v),
+                    RangeFn::PresentOverTime => Some(1.0),
+                    RangeFn::TsOfLastOverTime => Some(w[w.len() - 1].t as f64 / 1000.0),
+                    RangeFn::TsOfFirstOverTime => Some(w[0].t as f64 / 1000.0),
+                    RangeFn::TsOfMaxOverTime | RangeFn::TsOfMinOverTime => {
+                        let max = fk == RangeFn::TsOfMaxOverTime;
                         let mut best = w[0];
                         for x in &w[1..] {
                             let better = if max { x.v >= best.v } else { x.v <= best.v };
@@ -1228,11 +1335,6 @@ impl Ctx<'_> {
                             }
                         }
                         Some(best.t as f64 / 1000.0)
-                    }
-                    _ => {
-                        return Err(QueryError::exec(format!(
-                            "function \"{name}\" is not supported by this engine"
-                        )))
                     }
                 };
                 if let Some(v) = v {
@@ -1327,7 +1429,7 @@ impl Ctx<'_> {
                         for &qv in q {
                             if !(0.0..=1.0).contains(&qv) {
                                 let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
-                                self.warnings.push(format!(
+                                self.warn(format!(
                                     "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                                     promlite_model::format_go_g(qv),
                                     self.pos(span)
@@ -1349,15 +1451,16 @@ impl Ctx<'_> {
         input: &[Series],
     ) -> Result<(Vec<u32>, Vec<Labels>, Vec<bool>)> {
         let mut map: HashMap<u64, u32> = HashMap::with_capacity(input.len().min(1 << 20));
+        let mut grouper = Grouper::new(&a.grouping, a.without);
         let mut labels = Vec::new();
         // Delayed name removal: a group keyed by a to-be-dropped name drops it too.
         let mut drop = Vec::new();
         let mut gi = Vec::with_capacity(input.len());
         for s in input {
             self.tick()?;
-            let h = grouping_hash(&s.labels, &a.grouping, a.without);
+            let h = grouper.hash(&s.labels);
             let idx = *map.entry(h).or_insert_with(|| {
-                labels.push(grouping_labels(&s.labels, &a.grouping, a.without));
+                labels.push(grouper.labels(&s.labels));
                 drop.push(false);
                 (labels.len() - 1) as u32
             });
@@ -1930,6 +2033,69 @@ impl Ctx<'_> {
 
 fn unreachable_op() -> Result<()> {
     Err(QueryError::exec("unsupported aggregation"))
+}
+
+/// The range-vector functions, resolved once per call instead of per step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeFn {
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Deriv,
+    PredictLinear,
+    Changes,
+    Resets,
+    CountOverTime,
+    SumOverTime,
+    AvgOverTime,
+    MinOverTime,
+    MaxOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    QuantileOverTime,
+    MadOverTime,
+    LastOverTime,
+    FirstOverTime,
+    PresentOverTime,
+    TsOfLastOverTime,
+    TsOfFirstOverTime,
+    TsOfMaxOverTime,
+    TsOfMinOverTime,
+}
+
+impl RangeFn {
+    fn from_name(name: &str) -> Option<RangeFn> {
+        Some(match name {
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "count_over_time" => RangeFn::CountOverTime,
+            "sum_over_time" => RangeFn::SumOverTime,
+            "avg_over_time" => RangeFn::AvgOverTime,
+            "min_over_time" => RangeFn::MinOverTime,
+            "max_over_time" => RangeFn::MaxOverTime,
+            "stddev_over_time" => RangeFn::StddevOverTime,
+            "stdvar_over_time" => RangeFn::StdvarOverTime,
+            "quantile_over_time" => RangeFn::QuantileOverTime,
+            "mad_over_time" => RangeFn::MadOverTime,
+            "last_over_time" => RangeFn::LastOverTime,
+            "first_over_time" => RangeFn::FirstOverTime,
+            "present_over_time" => RangeFn::PresentOverTime,
+            "ts_of_last_over_time" => RangeFn::TsOfLastOverTime,
+            "ts_of_first_over_time" => RangeFn::TsOfFirstOverTime,
+            "ts_of_max_over_time" => RangeFn::TsOfMaxOverTime,
+            "ts_of_min_over_time" => RangeFn::TsOfMinOverTime,
+            _ => return None,
+        })
+    }
 }
 
 /// Per-group accumulator of the simple aggregations.

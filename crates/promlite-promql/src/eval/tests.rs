@@ -541,14 +541,53 @@ fn thread_cpu_ms() -> f64 {
 #[test]
 #[ignore]
 fn bench_shape_high_cardinality() {
-    let les = ["1e-08", "1e-07", "1e-06", "9.999999999999999e-06", "9.999999999999999e-05", "0.001", "0.01", "0.1", "1", "10", "+Inf"];
+    let les = [
+        "1e-08",
+        "1e-07",
+        "1e-06",
+        "9.999999999999999e-06",
+        "9.999999999999999e-05",
+        "0.001",
+        "0.01",
+        "0.1",
+        "1",
+        "10",
+        "+Inf",
+    ];
     use std::sync::Arc;
     // Strings are shared the way a store interns them.
     let a = |s: &str| -> Arc<str> { Arc::from(s) };
-    let (container, job, ns) = (a("kube-controller-manager"), a("kube-controller-manager"), a("kube-system"));
-    let (bname, aname) = (a("workqueue_queue_duration_seconds_bucket"), a("workqueue_adds_total"));
+    let (container, job, ns) = (
+        a("kube-controller-manager"),
+        a("kube-controller-manager"),
+        a("kube-system"),
+    );
+    let (bname, aname) = (
+        a("workqueue_queue_duration_seconds_bucket"),
+        a("workqueue_adds_total"),
+    );
     let les: Vec<Arc<str>> = les.iter().map(|l| a(l)).collect();
     let names: Vec<Arc<str>> = (0..200).map(|q| a(&format!("queue_{q}"))).collect();
+    let label_names: Vec<Arc<str>> = [
+        "container",
+        "instance",
+        "job",
+        "namespace",
+        "pod",
+        "name",
+        "__name__",
+        "le",
+    ]
+    .iter()
+    .map(|n| a(n))
+    .collect();
+    let ln = |n: &str| -> Arc<str> {
+        label_names
+            .iter()
+            .find(|x| &***x == n)
+            .cloned()
+            .unwrap_or_else(|| a(n))
+    };
     let mut buckets = Vec::new();
     let mut adds = Vec::new();
     for inst in 0..200 {
@@ -564,22 +603,41 @@ fn bench_shape_high_cardinality() {
                 ("name", name.clone()),
             ];
             for (li, le) in les.iter().enumerate() {
-                let mut l: Vec<(&str, Arc<str>)> = base.to_vec();
-                l.push(("__name__", bname.clone()));
-                l.push(("le", le.clone()));
+                let mut l: Vec<(Arc<str>, Arc<str>)> =
+                    base.iter().map(|(n, v)| (ln(n), v.clone())).collect();
+                l.push((ln("__name__"), bname.clone()));
+                l.push((ln("le"), le.clone()));
                 let samples = (0..11)
-                    .map(|i| Sample { t: 1_000_000 + i * 30_000, v: ((li + 1) * (i as usize + 1) * 3) as f64 })
+                    .map(|i| Sample {
+                        t: 1_000_000 + i * 30_000,
+                        v: ((li + 1) * (i as usize + 1) * 3) as f64,
+                    })
                     .collect();
-                buckets.push(promlite_model::SeriesSamples { labels: Labels::from_pairs(l), samples });
+                buckets.push(promlite_model::SeriesSamples {
+                    labels: Labels::from_pairs(l),
+                    samples,
+                });
             }
-            let mut l: Vec<(&str, Arc<str>)> = base.to_vec();
-            l.push(("__name__", aname.clone()));
-            let samples = (0..11).map(|i| Sample { t: 1_000_000 + i * 30_000, v: (i * 7) as f64 }).collect();
-            adds.push(promlite_model::SeriesSamples { labels: Labels::from_pairs(l), samples });
+            let mut l: Vec<(Arc<str>, Arc<str>)> =
+                base.iter().map(|(n, v)| (ln(n), v.clone())).collect();
+            l.push((ln("__name__"), aname.clone()));
+            let samples = (0..11)
+                .map(|i| Sample {
+                    t: 1_000_000 + i * 30_000,
+                    v: (i * 7) as f64,
+                })
+                .collect();
+            adds.push(promlite_model::SeriesSamples {
+                labels: Labels::from_pairs(l),
+                samples,
+            });
         }
     }
     let mut by_name = std::collections::HashMap::new();
-    by_name.insert("workqueue_queue_duration_seconds_bucket".to_string(), buckets);
+    by_name.insert(
+        "workqueue_queue_duration_seconds_bucket".to_string(),
+        buckets,
+    );
     by_name.insert("workqueue_adds_total".to_string(), adds);
     let st = PrebuiltStore { by_name };
     let e = engine();
@@ -594,8 +652,14 @@ fn bench_shape_high_cardinality() {
         )
         .unwrap();
         let c0 = thread_cpu_ms();
-        let n = promlite_model::Queryable::select(&st, &[m], 0, t_last).unwrap().len();
-        eprintln!("store clone of {n} bucket series alone, rep {rep}: wall {:?}, cpu {} ms", t0.elapsed(), thread_cpu_ms() - c0);
+        let n = promlite_model::Queryable::select(&st, &[m], 0, t_last)
+            .unwrap()
+            .len();
+        eprintln!(
+            "store clone of {n} bucket series alone, rep {rep}: wall {:?}, cpu {} ms",
+            t0.elapsed(),
+            thread_cpu_ms() - c0
+        );
     }
     for (name, query) in [
         ("hq99", "histogram_quantile(0.99, sum(rate(workqueue_queue_duration_seconds_bucket{container=\"kube-controller-manager\"}[5m])) by (instance, name, le))"),
@@ -604,7 +668,8 @@ fn bench_shape_high_cardinality() {
         if !only.is_empty() && only != name {
             continue;
         }
-        for rep in 0..5 {
+        let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|x| x.parse().ok()).unwrap_or(5);
+        for rep in 0..reps {
             let (t0, c0) = (std::time::Instant::now(), thread_cpu_ms());
             let r = e.instant_query(&st, query, t_last).unwrap();
             let n = match &r.value { Value::Vector(v) => v.len(), _ => 0 };
