@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 use promlite_expfmt::{Event, Format, Parser};
 use promlite_model::{Labels, STALE_NAN};
 use serde::Serialize;
 
 use crate::labels::{self, FamilyTracker};
 use crate::ring::EXPLICIT;
-use crate::store::{Inner, Meta, Store, TargetState, Writer, COMMIT_BATCH};
+use crate::store::{Committing, Inner, Meta, Store, TargetState, COMMIT_BATCH};
 use crate::{IngestError, LimitKind, Target};
 
 /// Marks a staged reference to the i-th new series of a scrape.
@@ -77,11 +77,81 @@ pub(crate) fn label_key<'s>(pairs: impl Iterator<Item = (&'s str, &'s str)>) -> 
     k
 }
 
+/// Label pairs first seen in this scrape, interned only on commit.
+#[derive(Default)]
+struct LocalPairs {
+    pairs: Vec<(Box<str>, Box<str>)>,
+    table: HashTable<u32>,
+}
+
+impl LocalPairs {
+    fn get_or_insert(&mut self, index: &crate::index::Index, n: &str, v: &str) -> u32 {
+        let h = index.hash_pair(n, v);
+        if let Some(&i) = self.table.find(h, |&i| {
+            &*self.pairs[i as usize].0 == n && &*self.pairs[i as usize].1 == v
+        }) {
+            return i;
+        }
+        let i = self.pairs.len() as u32;
+        self.pairs.push((n.into(), v.into()));
+        let pairs = &self.pairs;
+        self.table.insert_unique(h, i, |&k| {
+            let (n, v) = &pairs[k as usize];
+            index.hash_pair(n, v)
+        });
+        i
+    }
+}
+
+/// New series of a scrape: pair refs (global ids, or `PENDING | local pair`)
+/// in label-name order, flat.
+#[derive(Default)]
+struct NewSeries {
+    refs: Vec<u32>,
+    spans: Vec<(u32, u8)>,
+    table: HashTable<u32>,
+}
+
+impl NewSeries {
+    fn get(&self, i: u32) -> &[u32] {
+        let (off, len) = self.spans[i as usize];
+        &self.refs[off as usize..off as usize + usize::from(len)]
+    }
+
+    /// Adds `refs` unless present; returns (index, was new).
+    fn insert(&mut self, h: u64, refs: &[u32]) -> (u32, bool) {
+        if let Some(&i) = self.table.find(h, |&i| self.get(i) == refs) {
+            return (i, false);
+        }
+        let i = self.spans.len() as u32;
+        self.spans.push((self.refs.len() as u32, refs.len() as u8));
+        self.refs.extend_from_slice(refs);
+        let NewSeries { refs, spans, table } = self;
+        table.insert_unique(h, i, |&k| {
+            let (off, len) = spans[k as usize];
+            hash_refs(&refs[off as usize..off as usize + usize::from(len)])
+        });
+        (i, true)
+    }
+}
+
+fn hash_refs(refs: &[u32]) -> u64 {
+    // Stable within one scrape; any decent mix will do.
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for &r in refs {
+        h = (h ^ u64::from(r))
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(29);
+    }
+    h
+}
+
 struct StagedScrape<'b> {
     staged: Vec<Staged>,
-    /// Series bytes of cache misses; `Staged::entry` is `PENDING | i` for them.
-    new_entries: Vec<&'b [u8]>,
-    new_series: Vec<Vec<(String, String)>>,
+    /// Series bytes and cache hash of misses; `Staged::entry` is `PENDING | i`.
+    new_entries: Vec<(&'b [u8], u64)>,
+    new_pairs: LocalPairs,
+    new_series: NewSeries,
     meta: BTreeMap<String, Meta>,
     report: IngestReport,
 }
@@ -187,7 +257,7 @@ impl Store {
                 return Err(e);
             }
         };
-        let report = self.commit(w, &mut st, target.labels(), staged, scrape_ts_ms, attempt);
+        let report = self.commit(&mut st, target.labels(), staged, scrape_ts_ms, attempt);
         w.targets.insert(target.labels().clone(), st);
         if let Some(r) = self.cfg.retention_ms {
             match w.last_gc {
@@ -206,7 +276,7 @@ impl Store {
         &self,
         inner: &Inner,
         st: &mut TargetState,
-        target_labels: &Labels,
+        target_labels: &'b Labels,
         body: &'b [u8],
         format: Format,
         ts: i64,
@@ -218,12 +288,14 @@ impl Store {
         let mut meta = BTreeMap::new();
         let mut cursor = 0usize;
         let mut staged: Vec<Staged> = Vec::with_capacity(st.cache.order.len() + 16);
-        let mut new_series: Vec<Vec<(String, String)>> = Vec::new();
-        let mut new_map: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut new_pairs = LocalPairs::default();
+        let mut new_series = NewSeries::default();
         let mut miss_existing = false;
         // Cache misses of this scrape; they enter the cache only on commit.
-        let mut pending: HashMap<&[u8], u32> = HashMap::new();
-        let mut new_entries: Vec<&'b [u8]> = Vec::new();
+        let mut pending: HashTable<u32> = HashTable::new();
+        let mut new_entries: Vec<(&'b [u8], u64)> = Vec::new();
+        let mut lv: labels::LabelVec<'b> = Vec::with_capacity(16);
+        let mut refs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
         let mut report = IngestReport::default();
         while let Some(ev) = parser.next_event() {
             let ev = ev?;
@@ -262,50 +334,63 @@ impl Store {
                 None => {
                     let name = s.name();
                     let norm = fam.normalized_label(&name);
-                    let lv = labels::build(&s, norm, target_labels, limits)?;
-                    if pending.contains_key(bytes) {
-                        return Err(IngestError::DuplicateSeries {
-                            labels: Labels::from_pairs(lv),
-                            line: s.line,
-                        });
+                    labels::build_into(&s, norm, target_labels, limits, &mut lv)?;
+                    let h = st.cache.hash(bytes);
+                    let dup_bytes = pending
+                        .find(h, |&p| new_entries[p as usize].0 == bytes)
+                        .is_some();
+                    refs.clear();
+                    let mut all_global = true;
+                    for (n, v) in &lv {
+                        match inner.index.pair(n, v) {
+                            Some(p) => refs.push(p),
+                            None => {
+                                all_global = false;
+                                refs.push(PENDING | new_pairs.get_or_insert(&inner.index, n, v));
+                            }
+                        }
                     }
-                    let pairs = || lv.iter().map(|(n, v)| (&**n, &**v));
-                    let sref = match inner.find(pairs()) {
-                        Some(sid) => {
+                    let existing = if all_global {
+                        inner.find_pairs(&refs)
+                    } else {
+                        None
+                    };
+                    let sref = match existing {
+                        Some(sid) if !dup_bytes => {
                             miss_existing = true;
                             sid
                         }
-                        None => {
-                            let key = label_key(pairs());
-                            if new_map.contains_key(&key) {
+                        None if !dup_bytes => {
+                            let (i, fresh) = new_series.insert(hash_refs(&refs), &refs);
+                            if !fresh {
                                 return Err(IngestError::DuplicateSeries {
-                                    labels: Labels::from_pairs(lv),
+                                    labels: Labels::from_pairs(lv.drain(..)),
                                     line: s.line,
                                 });
                             }
-                            let i = new_series.len() as u32;
-                            new_map.insert(key, i);
-                            new_series.push(
-                                pairs()
-                                    .map(|(n, v)| (n.to_string(), v.to_string()))
-                                    .collect(),
-                            );
                             PENDING | i
+                        }
+                        _ => {
+                            return Err(IngestError::DuplicateSeries {
+                                labels: Labels::from_pairs(lv.drain(..)),
+                                line: s.line,
+                            })
                         }
                     };
                     let p = new_entries.len() as u32;
-                    pending.insert(bytes, p);
-                    new_entries.push(bytes);
+                    new_entries.push((bytes, h));
+                    pending.insert_unique(h, p, |&q| new_entries[q as usize].1);
                     (sref, PENDING | p)
                 }
             };
             let mut skip = false;
             if sref & PENDING == 0 {
                 if let Some(Some(series)) = inner.series.get(sref as usize) {
-                    if t < series.last_t {
+                    let last_t = inner.last_t(series);
+                    if t < last_t {
                         report.out_of_order += 1;
                         skip = true;
-                    } else if t == series.last_t {
+                    } else if t == last_t {
                         skip = true;
                         if series.ring.last_bits() == s.value.to_bits() {
                             report.identical_duplicates += 1;
@@ -336,22 +421,21 @@ impl Store {
             if let Some(w) = sids.windows(2).find(|w| w[0].0 == w[1].0) {
                 let labels = inner.series[w[0].0 as usize]
                     .as_ref()
-                    .map(|s| inner.index.labels(&s.pairs))
+                    .map(|s| inner.labels_of(s))
                     .unwrap_or_default();
                 return Err(IngestError::DuplicateSeries { labels, line: 0 });
             }
         }
-        if inner.live + new_series.len() > limits.max_series {
+        let n_new = new_series.spans.len();
+        if inner.live + n_new > limits.max_series {
             return Err(limit(
                 LimitKind::MaxSeries,
                 limits.max_series,
-                inner.live + new_series.len(),
+                inner.live + n_new,
                 None,
             ));
         }
-        let est = inner.mem_estimate
-            + new_series.len() * EST_SERIES_BYTES
-            + staged.len() * EST_SAMPLE_BYTES;
+        let est = inner.mem_estimate + n_new * EST_SERIES_BYTES + staged.len() * EST_SAMPLE_BYTES;
         if est > limits.memory_budget_bytes {
             return Err(limit(
                 LimitKind::MemoryBudget,
@@ -363,6 +447,7 @@ impl Store {
         Ok(StagedScrape {
             staged,
             new_entries,
+            new_pairs,
             new_series,
             meta,
             report,
@@ -371,7 +456,6 @@ impl Store {
 
     fn commit(
         &self,
-        w: &mut Writer,
         st: &mut TargetState,
         target_labels: &Labels,
         s: StagedScrape<'_>,
@@ -381,29 +465,54 @@ impl Store {
         let StagedScrape {
             staged,
             new_entries,
+            new_pairs,
             new_series,
             meta,
             mut report,
         } = s;
-        w.gen = w.gen.wrapping_add(1);
-        let gen = w.gen;
-        let seq = {
+        let (seq, pair_ids) = {
             let mut inner = self.write();
             if st.id == NO_ID {
                 st.id = Store::new_target_id(&mut inner, target_labels);
             }
-            inner.committing = Some(gen);
             let clock = &mut inner.clocks.list[st.id as usize];
             let seq = clock.next_seq();
             clock.ts.push_back(ts);
-            seq
+            let pair_ids: Vec<u32> = new_pairs
+                .pairs
+                .iter()
+                .map(|(n, v)| inner.index.intern_pair(n, v))
+                .collect();
+            inner.committing = Some(Committing {
+                clock: st.id,
+                seq: i64::from(seq),
+                explicit: Vec::new(),
+            });
+            (seq, pair_ids)
         };
         // New series, a batch per lock.
-        let mut sids = Vec::with_capacity(new_series.len());
-        for chunk in new_series.chunks(COMMIT_BATCH) {
+        let mut sids = Vec::with_capacity(new_series.spans.len());
+        let mut pairs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
+        for chunk in (0..new_series.spans.len() as u32)
+            .collect::<Vec<_>>()
+            .chunks(COMMIT_BATCH)
+        {
             let mut inner = self.write();
-            for ls in chunk {
-                sids.push(inner.create(ls.iter().map(|(n, v)| (n.as_str(), v.as_str()))));
+            if chunk.first() == Some(&0) {
+                let n = new_series.spans.len();
+                inner.series.reserve_exact(n);
+                inner.pair_arena.reserve_exact(new_series.refs.len());
+            }
+            for &i in chunk {
+                pairs.clear();
+                pairs.extend(new_series.get(i).iter().map(|&r| {
+                    if r & PENDING != 0 {
+                        pair_ids[(r & !PENDING) as usize]
+                    } else {
+                        r
+                    }
+                }));
+                sids.push(inner.create_from_pairs(&pairs));
             }
         }
         report.series_created = sids.len();
@@ -414,6 +523,18 @@ impl Store {
                 sref
             }
         };
+        // Series getting a sample with its own timestamp are hidden by id.
+        if staged.iter().any(|x| x.explicit && !x.skip) {
+            let mut explicit: Vec<u32> = staged
+                .iter()
+                .filter(|x| x.explicit && !x.skip)
+                .map(|x| resolve(x.sref))
+                .collect();
+            explicit.sort_unstable();
+            if let Some(c) = self.write().committing.as_mut() {
+                c.explicit = explicit;
+            }
+        }
         let clock = st.id;
         for chunk in staged.chunks(COMMIT_BATCH) {
             let mut inner = self.write();
@@ -423,20 +544,20 @@ impl Store {
                 }
                 let sid = resolve(x.sref);
                 if x.explicit {
-                    inner.append(sid, EXPLICIT, x.t, x.t, x.v, &self.cfg, gen);
+                    inner.append(sid, EXPLICIT, x.t, x.v, &self.cfg);
                 } else {
-                    inner.append(sid, clock, i64::from(seq), x.t, x.v, &self.cfg, gen);
+                    inner.append(sid, clock, i64::from(seq), x.v, &self.cfg);
                 }
                 report.samples_appended += 1;
             }
         }
-        // Cache: resolve pending ids, note timestamp mode, set the new order.
+        // Cache: add the misses, note timestamp mode, set the new order.
         let mut order = Vec::with_capacity(staged.len());
         for x in &staged {
             let sid = resolve(x.sref);
             let entry = if x.entry & PENDING != 0 {
-                let bytes = new_entries[(x.entry & !PENDING) as usize];
-                st.cache.insert(bytes, sid, attempt, x.explicit)
+                let (bytes, h) = new_entries[(x.entry & !PENDING) as usize];
+                st.cache.insert_hashed(bytes, h, sid, attempt, x.explicit)
             } else {
                 x.entry
             };
@@ -458,7 +579,7 @@ impl Store {
             .filter(|&&e| !st.cache.entries[e as usize].explicit_ts)
             .map(|&e| st.cache.entries[e as usize].sid)
             .collect();
-        report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts, gen);
+        report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts);
         for e in vanished {
             st.cache.remove(e);
         }
@@ -483,14 +604,15 @@ impl Store {
 
     /// Appends staleness markers at (`clock`, `seq`) = `ts` to series whose newest
     /// sample is older than `ts`.
-    fn write_stale(&self, sids: &[u32], clock: u32, seq: u32, ts: i64, gen: u32) -> usize {
+    fn write_stale(&self, sids: &[u32], clock: u32, seq: u32, ts: i64) -> usize {
         let mut n = 0;
         for chunk in sids.chunks(COMMIT_BATCH) {
             let mut inner = self.write();
             for &sid in chunk {
-                let ok = matches!(inner.series.get(sid as usize), Some(Some(s)) if s.last_t < ts);
+                let ok =
+                    matches!(inner.series.get(sid as usize), Some(Some(s)) if inner.last_t(s) < ts);
                 if ok {
-                    inner.append(sid, clock, i64::from(seq), ts, STALE_NAN, &self.cfg, gen);
+                    inner.append(sid, clock, i64::from(seq), STALE_NAN, &self.cfg);
                     n += 1;
                 }
             }
@@ -508,14 +630,16 @@ impl Store {
         let Some(st) = w.targets.get_mut(target.labels()) else {
             return 0;
         };
-        w.gen = w.gen.wrapping_add(1);
-        let gen = w.gen;
         let seq = {
             let mut inner = self.write();
-            inner.committing = Some(gen);
             let clock = &mut inner.clocks.list[st.id as usize];
             let seq = clock.next_seq();
             clock.ts.push_back(ts_ms);
+            inner.committing = Some(Committing {
+                clock: st.id,
+                seq: i64::from(seq),
+                explicit: Vec::new(),
+            });
             seq
         };
         let sids: Vec<u32> = st
@@ -526,7 +650,7 @@ impl Store {
             .filter(|e| !e.explicit_ts)
             .map(|e| e.sid)
             .collect();
-        let n = self.write_stale(&sids, st.id, seq, ts_ms, gen);
+        let n = self.write_stale(&sids, st.id, seq, ts_ms);
         self.write().committing = None;
         let all: Vec<u32> = st.cache.live().map(|(i, _)| i).collect();
         for e in all {
