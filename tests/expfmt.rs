@@ -820,6 +820,19 @@ fn err_duplicate_label_name() {
 }
 
 #[test]
+fn distinct_names_that_share_a_bloom_bit_are_not_duplicates() {
+    // `axa` and `bxt` hash alike in the parser's 64-bit filter (len + 7*first + 3*last,
+    // mod 64: 3+679+291 = 973 and 3+686+348 = 1037, both 13 mod 64), forcing the exact check.
+    let got = parse_all(b"m{axa=\"1\",bxt=\"2\"} 1\n", Format::Text);
+    assert_eq!(got, [s("m", &[("axa", "1"), ("bxt", "2")], 1.0, None)]);
+    let e = first_error("m{axa=\"1\",bxt=\"2\",axa=\"3\"} 1\n", Format::Text);
+    assert_eq!(
+        (e.column, e.kind),
+        (19, ErrorKind::DuplicateLabelName { name: "axa".into() })
+    );
+}
+
+#[test]
 fn err_duplicate_label_name_in_a_long_label_set() {
     let mut line = String::from("m{");
     for k in 0..40 {

@@ -14,8 +14,9 @@ use promlite_model::MetricType;
 use crate::error::{ErrorKind, Found, ParseError};
 use crate::sample::{Exemplar, SampleEvent};
 use crate::scan::{
-    is_blank, parse_int_ms, parse_seconds_ms, parse_value, scan_class, scan_quoted, skip_blanks,
-    unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
+    is_blank, parse_int_ms, parse_seconds_ms, parse_value, scan_class, scan_metric_name,
+    scan_quoted, skip_blanks, unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT,
+    METRIC_START,
 };
 use crate::{Event, Format, Mode};
 
@@ -92,6 +93,14 @@ pub struct Parser<'a> {
     done: bool,
     /// Byte offset where the last line read starts.
     last_start: usize,
+    /// A stretch of the input known to be valid UTF-8, `input[utf8_start..utf8_end]`.
+    /// Validating long stretches at once is much cheaper than validating each name and
+    /// value on its own; it is extended lazily past invalid bytes (see `text_slow`).
+    utf8: &'a str,
+    utf8_start: usize,
+    /// The last legacy metric name seen on a sample line: consecutive lines of a family
+    /// mostly repeat it, and comparing it is cheaper than validating the name again.
+    prev_name: &'a [u8],
     /// Scratch for the duplicate-label check, reused across samples.
     names: Vec<NameSpanDbg>,
 }
@@ -111,6 +120,9 @@ impl<'a> Parser<'a> {
             saw_eof: false,
             done: false,
             last_start: 0,
+            utf8: "",
+            utf8_start: 0,
+            prev_name: b"",
             names: Vec::new(),
         }
     }
@@ -207,6 +219,38 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `line[a..b]` as a `&str`, or an `InvalidUtf8` error at the first bad byte.
+    #[inline]
+    fn text(&mut self, ctx: LineCtx, a: usize, b: usize) -> Result<&'a str, ParseError> {
+        let (s, e) = (ctx.start + a, ctx.start + b);
+        if s >= self.utf8_start {
+            if let Some(t) = self.utf8.get(s - self.utf8_start..e - self.utf8_start) {
+                return Ok(t);
+            }
+        }
+        self.text_slow(ctx, a, b)
+    }
+
+    /// Validates the input from the start of the current line on, up to its end or the
+    /// first invalid byte, and remembers that stretch. Each byte is validated about once
+    /// overall: a new stretch starts only on a line past the end of the previous one
+    /// (or on the line holding an invalid byte, stopping at that byte again).
+    #[cold]
+    #[inline(never)]
+    fn text_slow(&mut self, ctx: LineCtx, a: usize, b: usize) -> Result<&'a str, ParseError> {
+        let input = self.input;
+        let rest = input.get(ctx.start..).unwrap_or_default();
+        let valid = match std::str::from_utf8(rest) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        self.utf8 = valid;
+        self.utf8_start = ctx.start;
+        valid
+            .get(a..b)
+            .ok_or_else(|| ctx.err(valid.len(), ErrorKind::InvalidUtf8))
+    }
+
     /// A `#` line: HELP, TYPE, UNIT, EOF or a free comment. `at` indexes the `#`.
     fn parse_comment(
         &mut self,
@@ -253,8 +297,7 @@ impl<'a> Parser<'a> {
         let rest = &line[rest_start..];
         match kind {
             0 => {
-                let text = std::str::from_utf8(rest)
-                    .map_err(|e| ctx.err(rest_start + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+                let text = self.text(ctx, rest_start, line.len())?;
                 Ok(Event::Help {
                     metric,
                     help: unescape_help(text, om),
@@ -287,8 +330,7 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 let u_end = rest_start + rest.iter().take_while(|b| !is_blank(**b)).count();
-                let unit = std::str::from_utf8(&line[rest_start..u_end])
-                    .map_err(|e| ctx.err(rest_start + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+                let unit = self.text(ctx, rest_start, u_end)?;
                 let tail = skip_blanks(line, u_end);
                 if tail < line.len() {
                     return Err(ctx.err(
@@ -305,7 +347,7 @@ impl<'a> Parser<'a> {
 
     /// The metric name of a HELP/TYPE/UNIT line: legacy or quoted.
     fn metadata_name(
-        &self,
+        &mut self,
         line: &'a [u8],
         i: usize,
         ctx: LineCtx,
@@ -314,8 +356,7 @@ impl<'a> Parser<'a> {
             Some(b'"') => {
                 let (close, escaped) = scan_quoted(line, i)
                     .ok_or_else(|| ctx.err(i, ErrorKind::UnterminatedString))?;
-                let raw = std::str::from_utf8(&line[i + 1..close])
-                    .map_err(|e| ctx.err(i + 1 + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+                let raw = self.text(ctx, i + 1, close)?;
                 if raw.is_empty() {
                     return Err(ctx.err(i, ErrorKind::InvalidMetricName));
                 }
@@ -329,8 +370,7 @@ impl<'a> Parser<'a> {
             Some(&b) if METRIC_START[usize::from(b)] => {
                 let end = scan_class(line, i + 1, &METRIC_CONT);
                 // Only ASCII bytes were scanned, so this cannot fail.
-                let name = std::str::from_utf8(&line[i..end])
-                    .map_err(|_| ctx.err(i, ErrorKind::InvalidUtf8))?;
+                let name = self.text(ctx, i, end)?;
                 Ok((Cow::Borrowed(name), end))
             }
             _ => Err(ctx.err(i, ErrorKind::InvalidMetricName)),
@@ -338,7 +378,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A sample line starting at `at` (the first non-blank byte).
-    #[inline]
+    #[inline(always)]
     fn parse_sample(
         &mut self,
         line: &'a [u8],
@@ -349,7 +389,19 @@ impl<'a> Parser<'a> {
         let mut name_span = None;
         let mut i = at;
         if METRIC_START[usize::from(first)] {
-            i = scan_class(line, at + 1, &METRIC_CONT);
+            let prev = self.prev_name;
+            let rest = &line[at..];
+            i = if rest.starts_with(prev)
+                && !rest
+                    .get(prev.len())
+                    .is_some_and(|&b| METRIC_CONT[usize::from(b)])
+            {
+                at + prev.len()
+            } else {
+                let end = scan_metric_name(line, at + 1);
+                self.prev_name = &line[at..end];
+                end
+            };
             name_span = Some((at, i, false));
         } else if first != b'{' {
             return Err(ctx.err(
@@ -363,7 +415,7 @@ impl<'a> Parser<'a> {
         let mut labels_from = None;
         let brace = skip_blanks(line, i);
         if line.get(brace) == Some(&b'{') {
-            let block = self.parse_label_block(line, brace, name_span, ctx)?;
+            let block = self.parse_label_block(line, brace, name_span, ctx, false)?;
             if let Some(q) = block.quoted_name {
                 name_span = Some(q);
             }
@@ -438,10 +490,9 @@ impl<'a> Parser<'a> {
             }
         }
 
-        let series = std::str::from_utf8(&line[at..series_end])
-            .map_err(|e| ctx.err(at + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
-        // Offsets below are relative to `series`; all sit on ASCII delimiters or on
-        // boundaries `from_utf8` just validated, so `get` never fails in practice.
+        let series = self.text(ctx, at, series_end)?;
+        // Offsets below are relative to `series`; all sit on ASCII delimiters, so `get`
+        // never fails in practice.
         let name = series
             .get(name_start - at..name_end - at)
             .ok_or_else(|| ctx.err(name_start, ErrorKind::InvalidUtf8))?;
@@ -474,9 +525,8 @@ impl<'a> Parser<'a> {
         }
         // An exemplar label set has no metric name: pretend one was given so that a
         // quoted name inside is reported as a missing '='.
-        let block = self.parse_label_block(line, open, Some((0, 0, false)), ctx)?;
-        let blk = std::str::from_utf8(&line[open..block.end])
-            .map_err(|e| ctx.err(open + e.valid_up_to(), ErrorKind::InvalidUtf8))?;
+        let block = self.parse_label_block(line, open, Some((0, 0, false)), ctx, false)?;
+        let blk = self.text(ctx, open, block.end)?;
         if !line.get(block.end).is_some_and(|b| is_blank(*b)) {
             return Err(bad(block.end, "expected ' ' and a value after the labels"));
         }
@@ -509,6 +559,10 @@ impl<'a> Parser<'a> {
 
     /// A `{...}` label block whose `{` is at `open`. `name` is the metric name given before
     /// the block, if any. Validates names, values, separators and duplicates.
+    ///
+    /// Duplicate names are rare, so the first pass only keeps a 64-bit Bloom filter of the
+    /// names; when two names might clash (or `__name__` or an escaped name appears), the
+    /// block is parsed again with `collect` set, recording every name for an exact check.
     #[inline]
     fn parse_label_block(
         &mut self,
@@ -516,8 +570,13 @@ impl<'a> Parser<'a> {
         open: usize,
         name: Option<(usize, usize, bool)>,
         ctx: LineCtx,
+        collect: bool,
     ) -> Result<Block, ParseError> {
-        self.names.clear();
+        if collect {
+            self.names.clear();
+        }
+        let mut bloom = 0u64;
+        let mut maybe_dup = false;
         let mut quoted_name = None;
         let mut labels_from = open + 1;
         let mut i = open + 1;
@@ -579,7 +638,17 @@ impl<'a> Parser<'a> {
                 let (close, _) = scan_quoted(line, i)
                     .ok_or_else(|| ctx.err(i, ErrorKind::UnterminatedString))?;
                 i = close + 1;
-                self.names.push((span.start, span.end, span.escaped));
+                if collect {
+                    self.names.push((span.start, span.end, span.escaped));
+                } else {
+                    let n = &line[span.start..span.end];
+                    let (Some(&f), Some(&l)) = (n.first(), n.last()) else {
+                        return Err(ctx.err(n_start, ErrorKind::EmptyLabelName));
+                    };
+                    let bit = 1u64 << ((n.len() + usize::from(f) * 7 + usize::from(l) * 3) & 63);
+                    maybe_dup |= (bloom & bit != 0) || span.escaped || n == b"__name__";
+                    bloom |= bit;
+                }
             } else if c == b'"' && items == 0 && name.is_none() {
                 // `{"metric.name", ...}`: Prometheus 3's quoted metric name comes first.
                 if span.start == span.end {
@@ -620,7 +689,10 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        if !self.names.is_empty() {
+        if maybe_dup {
+            return self.parse_label_block(line, open, name, ctx, true);
+        }
+        if collect && !self.names.is_empty() {
             self.check_duplicates(line, name.is_some() || quoted_name.is_some(), ctx)?;
         }
         Ok(Block {
@@ -633,6 +705,46 @@ impl<'a> Parser<'a> {
     /// Fails on a label name that occurs twice in `self.names` (or `__name__` when the
     /// sample already has a metric name). Reports the later occurrence.
     fn check_duplicates(
+        &self,
+        line: &[u8],
+        has_name: bool,
+        ctx: LineCtx,
+    ) -> Result<(), ParseError> {
+        let names = &self.names;
+        if names.iter().all(|n| !n.2) {
+            // Fast path, no escapes: compare the raw bytes.
+            for k in 0..names.len() {
+                let a = &line[names[k].0..names[k].1];
+                let clash = (has_name && a == b"__name__")
+                    || names[..k].iter().any(|&(s, e, _)| &line[s..e] == a);
+                if clash {
+                    return Err(self.duplicate_error(line, k, ctx));
+                }
+            }
+            return Ok(());
+        }
+        self.check_duplicates_escaped(line, has_name, ctx)
+    }
+
+    #[cold]
+    fn duplicate_error(&self, line: &[u8], k: usize, ctx: LineCtx) -> ParseError {
+        let (s, e, _) = self.names[k];
+        let at = if s > 0 && line[s - 1] == b'"' {
+            s - 1
+        } else {
+            s
+        };
+        ctx.err(
+            at,
+            ErrorKind::DuplicateLabelName {
+                name: String::from_utf8_lossy(&line[s..e]).into_owned(),
+            },
+        )
+    }
+
+    /// [`check_duplicates`](Self::check_duplicates) when some quoted name has escapes.
+    #[cold]
+    fn check_duplicates_escaped(
         &self,
         line: &[u8],
         has_name: bool,

@@ -51,22 +51,75 @@ pub(crate) fn scan_class(line: &[u8], mut i: usize, table: &[bool; 256]) -> usiz
     i
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (high bit of each byte) where a byte of `w` equals `b`. Not exact above the
+/// first match (borrows), which is all `trailing_zeros` needs.
+#[inline(always)]
+fn has_byte(w: u64, b: u8) -> u64 {
+    let x = w ^ (LO * u64::from(b));
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Index just past the legacy metric name characters (`[a-zA-Z0-9_:]`) starting at `i`.
+///
+/// Classifies eight bytes per step (SWAR): for an ASCII byte `b`, adding `0x80 - c`
+/// sets its high bit exactly when `b >= c`, without carrying into the next byte, so
+/// ranges are two such tests. A byte >= 0x80 may carry into the bytes above it, but it
+/// is itself the first non-name byte, so only bytes below it are read.
+#[inline]
+pub(crate) fn scan_metric_name(line: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = line.get(i..i + 8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_le_bytes(bytes);
+        let ge = |c: u8| w.wrapping_add(LO * u64::from(0x80 - c)) & HI;
+        let ok = (ge(b'0') & !ge(b':' + 1))
+            | (ge(b'A') & !ge(b'Z' + 1))
+            | (ge(b'_') & !ge(b'_' + 1))
+            | (ge(b'a') & !ge(b'z' + 1));
+        let bad = (!ok & HI) | (w & HI);
+        if bad != 0 {
+            return i + (bad.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    scan_class(line, i, &METRIC_CONT)
+}
+
 /// Scans a quoted string whose opening `"` is at `open`. Returns the index of the closing
 /// `"` and whether a backslash occurs inside, or `None` when the line ends first.
+///
+/// Looks at eight bytes per step (SWAR) for `"` or `\`: label values are mostly too
+/// short for memchr's setup to pay off, and long enough for a byte loop to show.
 #[inline]
 pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
     let mut i = open + 1;
     let mut escaped = false;
     loop {
-        let rest = line.get(i..)?;
-        let k = memchr::memchr2(b'"', b'\\', rest)?;
-        i += k;
-        if line[i] == b'"' {
-            return Some((i, escaped));
+        while let Some(chunk) = line.get(i..i + 8) {
+            let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let w = u64::from_le_bytes(bytes);
+            let m = has_byte(w, b'"') | has_byte(w, b'\\');
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
         }
-        // A backslash escapes the next byte, whatever it is.
-        escaped = true;
-        i += 2;
+        match *line.get(i)? {
+            b'"' => return Some((i, escaped)),
+            b'\\' => {
+                // A backslash escapes the next byte, whatever it is.
+                escaped = true;
+                i += 2;
+            }
+            _ => i += 1,
+        }
     }
 }
 
@@ -356,6 +409,19 @@ mod tests {
         assert!(matches!(unescape_label("plain"), Cow::Borrowed("plain")));
         assert_eq!(unescape_help(r#"say \"hi\""#, false), r#"say \"hi\""#);
         assert_eq!(unescape_help(r#"say \"hi\""#, true), r#"say "hi""#);
+    }
+
+    #[test]
+    fn swar_name_scan_agrees_with_the_table() {
+        // Every byte value at every position of a 20-byte name.
+        for bad in 0..=255u8 {
+            for pos in 0..20 {
+                let mut line = b"abcdefghij_:XYZ0123456789".to_vec();
+                line[pos] = bad;
+                let want = scan_class(&line, 0, &METRIC_CONT);
+                assert_eq!(scan_metric_name(&line, 0), want, "byte {bad:#x} at {pos}");
+            }
+        }
     }
 
     #[test]
