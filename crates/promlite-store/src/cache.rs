@@ -68,6 +68,13 @@ impl ScrapeCache {
         Some(e)
     }
 
+    /// The entry expected at `cursor` (the previous scrape's order) and its key.
+    #[inline]
+    pub(crate) fn expected(&self, cursor: usize) -> Option<(u32, &[u8])> {
+        let &e = self.order.get(cursor)?;
+        Some((e, self.key(e)))
+    }
+
     /// The hash the cache uses for `bytes`.
     #[inline]
     pub(crate) fn hash(&self, bytes: &[u8]) -> u64 {

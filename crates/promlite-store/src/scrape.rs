@@ -7,7 +7,9 @@ use promlite_expfmt::{Event, Format, Parser};
 use promlite_model::{Labels, STALE_NAN};
 use serde::Serialize;
 
+use crate::cache::ScrapeCache;
 use crate::labels::{self, FamilyTracker};
+use crate::lean::{Line, TextLines};
 use crate::ring::EXPLICIT;
 use crate::store::{Committing, Inner, Meta, Store, TargetState, COMMIT_BATCH};
 use crate::{IngestError, LimitKind, Target};
@@ -177,6 +179,221 @@ pub(crate) fn record_meta(
     }
 }
 
+/// Staging state of one scrape.
+struct Stager<'b, 'i> {
+    inner: &'i Inner,
+    limits: &'i crate::Limits,
+    target_labels: &'b Labels,
+    ts: i64,
+    attempt: u32,
+    fam: FamilyTracker,
+    meta: BTreeMap<String, Meta>,
+    cursor: usize,
+    staged: Vec<Staged>,
+    new_pairs: LocalPairs,
+    new_series: NewSeries,
+    miss_existing: bool,
+    /// Cache misses of this scrape; they enter the cache only on commit.
+    pending: HashTable<u32>,
+    new_entries: Vec<(&'b [u8], u64)>,
+    lv: labels::LabelVec<'b>,
+    refs: smallvec::SmallVec<[u32; 16]>,
+    report: IngestReport,
+}
+
+impl<'b> Stager<'b, '_> {
+    fn count_sample(&mut self, line: usize) -> Result<(), IngestError> {
+        self.report.samples_in_body += 1;
+        if self.report.samples_in_body > self.limits.max_samples_per_scrape {
+            return Err(limit(
+                LimitKind::MaxSamplesPerScrape,
+                self.limits.max_samples_per_scrape,
+                self.report.samples_in_body,
+                Some(line),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A sample of cached entry `e`.
+    #[inline]
+    fn hit(
+        &mut self,
+        cache: &mut ScrapeCache,
+        e: u32,
+        value: f64,
+        timestamp: Option<i64>,
+        line: usize,
+    ) -> Result<(), IngestError> {
+        self.count_sample(line)?;
+        let ent = &mut cache.entries[e as usize];
+        if ent.seen == self.attempt {
+            let labels = self
+                .inner
+                .series
+                .get(ent.sid as usize)
+                .and_then(|s| s.as_ref())
+                .map(|s| self.inner.labels_of(s))
+                .unwrap_or_default();
+            return Err(IngestError::DuplicateSeries { labels, line });
+        }
+        ent.seen = self.attempt;
+        let sid = ent.sid;
+        self.push(sid, e, value, timestamp);
+        Ok(())
+    }
+
+    #[inline]
+    fn push(&mut self, sref: u32, entry: u32, v: f64, timestamp: Option<i64>) {
+        let (t, explicit) = match timestamp {
+            Some(t) => (t, true),
+            None => (self.ts, false),
+        };
+        let mut skip = false;
+        if sref & PENDING == 0 {
+            if let Some(Some(series)) = self.inner.series.get(sref as usize) {
+                let last_t = self.inner.last_t(series);
+                if t < last_t {
+                    self.report.out_of_order += 1;
+                    skip = true;
+                } else if t == last_t {
+                    skip = true;
+                    if series.ring.last_bits() == v.to_bits() {
+                        self.report.identical_duplicates += 1;
+                    } else {
+                        self.report.duplicate_timestamp += 1;
+                    }
+                }
+            }
+        }
+        self.staged.push(Staged {
+            sref,
+            entry,
+            t,
+            v,
+            explicit,
+            skip,
+        });
+    }
+
+    /// A parsed event.
+    fn event(&mut self, cache: &mut ScrapeCache, ev: Event<'b>) -> Result<(), IngestError> {
+        let Event::Sample(s) = ev else {
+            record_meta(&ev, &mut self.meta, &mut self.fam);
+            return Ok(());
+        };
+        let bytes = s.series_bytes();
+        if let Some(e) = cache.lookup(bytes, &mut self.cursor) {
+            return self.hit(cache, e, s.value, s.timestamp, s.line);
+        }
+        self.count_sample(s.line)?;
+        let name = s.name();
+        let norm = self.fam.normalized_label(&name);
+        labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
+        let h = cache.hash(bytes);
+        let new_entries = &self.new_entries;
+        let dup_bytes = self
+            .pending
+            .find(h, |&p| new_entries[p as usize].0 == bytes)
+            .is_some();
+        self.refs.clear();
+        let mut all_global = true;
+        for (n, v) in &self.lv {
+            match self.inner.index.pair(n, v) {
+                Some(p) => self.refs.push(p),
+                None => {
+                    all_global = false;
+                    let i = self.new_pairs.get_or_insert(&self.inner.index, n, v);
+                    self.refs.push(PENDING | i);
+                }
+            }
+        }
+        let existing = if all_global {
+            self.inner.find_pairs(&self.refs)
+        } else {
+            None
+        };
+        let sref = match existing {
+            Some(sid) if !dup_bytes => {
+                self.miss_existing = true;
+                sid
+            }
+            None if !dup_bytes => {
+                let (i, fresh) = self.new_series.insert(hash_refs(&self.refs), &self.refs);
+                if !fresh {
+                    return Err(IngestError::DuplicateSeries {
+                        labels: Labels::from_pairs(self.lv.drain(..)),
+                        line: s.line,
+                    });
+                }
+                PENDING | i
+            }
+            _ => {
+                return Err(IngestError::DuplicateSeries {
+                    labels: Labels::from_pairs(self.lv.drain(..)),
+                    line: s.line,
+                })
+            }
+        };
+        let p = self.new_entries.len() as u32;
+        self.new_entries.push((bytes, h));
+        let new_entries = &self.new_entries;
+        self.pending
+            .insert_unique(h, p, |&q| new_entries[q as usize].1);
+        self.push(sref, PENDING | p, s.value, s.timestamp);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<StagedScrape<'b>, IngestError> {
+        let inner = self.inner;
+        let limits = self.limits;
+        if self.miss_existing {
+            // A series reached through two different spellings of its labels.
+            let mut sids: Vec<u32> = self
+                .staged
+                .iter()
+                .filter(|s| s.sref & PENDING == 0)
+                .map(|s| s.sref)
+                .collect();
+            sids.sort_unstable();
+            if let Some(w) = sids.windows(2).find(|w| w[0] == w[1]) {
+                let labels = inner.series[w[0] as usize]
+                    .as_ref()
+                    .map(|s| inner.labels_of(s))
+                    .unwrap_or_default();
+                return Err(IngestError::DuplicateSeries { labels, line: 0 });
+            }
+        }
+        let n_new = self.new_series.spans.len();
+        if inner.live + n_new > limits.max_series {
+            return Err(limit(
+                LimitKind::MaxSeries,
+                limits.max_series,
+                inner.live + n_new,
+                None,
+            ));
+        }
+        let est =
+            inner.mem_estimate + n_new * EST_SERIES_BYTES + self.staged.len() * EST_SAMPLE_BYTES;
+        if est > limits.memory_budget_bytes {
+            return Err(limit(
+                LimitKind::MemoryBudget,
+                limits.memory_budget_bytes,
+                est,
+                None,
+            ));
+        }
+        Ok(StagedScrape {
+            staged: self.staged,
+            new_entries: self.new_entries,
+            new_pairs: self.new_pairs,
+            new_series: self.new_series,
+            meta: self.meta,
+            report: self.report,
+        })
+    }
+}
+
 impl Store {
     /// Ingests one scrape of `target` taken at `scrape_ts_ms`, atomically: on
     /// any error nothing is appended and the store is exactly as before.
@@ -258,6 +475,7 @@ impl Store {
             }
         };
         let report = self.commit(&mut st, target.labels(), staged, scrape_ts_ms, attempt);
+        st.format = Some(format);
         w.targets.insert(target.labels().clone(), st);
         if let Some(r) = self.cfg.retention_ms {
             match w.last_gc {
@@ -283,175 +501,74 @@ impl Store {
         attempt: u32,
     ) -> Result<StagedScrape<'b>, IngestError> {
         let limits = &self.cfg.limits;
-        let mut parser = Parser::new(body, format);
-        let mut fam = FamilyTracker::default();
-        let mut meta = BTreeMap::new();
-        let mut cursor = 0usize;
-        let mut staged: Vec<Staged> = Vec::with_capacity(st.cache.order.len() + 16);
-        let mut new_pairs = LocalPairs::default();
-        let mut new_series = NewSeries::default();
-        let mut miss_existing = false;
-        // Cache misses of this scrape; they enter the cache only on commit.
-        let mut pending: HashTable<u32> = HashTable::new();
-        let mut new_entries: Vec<(&'b [u8], u64)> = Vec::new();
-        let mut lv: labels::LabelVec<'b> = Vec::with_capacity(16);
-        let mut refs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
-        let mut report = IngestReport::default();
-        while let Some(ev) = parser.next_event() {
-            let ev = ev?;
-            let Event::Sample(s) = ev else {
-                record_meta(&ev, &mut meta, &mut fam);
-                continue;
-            };
-            report.samples_in_body += 1;
-            if report.samples_in_body > limits.max_samples_per_scrape {
-                return Err(limit(
-                    LimitKind::MaxSamplesPerScrape,
-                    limits.max_samples_per_scrape,
-                    report.samples_in_body,
-                    Some(s.line),
-                ));
-            }
-            let bytes = s.series_bytes();
-            let (t, explicit) = match s.timestamp {
-                Some(t) => (t, true),
-                None => (ts, false),
-            };
-            let (sref, entry) = match st.cache.lookup(bytes, &mut cursor) {
-                Some(e) => {
-                    let ent = &mut st.cache.entries[e as usize];
-                    if ent.seen == attempt {
-                        let norm = fam.normalized_label(&s.name());
-                        let lv = labels::build(&s, norm, target_labels, limits)?;
-                        return Err(IngestError::DuplicateSeries {
-                            labels: Labels::from_pairs(lv),
-                            line: s.line,
-                        });
-                    }
-                    ent.seen = attempt;
-                    (ent.sid, e)
-                }
-                None => {
-                    let name = s.name();
-                    let norm = fam.normalized_label(&name);
-                    labels::build_into(&s, norm, target_labels, limits, &mut lv)?;
-                    let h = st.cache.hash(bytes);
-                    let dup_bytes = pending
-                        .find(h, |&p| new_entries[p as usize].0 == bytes)
-                        .is_some();
-                    refs.clear();
-                    let mut all_global = true;
-                    for (n, v) in &lv {
-                        match inner.index.pair(n, v) {
-                            Some(p) => refs.push(p),
-                            None => {
-                                all_global = false;
-                                refs.push(PENDING | new_pairs.get_or_insert(&inner.index, n, v));
+        let mut sg = Stager {
+            inner,
+            limits,
+            target_labels,
+            ts,
+            attempt,
+            fam: FamilyTracker::default(),
+            meta: BTreeMap::new(),
+            cursor: 0,
+            staged: Vec::with_capacity(st.cache.order.len() + 16),
+            new_pairs: LocalPairs::default(),
+            new_series: NewSeries::default(),
+            miss_existing: false,
+            pending: HashTable::new(),
+            new_entries: Vec::new(),
+            lv: Vec::with_capacity(16),
+            refs: smallvec::SmallVec::new(),
+            report: IngestReport::default(),
+        };
+        // Cached keys were validated under the format of earlier scrapes.
+        let lean = self.lean && format == Format::Text && st.format.is_none_or(|f| f == format);
+        match format {
+            Format::Text if lean => {
+                let mut lines = TextLines::new(body);
+                let mut cursor = 0;
+                while let Some(line) = lines.next(&st.cache, &mut cursor) {
+                    match line {
+                        Line::Hit {
+                            entry,
+                            value,
+                            timestamp,
+                            line,
+                        } => sg.hit(&mut st.cache, entry, value, timestamp, line)?,
+                        Line::Other {
+                            bytes,
+                            line,
+                            offset,
+                        } => {
+                            let mut p = Parser::new(bytes, Format::Text);
+                            while let Some(ev) = p.next_event() {
+                                let ev = match ev {
+                                    Ok(Event::Sample(mut s)) => {
+                                        s.line = line;
+                                        Event::Sample(s)
+                                    }
+                                    Ok(ev) => ev,
+                                    Err(mut e) => {
+                                        e.line = line;
+                                        e.offset += offset;
+                                        return Err(e.into());
+                                    }
+                                };
+                                sg.cursor = cursor;
+                                sg.event(&mut st.cache, ev)?;
+                                cursor = sg.cursor;
                             }
                         }
                     }
-                    let existing = if all_global {
-                        inner.find_pairs(&refs)
-                    } else {
-                        None
-                    };
-                    let sref = match existing {
-                        Some(sid) if !dup_bytes => {
-                            miss_existing = true;
-                            sid
-                        }
-                        None if !dup_bytes => {
-                            let (i, fresh) = new_series.insert(hash_refs(&refs), &refs);
-                            if !fresh {
-                                return Err(IngestError::DuplicateSeries {
-                                    labels: Labels::from_pairs(lv.drain(..)),
-                                    line: s.line,
-                                });
-                            }
-                            PENDING | i
-                        }
-                        _ => {
-                            return Err(IngestError::DuplicateSeries {
-                                labels: Labels::from_pairs(lv.drain(..)),
-                                line: s.line,
-                            })
-                        }
-                    };
-                    let p = new_entries.len() as u32;
-                    new_entries.push((bytes, h));
-                    pending.insert_unique(h, p, |&q| new_entries[q as usize].1);
-                    (sref, PENDING | p)
-                }
-            };
-            let mut skip = false;
-            if sref & PENDING == 0 {
-                if let Some(Some(series)) = inner.series.get(sref as usize) {
-                    let last_t = inner.last_t(series);
-                    if t < last_t {
-                        report.out_of_order += 1;
-                        skip = true;
-                    } else if t == last_t {
-                        skip = true;
-                        if series.ring.last_bits() == s.value.to_bits() {
-                            report.identical_duplicates += 1;
-                        } else {
-                            report.duplicate_timestamp += 1;
-                        }
-                    }
                 }
             }
-            staged.push(Staged {
-                sref,
-                entry,
-                t,
-                v: s.value,
-                explicit,
-                skip,
-            });
-        }
-        if miss_existing {
-            // A series reached through two different spellings of its labels.
-            let mut sids: Vec<(u32, usize)> = staged
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.sref & PENDING == 0)
-                .map(|(i, s)| (s.sref, i))
-                .collect();
-            sids.sort_unstable();
-            if let Some(w) = sids.windows(2).find(|w| w[0].0 == w[1].0) {
-                let labels = inner.series[w[0].0 as usize]
-                    .as_ref()
-                    .map(|s| inner.labels_of(s))
-                    .unwrap_or_default();
-                return Err(IngestError::DuplicateSeries { labels, line: 0 });
+            _ => {
+                let mut parser = Parser::new(body, format);
+                while let Some(ev) = parser.next_event() {
+                    sg.event(&mut st.cache, ev?)?;
+                }
             }
         }
-        let n_new = new_series.spans.len();
-        if inner.live + n_new > limits.max_series {
-            return Err(limit(
-                LimitKind::MaxSeries,
-                limits.max_series,
-                inner.live + n_new,
-                None,
-            ));
-        }
-        let est = inner.mem_estimate + n_new * EST_SERIES_BYTES + staged.len() * EST_SAMPLE_BYTES;
-        if est > limits.memory_budget_bytes {
-            return Err(limit(
-                LimitKind::MemoryBudget,
-                limits.memory_budget_bytes,
-                est,
-                None,
-            ));
-        }
-        Ok(StagedScrape {
-            staged,
-            new_entries,
-            new_pairs,
-            new_series,
-            meta,
-            report,
-        })
+        sg.finish()
     }
 
     fn commit(

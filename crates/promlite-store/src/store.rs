@@ -321,6 +321,8 @@ impl Inner {
 #[derive(Debug, Default)]
 pub(crate) struct TargetState {
     pub(crate) id: u32,
+    /// Format of the last committed scrape.
+    pub(crate) format: Option<promlite_expfmt::Format>,
     pub(crate) cache: ScrapeCache,
     pub(crate) counters: TargetCounters,
 }
@@ -356,6 +358,8 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 pub struct Store {
     pub(crate) cfg: StoreConfig,
+    /// Use the text fast path (tests turn it off to compare).
+    pub(crate) lean: bool,
     pub(crate) inner: RwLock<Inner>,
     pub(crate) writer: Mutex<Writer>,
 }
@@ -402,6 +406,7 @@ impl Store {
     pub fn new(cfg: StoreConfig) -> Store {
         Store {
             cfg,
+            lean: true,
             inner: RwLock::new(Inner::default()),
             writer: Mutex::new(Writer::default()),
         }
