@@ -132,6 +132,25 @@ impl ScrapeCache {
         idx
     }
 
+    /// Makes room for `n` more entries.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.entries.reserve(n);
+        let ScrapeCache {
+            hasher,
+            arena,
+            entries,
+            table,
+            ..
+        } = self;
+        table.reserve(n, |&i| {
+            let e = &entries[i as usize];
+            hasher.hash_one(&arena[e.start..e.start + e.len as usize])
+        });
+    }
+
     /// Removes entry `e`.
     pub(crate) fn remove(&mut self, e: u32) {
         let Some(ent) = self.entries.get(e as usize) else {

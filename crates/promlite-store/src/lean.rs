@@ -192,8 +192,21 @@ mod tests {
     fn plain_numbers_only() {
         assert_eq!(plain_float(b"0"), Some(0.0));
         assert_eq!(plain_float(b"-12.5e-3"), Some(-0.0125));
-        assert_eq!(plain_float(b"123456789012345678"), Some(123456789012345678.0));
-        for s in [&b"NaN"[..], b"+Inf", b"+1", b".5", b"1.", b"1e", b"0x1p3", b"1_0", b""] {
+        assert_eq!(
+            plain_float(b"123456789012345678"),
+            Some(123456789012345678.0)
+        );
+        for s in [
+            &b"NaN"[..],
+            b"+Inf",
+            b"+1",
+            b".5",
+            b"1.",
+            b"1e",
+            b"0x1p3",
+            b"1_0",
+            b"",
+        ] {
             assert_eq!(plain_float(s), None, "{:?}", std::str::from_utf8(s));
         }
         assert_eq!(plain_int(b"1700000000000"), Some(1_700_000_000_000));
@@ -214,13 +227,24 @@ mod tests {
         let e = c.insert(br#"a{x="1"}"#, 7, 0, false);
         c.set_order(vec![e]);
         let mut cur = 0;
-        assert_eq!(hit(br#"a{x="1"} 2 1000"#, &c, &mut cur), Some((e, 2.0, Some(1000))));
+        assert_eq!(
+            hit(br#"a{x="1"} 2 1000"#, &c, &mut cur),
+            Some((e, 2.0, Some(1000)))
+        );
         let mut cur = 0;
-        assert_eq!(hit(br#"a{x="1"}  2"#, &c, &mut cur), None, "two spaces: full parser");
+        assert_eq!(
+            hit(br#"a{x="1"}  2"#, &c, &mut cur),
+            None,
+            "two spaces: full parser"
+        );
         let mut cur = 0;
         assert_eq!(hit(br#"a{x="1"} NaN"#, &c, &mut cur), None);
         let mut cur = 5;
-        assert_eq!(hit(br#"a{x="1"} 3"#, &c, &mut cur), Some((e, 3.0, None)), "by hash");
+        assert_eq!(
+            hit(br#"a{x="1"} 3"#, &c, &mut cur),
+            Some((e, 3.0, None)),
+            "by hash"
+        );
         assert_eq!(hit(br#"a{x="2"} 3"#, &c, &mut cur), None);
     }
 }

@@ -501,6 +501,18 @@ impl Store {
         attempt: u32,
     ) -> Result<StagedScrape<'b>, IngestError> {
         let limits = &self.cfg.limits;
+        // A first scrape (or one after a big change) sizes its tables once from
+        // the line count instead of rehashing as they grow.
+        let lines_hint = if st.cache.order.is_empty() {
+            memchr::memchr_iter(b'\n', body).count()
+        } else {
+            st.cache.order.len() + 16
+        };
+        let expect_new = if st.cache.order.is_empty() {
+            lines_hint
+        } else {
+            0
+        };
         let mut sg = Stager {
             inner,
             limits,
@@ -510,12 +522,16 @@ impl Store {
             fam: FamilyTracker::default(),
             meta: BTreeMap::new(),
             cursor: 0,
-            staged: Vec::with_capacity(st.cache.order.len() + 16),
+            staged: Vec::with_capacity(lines_hint),
             new_pairs: LocalPairs::default(),
-            new_series: NewSeries::default(),
+            new_series: NewSeries {
+                refs: Vec::with_capacity(expect_new * 8),
+                spans: Vec::with_capacity(expect_new),
+                table: HashTable::with_capacity(expect_new),
+            },
             miss_existing: false,
-            pending: HashTable::new(),
-            new_entries: Vec::new(),
+            pending: HashTable::with_capacity(expect_new),
+            new_entries: Vec::with_capacity(expect_new),
             lv: Vec::with_capacity(16),
             refs: smallvec::SmallVec::new(),
             report: IngestReport::default(),
@@ -619,6 +635,7 @@ impl Store {
                 let n = new_series.spans.len();
                 inner.series.reserve_exact(n);
                 inner.pair_arena.reserve_exact(new_series.refs.len());
+                inner.reserve_series(n);
             }
             for &i in chunk {
                 pairs.clear();
@@ -669,6 +686,7 @@ impl Store {
             }
         }
         // Cache: add the misses, note timestamp mode, set the new order.
+        st.cache.reserve(new_entries.len());
         let mut order = Vec::with_capacity(staged.len());
         for x in &staged {
             let sid = resolve(x.sref);

@@ -168,6 +168,24 @@ impl Inner {
             .copied()
     }
 
+    /// Makes room in the series lookup table for `n` more series.
+    pub(crate) fn reserve_series(&mut self, n: usize) {
+        let Inner {
+            hasher,
+            series,
+            series_map,
+            pair_arena,
+            ..
+        } = self;
+        series_map.reserve(n, |&s| {
+            let p = series[s as usize]
+                .as_ref()
+                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
+                .unwrap_or(&[]);
+            hasher.hash_one(p)
+        });
+    }
+
     /// Creates a series (labels sorted, unique, non-empty) unless it exists.
     pub(crate) fn create<'s>(&mut self, labels: impl Iterator<Item = (&'s str, &'s str)>) -> u32 {
         let pairs: smallvec::SmallVec<[u32; 16]> =

@@ -593,9 +593,29 @@ mod lean_vs_full {
     use proptest::prelude::*;
 
     const VALUES: &[&str] = &[
-        "1", "1.5", "-2", "1e3", "1E-3", "1e+3", "+Inf", "-Inf", "NaN", "01", "1.", ".5", "-0",
-        "0x10", "1_0", "12345678901234567890", "2 1000", "3 -5", "4 99999999999999999999",
-        "5  6", "7\t8", "9 ", "x",
+        "1",
+        "1.5",
+        "-2",
+        "1e3",
+        "1E-3",
+        "1e+3",
+        "+Inf",
+        "-Inf",
+        "NaN",
+        "01",
+        "1.",
+        ".5",
+        "-0",
+        "0x10",
+        "1_0",
+        "12345678901234567890",
+        "2 1000",
+        "3 -5",
+        "4 99999999999999999999",
+        "5  6",
+        "7\t8",
+        "9 ",
+        "x",
     ];
     const SERIES: &[&str] = &["a", "b{x=\"1\"}", "c{y=\"} {\",z=\"2\"}", "d{x=\"\\\"\"}"];
 
@@ -604,7 +624,11 @@ mod lean_vs_full {
             .iter()
             .map(|&(s, v, crlf)| {
                 let end = if crlf { "\r\n" } else { "\n" };
-                format!("{} {}{end}", SERIES[s % SERIES.len()], VALUES[v % VALUES.len()])
+                format!(
+                    "{} {}{end}",
+                    SERIES[s % SERIES.len()],
+                    VALUES[v % VALUES.len()]
+                )
             })
             .collect()
     }
