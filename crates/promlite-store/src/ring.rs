@@ -80,7 +80,7 @@ pub(crate) struct Ring {
     trail: u8,
     clock: u32,
     prev_int: i64,
-    prev_delta: i64,
+    prev_delta: i32,
     prev_v: u64,
 }
 
@@ -104,6 +104,15 @@ impl Default for Ring {
 
 #[inline]
 fn write_bits(buf: &mut Vec<u8>, used: &mut u8, value: u64, mut n: u32) {
+    // Fast path: the bits fit in the last byte.
+    if *used < 8 && n <= 8 - u32::from(*used) {
+        let free = 8 - u32::from(*used);
+        if let Some(last) = buf.last_mut() {
+            *last |= ((value & ((1u64 << n) - 1)) as u8) << (free - n);
+        }
+        *used += n as u8;
+        return;
+    }
     while n > 0 {
         if *used >= 8 {
             buf.push(0);
@@ -155,6 +164,12 @@ impl Ring {
         self.n as usize
     }
 
+    /// Clock and time integer of the newest sample (meaningless when empty).
+    #[inline]
+    pub(crate) fn last_int(&self) -> (u32, i64) {
+        (self.clock, self.prev_int)
+    }
+
     /// Bit pattern of the newest value (meaningless when empty).
     pub(crate) fn last_bits(&self) -> u64 {
         self.prev_v
@@ -196,7 +211,9 @@ impl Ring {
     /// of the same clock (the caller checks ordering by timestamp).
     pub(crate) fn push(&mut self, clock: u32, int: i64, v: f64, block_samples: u8) {
         let vb = v.to_bits();
+        let delta = i32::try_from(int.wrapping_sub(self.prev_int)).ok();
         let open = !self.buf.is_empty()
+            && delta.is_some()
             && self.clock == clock
             && self.block_n(self.cur as usize) < block_samples
             && self.block_len(self.cur as usize) < 60_000;
@@ -217,8 +234,8 @@ impl Ring {
             self.prev_v = vb;
         } else {
             self.reserve_small(20);
-            let delta = int.wrapping_sub(self.prev_int);
-            let dod = delta.wrapping_sub(self.prev_delta);
+            let delta = delta.unwrap_or(0);
+            let dod = i64::from(delta) - i64::from(self.prev_delta);
             let (buf, used) = (&mut self.buf, &mut self.bits);
             if dod == 0 {
                 write_bits(buf, used, 0, 1);
