@@ -73,6 +73,8 @@ struct Ctx<'a> {
     query: &'a str,
     qstart: i64,
     qend: i64,
+    /// The query step (0 for instant queries), for `step()`.
+    qstep: i64,
     instant: bool,
     cancel: Option<&'a AtomicBool>,
     deadline: Option<Instant>,
@@ -117,6 +119,7 @@ pub(super) fn run(
         query,
         qstart: start,
         qend: end,
+        qstep: if instant { 0 } else { step },
         instant,
         cancel,
         deadline: opts.timeout.map(|d| Instant::now() + d),
@@ -164,8 +167,10 @@ pub(super) fn run(
         V::Vector(series) => {
             let series = ctx.finalize_names(series)?;
             if instant {
-                let keep_order = is_ordering_expr(expr);
-                let mut out: Vec<VectorSample> = series
+                // Like Prometheus, instant vectors are not sorted (the order is
+                // deterministic: store order, groups by first appearance); only
+                // sort()/sort_desc()/topk()/bottomk() order them on purpose.
+                let out: Vec<VectorSample> = series
                     .into_iter()
                     .filter_map(|s| {
                         s.pts.first().map(|&(_, v)| VectorSample {
@@ -175,9 +180,6 @@ pub(super) fn run(
                         })
                     })
                     .collect();
-                if !keep_order {
-                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-                }
                 Value::Vector(out)
             } else {
                 let mut out: Vec<RangeSeries> = series
@@ -224,14 +226,6 @@ pub(super) fn run(
         warnings: ctx.warnings,
         infos: ctx.infos,
     })
-}
-
-fn is_ordering_expr(e: &Expr) -> bool {
-    match &unwrap_parens(e).kind {
-        ExprKind::Call(c) => matches!(c.func.name, "sort" | "sort_desc"),
-        ExprKind::Aggregate(a) => matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk),
-        _ => false,
-    }
 }
 
 /// One fixed hasher state per process, so equal label sets hash equally.
@@ -717,6 +711,14 @@ impl Ctx<'_> {
                 (0..g.n).map(|i| g.t(i) as f64 / 1000.0).collect(),
             )),
             "pi" => Ok(V::Scalar(vec![std::f64::consts::PI; g.n])),
+            // Prometheus 3.14's query-parameter functions (if the parser knows them).
+            "start" => Ok(V::Scalar(vec![self.qstart as f64 / 1000.0; g.n])),
+            "end" => Ok(V::Scalar(vec![self.qend as f64 / 1000.0; g.n])),
+            "step" => Ok(V::Scalar(vec![self.qstep as f64 / 1000.0; g.n])),
+            "range" => Ok(V::Scalar(vec![
+                (self.qend - self.qstart) as f64 / 1000.0;
+                g.n
+            ])),
             "vector" => {
                 let vals = self.eval_scalar(&args[0], g)?;
                 Ok(V::Vector(vec![Series {

@@ -209,9 +209,11 @@ pub enum Value {
         /// The string.
         s: String,
     },
-    /// An instant vector.
+    /// An instant vector. Unordered as in Prometheus (deterministic, but only
+    /// `sort`, `sort_desc`, `topk` and `bottomk` order it meaningfully).
     Vector(Vec<VectorSample>),
-    /// A range vector (range query results, or a range selector in an instant query).
+    /// A range vector (range query results, or a range selector in an instant
+    /// query), sorted by labels.
     Matrix(Vec<RangeSeries>),
 }
 

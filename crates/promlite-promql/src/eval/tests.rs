@@ -683,3 +683,67 @@ fn bench_shape_high_cardinality() {
         eprintln!("{name} 1h range @15s: wall {:?}, cpu {} ms ({n} series)", t0.elapsed(), thread_cpu_ms() - c0);
     }
 }
+
+#[test]
+fn timeout_and_query_parameter_functions() {
+    let s = counters();
+    let eng = Engine::new(EngineOptions {
+        timeout: Some(std::time::Duration::ZERO),
+        ..EngineOptions::default()
+    });
+    let e = eng.instant_query(&s, "http_requests_total", 0).unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::Timeout);
+    assert_eq!(e.error_type(), "timeout");
+    assert_eq!(e.to_string(), "query timed out in query execution");
+    let e = engine().instant_query(&s, "sum(", 0).unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::Parse);
+    assert_eq!(e.error_type(), "bad_data");
+    assert!(e.to_string().starts_with("1:5: parse error:"), "{e}");
+}
+
+#[test]
+fn delayed_name_removal_mode() {
+    // From upstream name_label_dropping.test (which runs with the feature on).
+    let s = store(&[
+        (
+            &[("__name__", "metric_total"), ("env", "1")],
+            0,
+            300_000,
+            &[0.0, 60.0, 120.0],
+        ),
+        (
+            &[("__name__", "another_metric_total"), ("env", "1")],
+            0,
+            300_000,
+            &[60.0, 120.0, 180.0],
+        ),
+    ]);
+    let delayed = Engine::new(EngineOptions {
+        delayed_name_removal: true,
+        ..EngineOptions::default()
+    });
+    let r = delayed
+        .instant_query(&s, "sum(rate({env=\"1\"}[10m])) by (env)", 600_000)
+        .unwrap();
+    assert_vec(&r, &[("{env=\"1\"}", 0.4)]);
+    let r = delayed
+        .instant_query(
+            &s,
+            "label_replace(rate({env=\"1\"}[10m]), \"__name__\", \"rate_$1\", \"__name__\", \"(.+)\")",
+            600_000,
+        )
+        .unwrap();
+    assert_vec(
+        &r,
+        &[
+            ("rate_metric_total{env=\"1\"}", 0.2),
+            ("rate_another_metric_total{env=\"1\"}", 0.2),
+        ],
+    );
+    // The same query in the default (immediate) mode collides after rate().
+    let e = qerr(&s, "sum(rate({env=\"1\"}[10m])) by (env)", 600.0);
+    assert_eq!(
+        e.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+}
