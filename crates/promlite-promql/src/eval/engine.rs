@@ -111,7 +111,7 @@ pub(super) fn run(
     instant: bool,
     cancel: Option<&AtomicBool>,
 ) -> std::result::Result<QueryResult, QueryError> {
-    let n = ((end - start) / step) as usize + 1;
+    let n = (end.saturating_sub(start) / step.max(1)) as usize + 1;
     let grid = Grid { start, step, n };
     let mut ctx = Ctx {
         opts,
@@ -451,7 +451,7 @@ impl Ctx<'_> {
             Some(AtModifier::Start) => self.qstart,
             Some(AtModifier::End) => self.qend,
         };
-        base - offset
+        base.saturating_sub(offset)
     }
 
     fn select(
@@ -555,7 +555,11 @@ impl Ctx<'_> {
         } else {
             300_000
         };
-        let data = self.select(sel, refs[0] - lb + 1, refs[g.n - 1])?;
+        let data = self.select(
+            sel,
+            refs[0].saturating_sub(lb).saturating_add(1),
+            refs[g.n - 1],
+        )?;
         let mut out = Vec::with_capacity(data.len());
         let mut total = 0usize;
         for s in data {
@@ -607,7 +611,11 @@ impl Ctx<'_> {
                 let ends: Vec<i64> = (0..g.n)
                     .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
                     .collect();
-                let data = self.select(sel, ends[0] - ms.range + 1, ends[g.n - 1])?;
+                let data = self.select(
+                    sel,
+                    ends[0].saturating_sub(ms.range).saturating_add(1),
+                    ends[g.n - 1],
+                )?;
                 let series = data
                     .into_iter()
                     .filter_map(|s| {
@@ -636,8 +644,15 @@ impl Ctx<'_> {
         let ends: Vec<i64> = (0..g.n)
             .map(|i| self.ref_time(sq.at, sq.offset, g.t(i)))
             .collect();
-        let first = (ends[0] - sq.range).div_euclid(step) * step + step;
-        let last = ends[g.n - 1].div_euclid(step) * step;
+        if step <= 0 {
+            return Err(QueryError::exec("subquery step must be positive"));
+        }
+        let first = ends[0]
+            .saturating_sub(sq.range)
+            .div_euclid(step)
+            .saturating_mul(step)
+            .saturating_add(step);
+        let last = ends[g.n - 1].div_euclid(step).saturating_mul(step);
         if last < first {
             return Ok(RangeInput {
                 series: Vec::new(),
@@ -645,10 +660,17 @@ impl Ctx<'_> {
                 ends,
             });
         }
+        let n_inner = ((last - first) / step) as u64 + 1;
+        if n_inner > self.opts.max_samples as u64 {
+            return Err(QueryError::new(
+                QueryErrorKind::TooManySamples,
+                "query processing would load too many samples into memory in query execution",
+            ));
+        }
         let inner = Grid {
             start: first,
             step,
-            n: ((last - first) / step) as usize + 1,
+            n: n_inner as usize,
         };
         let series = match self.eval(&sq.expr, inner)? {
             V::Vector(s) => s
