@@ -228,6 +228,40 @@ pub(super) fn run(
     })
 }
 
+/// Natural ordering: runs of digits compare by numeric value, the rest bytewise.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let si = i;
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let x = &a[si..i];
+            let y = &b[sj..j];
+            let xt = &x[x.iter().position(|&c| c != b'0').unwrap_or(x.len())..];
+            let yt = &y[y.iter().position(|&c| c != b'0').unwrap_or(y.len())..];
+            let o = xt.len().cmp(&yt.len()).then_with(|| xt.cmp(yt));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
 /// One fixed hasher state per process, so equal label sets hash equally.
 fn hasher() -> impl Hasher {
     static STATE: std::sync::OnceLock<hashbrown::DefaultHashBuilder> = std::sync::OnceLock::new();
@@ -896,6 +930,35 @@ impl Ctx<'_> {
                 }
                 Ok(V::Vector(s))
             }
+            "sort_by_label" | "sort_by_label_desc" => {
+                let mut s = self.eval_vector(&args[0], g)?;
+                let names: Vec<String> = args[1..]
+                    .iter()
+                    .map(|e| match &unwrap_parens(e).kind {
+                        ExprKind::StringLiteral(s) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                let desc = name == "sort_by_label_desc";
+                s.sort_by(|a, b| {
+                    let mut ord = std::cmp::Ordering::Equal;
+                    for n in &names {
+                        let x = a.labels.get(n).unwrap_or("");
+                        let y = b.labels.get(n).unwrap_or("");
+                        if x != y {
+                            ord = natural_cmp(x, y);
+                            break;
+                        }
+                    }
+                    let ord = ord.then_with(|| a.labels.cmp(&b.labels));
+                    if desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                });
+                Ok(V::Vector(s))
+            }
             "label_replace" => self.label_replace(args, g),
             "label_join" => self.label_join(args, g),
             "absent" => {
@@ -1254,6 +1317,28 @@ impl Ctx<'_> {
             }
             _ => (None, &c.args[0]),
         };
+        // double_exponential_smoothing(v, sf, tf): both factors per step.
+        let (sfs, tfs) = if name == "double_exponential_smoothing" {
+            let sf = self.eval_scalar(&c.args[1], g)?;
+            let tf = self.eval_scalar(&c.args[2], g)?;
+            for &x in &sf {
+                if !(x > 0.0 && x < 1.0) {
+                    return Err(QueryError::exec(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {x:.6}"
+                    )));
+                }
+            }
+            for &x in &tf {
+                if !(x > 0.0 && x < 1.0) {
+                    return Err(QueryError::exec(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {x:.6}"
+                    )));
+                }
+            }
+            (sf, tf)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         if name == "quantile_over_time" {
             if let Some(p) = &param {
                 for &q in p {
@@ -1343,6 +1428,9 @@ impl Ctx<'_> {
                             *x = (*x - med).abs();
                         }
                         Some(f::quantile(0.5, &mut scratch))
+                    }
+                    RangeFn::DoubleExponentialSmoothing => {
+                        (w.len() >= 2).then(|| f::double_exponential_smoothing(w, sfs[i], tfs[i]))
                     }
                     RangeFn::LastOverTime => Some(w[w.len() - 1].v),
                     RangeFn::FirstOverTime => Some(w[0].v),
@@ -2062,6 +2150,7 @@ fn unreachable_op() -> Result<()> {
 /// The range-vector functions, resolved once per call instead of per step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RangeFn {
+    DoubleExponentialSmoothing,
     Rate,
     Increase,
     Delta,
@@ -2092,6 +2181,7 @@ enum RangeFn {
 impl RangeFn {
     fn from_name(name: &str) -> Option<RangeFn> {
         Some(match name {
+            "double_exponential_smoothing" => RangeFn::DoubleExponentialSmoothing,
             "rate" => RangeFn::Rate,
             "increase" => RangeFn::Increase,
             "delta" => RangeFn::Delta,

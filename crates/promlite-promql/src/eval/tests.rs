@@ -807,3 +807,55 @@ fn hostile_queries_do_not_panic() {
         let _ = engine().range_query(&s, q, i64::MIN, i64::MAX, 1);
     }
 }
+
+/// Evaluates with experimental functions enabled in the parser.
+fn qx(s: &VecStorage, query: &str, t_s: f64) -> Result<QueryResult, QueryError> {
+    let opts = crate::ParseOptions {
+        enable_experimental_functions: true,
+        ..Default::default()
+    };
+    let expr = crate::parse_with(query, opts).map_err(QueryError::from_parse)?;
+    engine().instant_query_expr(s, &expr, query, (t_s * 1000.0) as i64, None)
+}
+
+#[test]
+fn experimental_functions() {
+    // upstream functions.test: double_exponential_smoothing over 0+10x1000 every 10 s.
+    let s = store(&[(
+        &[("__name__", "http_requests"), ("i", "0")],
+        0,
+        10_000,
+        &ramp(0.0, 10.0, 1001),
+    )]);
+    assert_vec(
+        &qx(
+            &s,
+            "double_exponential_smoothing(http_requests[1m], 0.01, 0.1)",
+            8000.0,
+        )
+        .unwrap(),
+        &[("{i=\"0\"}", 8000.0)],
+    );
+    let e = qx(
+        &s,
+        "double_exponential_smoothing(http_requests[1m], 1, 0.1)",
+        8000.0,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000"
+    );
+    let s = store(&[
+        (&[("__name__", "m"), ("n", "a10")], 0, 60_000, &[1.0]),
+        (&[("__name__", "m"), ("n", "a9")], 0, 60_000, &[2.0]),
+    ]);
+    // Natural order: a9 before a10.
+    assert_eq!(
+        vector(&qx(&s, "sort_by_label(m, \"n\")", 0.0).unwrap()),
+        vec![
+            ("m{n=\"a9\"}".to_string(), 2.0),
+            ("m{n=\"a10\"}".to_string(), 1.0)
+        ]
+    );
+}
