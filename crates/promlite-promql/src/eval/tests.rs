@@ -810,6 +810,7 @@ fn hostile_queries_do_not_panic() {
 
 /// Evaluates with experimental functions enabled in the parser.
 fn qx(s: &VecStorage, query: &str, t_s: f64) -> Result<QueryResult, QueryError> {
+    #[allow(clippy::needless_update)] // robust to new parser options
     let opts = crate::ParseOptions {
         enable_experimental_functions: true,
         ..Default::default()
