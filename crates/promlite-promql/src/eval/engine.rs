@@ -382,7 +382,14 @@ fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
 
 /// Transposes series-major points into per-step lists of (series index, value).
 fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
-    let mut out: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+    // Count first so every step's list is allocated once.
+    let mut counts = vec![0usize; n];
+    for s in series {
+        for &(i, _) in &s.pts {
+            counts[i as usize] += 1;
+        }
+    }
+    let mut out: Vec<Vec<(u32, f64)>> = counts.into_iter().map(Vec::with_capacity).collect();
     for (si, s) in series.iter().enumerate() {
         for &(i, v) in &s.pts {
             out[i as usize].push((si as u32, v));
