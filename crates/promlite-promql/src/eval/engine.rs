@@ -1020,6 +1020,25 @@ impl Ctx<'_> {
             }
             "histogram_quantile" => {
                 let q = self.eval_scalar(&args[0], g)?;
+                if let ExprKind::Aggregate(a) = &unwrap_parens(&args[1]).kind {
+                    let fusable = a.op == AggregateOp::Sum
+                        && !a.without
+                        && a.param.is_none()
+                        && a.grouping.iter().any(|l| l == "le")
+                        && !a.grouping.iter().any(|l| l == METRIC_NAME);
+                    if fusable {
+                        for &qv in &q {
+                            if !(0.0..=1.0).contains(&qv) {
+                                self.warn(format!(
+                                    "PromQL warning: quantile value should be between 0 and 1, got {} {}",
+                                    promlite_model::format_go_g(qv),
+                                    self.pos(args[0].span)
+                                ));
+                            }
+                        }
+                        return self.quantile_of_sum_by_le(&q, a, args[1].span, g);
+                    }
+                }
                 let s = self.eval_vector(&args[1], g)?;
                 for &qv in &q {
                     if !(0.0..=1.0).contains(&qv) {
@@ -1263,6 +1282,139 @@ impl Ctx<'_> {
             out = merge_same_labels(out)?;
         }
         Ok(V::Vector(out))
+    }
+
+    /// `histogram_quantile(q, sum by (..., le) (expr))` in one pass: sums per
+    /// (group, le) and quantiles per group, without building the intermediate
+    /// label set of every (group, le) pair. Same additions in the same order as
+    /// the two-step evaluation, so the same results.
+    fn quantile_of_sum_by_le(
+        &mut self,
+        q: &[f64],
+        a: &AggregateExpr,
+        arg_span: Span,
+        g: Grid,
+    ) -> Result<V> {
+        if !self.opts.delayed_name_removal {
+            if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
+                self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
+                    && !matches!(c.func.name, "last_over_time" | "first_over_time");
+            }
+        }
+        let input = self.eval_vector(&a.expr, g);
+        self.lazy_drop = false;
+        let input = input?;
+        let names: Vec<String> = a.grouping.iter().filter(|l| *l != "le").cloned().collect();
+        let mut grouper = Grouper::new(&names, false);
+        let mut groups: HashMap<u64, u32> = HashMap::new();
+        let mut group_labels: Vec<Labels> = Vec::new();
+        // One accumulator per (group, le text).
+        let mut bucket_of: HashMap<(u32, u64), u32> = HashMap::new();
+        let mut bucket_info: Vec<(u32, f64)> = Vec::new(); // (group, upper bound)
+        let mut per_series: Vec<Option<u32>> = Vec::with_capacity(input.len());
+        for s in &input {
+            self.tick()?;
+            let h = grouper.hash(&s.labels);
+            let gi = *groups.entry(h).or_insert_with(|| {
+                group_labels.push(grouper.labels(&s.labels));
+                (group_labels.len() - 1) as u32
+            });
+            let le_text = s.labels.get("le");
+            let Some(le) = le_text.and_then(parse_go_float) else {
+                self.warn(format!(
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name \"\" {}",
+                    le_text.unwrap_or(""),
+                    self.pos(arg_span)
+                ));
+                per_series.push(None);
+                continue;
+            };
+            let mut hh = hasher();
+            le_text.unwrap_or("").hash(&mut hh);
+            let key = (gi, hh.finish());
+            let bi = *bucket_of.entry(key).or_insert_with(|| {
+                bucket_info.push((gi, le));
+                (bucket_info.len() - 1) as u32
+            });
+            per_series.push(Some(bi));
+        }
+        let steps: Vec<Vec<(u32, f64)>> = if g.n == 1 {
+            vec![input
+                .iter()
+                .enumerate()
+                .filter_map(|(si, x)| x.pts.first().map(|&(_, v)| (si as u32, v)))
+                .collect()]
+        } else {
+            by_step(&input, g.n)
+        };
+        drop(input);
+        let nb = bucket_info.len();
+        let ng = group_labels.len();
+        let mut acc: Vec<(bool, f64, f64)> = vec![(false, 0.0, 0.0); nb];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut gbuckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng];
+        let mut gtouched: Vec<u32> = Vec::new();
+        let mut out: Vec<Pts> = vec![Pts::new(); ng];
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            for &(si, v) in elems {
+                let Some(bi) = per_series[si as usize] else {
+                    continue;
+                };
+                let st = &mut acc[bi as usize];
+                if st.0 {
+                    (st.1, st.2) = f::kahan_inc(v, st.1, st.2);
+                } else {
+                    *st = (true, v, 0.0);
+                    touched.push(bi);
+                }
+            }
+            for &bi in &touched {
+                let st = acc[bi as usize];
+                acc[bi as usize] = (false, 0.0, 0.0);
+                let sum = if st.1.is_infinite() {
+                    st.1
+                } else {
+                    st.1 + st.2
+                };
+                let (gi, upper) = bucket_info[bi as usize];
+                if gbuckets[gi as usize].is_empty() {
+                    gtouched.push(gi);
+                }
+                gbuckets[gi as usize].push(f::Bucket { upper, count: sum });
+            }
+            touched.clear();
+            for &gi in &gtouched {
+                let bs = &mut gbuckets[gi as usize];
+                let r = f::bucket_quantile(q[i], bs);
+                bs.clear();
+                if r.forced_monotonic {
+                    self.info(format!(
+                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\" {}",
+                        self.pos(arg_span)
+                    ));
+                }
+                if r.missing_inf {
+                    self.warn(format!(
+                        "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name \"\" {}",
+                        self.pos(arg_span)
+                    ));
+                }
+                out[gi as usize].push((i as u32, r.value));
+            }
+            gtouched.clear();
+        }
+        let series = group_labels
+            .into_iter()
+            .zip(out)
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(labels, pts)| Series {
+                labels,
+                drop_name: false,
+                pts,
+            })
+            .collect();
+        Ok(V::Vector(series))
     }
 
     fn annotate_counter(&mut self, fname: &str, s: &[RawSeries], span: Span) {

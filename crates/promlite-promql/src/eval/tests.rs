@@ -860,3 +860,81 @@ fn experimental_functions() {
         ]
     );
 }
+
+#[test]
+fn fused_histogram_quantile_matches_two_step_evaluation() {
+    // Three jobs x two instances, buckets with a reset, a non-monotonic bucket,
+    // a duplicate-valued bound ("1" and "1.0") and a series without le.
+    let mut s = VecStorage::default();
+    let les = ["0.1", "0.5", "1", "1.0", "+Inf"];
+    for job in ["a", "b", "c"] {
+        for inst in ["0", "1"] {
+            for (li, le) in les.iter().enumerate() {
+                let l = Labels::from_pairs([
+                    ("__name__", "h_bucket"),
+                    ("job", job),
+                    ("instance", inst),
+                    ("le", le),
+                ]);
+                for k in 0..30i64 {
+                    let mut v = (k * (li as i64 + 1) * (job.len() as i64 + inst.len() as i64))
+                        as f64
+                        * 1.37;
+                    if k > 20 && job == "b" {
+                        v -= 50.0; // reset-ish drop
+                    }
+                    if job == "c" && *le == "0.5" {
+                        v *= 3.0; // non-monotonic
+                    }
+                    s.push(
+                        &l,
+                        Sample {
+                            t: k * 10_000 + 7,
+                            v,
+                        },
+                    );
+                }
+            }
+        }
+        let l = Labels::from_pairs([("__name__", "h_bucket"), ("job", job)]);
+        s.push(&l, Sample { t: 100_000, v: 1.0 });
+    }
+    let fused = "histogram_quantile(0.73, sum by (job, le) (rate(h_bucket[1m])))";
+    let two_step = "histogram_quantile(0.73, sum by (job, le) (rate(h_bucket[1m])) + 0)";
+    for t in [60_000, 150_000, 290_000] {
+        let a = engine().instant_query(&s, fused, t).unwrap();
+        let b = engine().instant_query(&s, two_step, t).unwrap();
+        let (mut va, mut vb) = (vector(&a), vector(&b));
+        va.sort_by(|x, y| x.0.cmp(&y.0));
+        vb.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(va.len(), 3);
+        for (x, y) in va.iter().zip(&vb) {
+            assert_eq!(x.0, y.0);
+            assert!(
+                x.1.to_bits() == y.1.to_bits() || (x.1.is_nan() && y.1.is_nan()),
+                "{x:?} {y:?}"
+            );
+        }
+        assert_eq!(a.infos, b.infos);
+    }
+    let a = engine().range_query(&s, fused, 0, 300_000, 15_000).unwrap();
+    let b = engine()
+        .range_query(&s, two_step, 0, 300_000, 15_000)
+        .unwrap();
+    let norm = |v: &Value| match v {
+        Value::Matrix(m) => m
+            .iter()
+            .map(|r| {
+                (
+                    r.labels.to_string(),
+                    r.samples
+                        .iter()
+                        .map(|p| (p.t, p.v.to_bits()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>(),
+        _ => panic!(),
+    };
+    assert_eq!(norm(&a.value), norm(&b.value));
+}
