@@ -302,6 +302,8 @@ parse_errors! {
     unexpected_identifier_bar_in_grouping_opts_expected: "foo + ignoring bar" => 1, 16, "unexpected identifier \"bar\" in grouping opts, expected \"(\"";
     unexpected_identifier_bar_in_grouping_opts_expected_2: "foo + on bar" => 1, 10, "unexpected identifier \"bar\" in grouping opts, expected \"(\"";
     unexpected_identifier_bar_in_grouping_opts_expected_3: "foo + on(a) group_left(b bar" => 1, 26, "unexpected identifier \"bar\" in grouping opts, expected \",\" or \")\"";
+    unexpected_colon: "foo[5m:1m:1m]" => 1, 10, "unexpected colon ':'";
+    unexpected_character_right_brace: "foo}" => 1, 4, "unexpected character: '}'";
     duration_out_of_range: "foo[1000000000y]" => 1, 5, "duration out of range";
 }
 

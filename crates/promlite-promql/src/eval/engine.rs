@@ -73,6 +73,8 @@ struct Ctx<'a> {
     query: &'a str,
     qstart: i64,
     qend: i64,
+    /// The query step (0 for instant queries), for `step()`.
+    qstep: i64,
     instant: bool,
     cancel: Option<&'a AtomicBool>,
     deadline: Option<Instant>,
@@ -109,7 +111,7 @@ pub(super) fn run(
     instant: bool,
     cancel: Option<&AtomicBool>,
 ) -> std::result::Result<QueryResult, QueryError> {
-    let n = ((end - start) / step) as usize + 1;
+    let n = (end.saturating_sub(start) / step.max(1)) as usize + 1;
     let grid = Grid { start, step, n };
     let mut ctx = Ctx {
         opts,
@@ -117,6 +119,7 @@ pub(super) fn run(
         query,
         qstart: start,
         qend: end,
+        qstep: if instant { 0 } else { step },
         instant,
         cancel,
         deadline: opts.timeout.map(|d| Instant::now() + d),
@@ -164,8 +167,10 @@ pub(super) fn run(
         V::Vector(series) => {
             let series = ctx.finalize_names(series)?;
             if instant {
-                let keep_order = is_ordering_expr(expr);
-                let mut out: Vec<VectorSample> = series
+                // Like Prometheus, instant vectors are not sorted (the order is
+                // deterministic: store order, groups by first appearance); only
+                // sort()/sort_desc()/topk()/bottomk() order them on purpose.
+                let out: Vec<VectorSample> = series
                     .into_iter()
                     .filter_map(|s| {
                         s.pts.first().map(|&(_, v)| VectorSample {
@@ -175,9 +180,6 @@ pub(super) fn run(
                         })
                     })
                     .collect();
-                if !keep_order {
-                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-                }
                 Value::Vector(out)
             } else {
                 let mut out: Vec<RangeSeries> = series
@@ -226,12 +228,38 @@ pub(super) fn run(
     })
 }
 
-fn is_ordering_expr(e: &Expr) -> bool {
-    match &unwrap_parens(e).kind {
-        ExprKind::Call(c) => matches!(c.func.name, "sort" | "sort_desc"),
-        ExprKind::Aggregate(a) => matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk),
-        _ => false,
+/// Natural ordering: runs of digits compare by numeric value, the rest bytewise.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let si = i;
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let x = &a[si..i];
+            let y = &b[sj..j];
+            let xt = &x[x.iter().position(|&c| c != b'0').unwrap_or(x.len())..];
+            let yt = &y[y.iter().position(|&c| c != b'0').unwrap_or(y.len())..];
+            let o = xt.len().cmp(&yt.len()).then_with(|| xt.cmp(yt));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
     }
+    (a.len() - i).cmp(&(b.len() - j))
 }
 
 /// One fixed hasher state per process, so equal label sets hash equally.
@@ -354,7 +382,14 @@ fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
 
 /// Transposes series-major points into per-step lists of (series index, value).
 fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
-    let mut out: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+    // Count first so every step's list is allocated once.
+    let mut counts = vec![0usize; n];
+    for s in series {
+        for &(i, _) in &s.pts {
+            counts[i as usize] += 1;
+        }
+    }
+    let mut out: Vec<Vec<(u32, f64)>> = counts.into_iter().map(Vec::with_capacity).collect();
     for (si, s) in series.iter().enumerate() {
         for &(i, v) in &s.pts {
             out[i as usize].push((si as u32, v));
@@ -457,7 +492,7 @@ impl Ctx<'_> {
             Some(AtModifier::Start) => self.qstart,
             Some(AtModifier::End) => self.qend,
         };
-        base - offset
+        base.saturating_sub(offset)
     }
 
     fn select(
@@ -561,7 +596,11 @@ impl Ctx<'_> {
         } else {
             300_000
         };
-        let data = self.select(sel, refs[0] - lb + 1, refs[g.n - 1])?;
+        let data = self.select(
+            sel,
+            refs[0].saturating_sub(lb).saturating_add(1),
+            refs[g.n - 1],
+        )?;
         let mut out = Vec::with_capacity(data.len());
         let mut total = 0usize;
         for s in data {
@@ -613,7 +652,11 @@ impl Ctx<'_> {
                 let ends: Vec<i64> = (0..g.n)
                     .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
                     .collect();
-                let data = self.select(sel, ends[0] - ms.range + 1, ends[g.n - 1])?;
+                let data = self.select(
+                    sel,
+                    ends[0].saturating_sub(ms.range).saturating_add(1),
+                    ends[g.n - 1],
+                )?;
                 let series = data
                     .into_iter()
                     .filter_map(|s| {
@@ -642,8 +685,15 @@ impl Ctx<'_> {
         let ends: Vec<i64> = (0..g.n)
             .map(|i| self.ref_time(sq.at, sq.offset, g.t(i)))
             .collect();
-        let first = (ends[0] - sq.range).div_euclid(step) * step + step;
-        let last = ends[g.n - 1].div_euclid(step) * step;
+        if step <= 0 {
+            return Err(QueryError::exec("subquery step must be positive"));
+        }
+        let first = ends[0]
+            .saturating_sub(sq.range)
+            .div_euclid(step)
+            .saturating_mul(step)
+            .saturating_add(step);
+        let last = ends[g.n - 1].div_euclid(step).saturating_mul(step);
         if last < first {
             return Ok(RangeInput {
                 series: Vec::new(),
@@ -651,10 +701,17 @@ impl Ctx<'_> {
                 ends,
             });
         }
+        let n_inner = ((last - first) / step) as u64 + 1;
+        if n_inner > self.opts.max_samples as u64 {
+            return Err(QueryError::new(
+                QueryErrorKind::TooManySamples,
+                "query processing would load too many samples into memory in query execution",
+            ));
+        }
         let inner = Grid {
             start: first,
             step,
-            n: ((last - first) / step) as usize + 1,
+            n: n_inner as usize,
         };
         let series = match self.eval(&sq.expr, inner)? {
             V::Vector(s) => s
@@ -717,6 +774,14 @@ impl Ctx<'_> {
                 (0..g.n).map(|i| g.t(i) as f64 / 1000.0).collect(),
             )),
             "pi" => Ok(V::Scalar(vec![std::f64::consts::PI; g.n])),
+            // Prometheus 3.14's query-parameter functions (if the parser knows them).
+            "start" => Ok(V::Scalar(vec![self.qstart as f64 / 1000.0; g.n])),
+            "end" => Ok(V::Scalar(vec![self.qend as f64 / 1000.0; g.n])),
+            "step" => Ok(V::Scalar(vec![self.qstep as f64 / 1000.0; g.n])),
+            "range" => Ok(V::Scalar(vec![
+                (self.qend - self.qstart) as f64 / 1000.0;
+                g.n
+            ])),
             "vector" => {
                 let vals = self.eval_scalar(&args[0], g)?;
                 Ok(V::Vector(vec![Series {
@@ -872,6 +937,35 @@ impl Ctx<'_> {
                 }
                 Ok(V::Vector(s))
             }
+            "sort_by_label" | "sort_by_label_desc" => {
+                let mut s = self.eval_vector(&args[0], g)?;
+                let names: Vec<String> = args[1..]
+                    .iter()
+                    .map(|e| match &unwrap_parens(e).kind {
+                        ExprKind::StringLiteral(s) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                let desc = name == "sort_by_label_desc";
+                s.sort_by(|a, b| {
+                    let mut ord = std::cmp::Ordering::Equal;
+                    for n in &names {
+                        let x = a.labels.get(n).unwrap_or("");
+                        let y = b.labels.get(n).unwrap_or("");
+                        if x != y {
+                            ord = natural_cmp(x, y);
+                            break;
+                        }
+                    }
+                    let ord = ord.then_with(|| a.labels.cmp(&b.labels));
+                    if desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                });
+                Ok(V::Vector(s))
+            }
             "label_replace" => self.label_replace(args, g),
             "label_join" => self.label_join(args, g),
             "absent" => {
@@ -926,6 +1020,25 @@ impl Ctx<'_> {
             }
             "histogram_quantile" => {
                 let q = self.eval_scalar(&args[0], g)?;
+                if let ExprKind::Aggregate(a) = &unwrap_parens(&args[1]).kind {
+                    let fusable = a.op == AggregateOp::Sum
+                        && !a.without
+                        && a.param.is_none()
+                        && a.grouping.iter().any(|l| l == "le")
+                        && !a.grouping.iter().any(|l| l == METRIC_NAME);
+                    if fusable {
+                        for &qv in &q {
+                            if !(0.0..=1.0).contains(&qv) {
+                                self.warn(format!(
+                                    "PromQL warning: quantile value should be between 0 and 1, got {} {}",
+                                    promlite_model::format_go_g(qv),
+                                    self.pos(args[0].span)
+                                ));
+                            }
+                        }
+                        return self.quantile_of_sum_by_le(&q, a, args[1].span, g);
+                    }
+                }
                 let s = self.eval_vector(&args[1], g)?;
                 for &qv in &q {
                     if !(0.0..=1.0).contains(&qv) {
@@ -1171,6 +1284,139 @@ impl Ctx<'_> {
         Ok(V::Vector(out))
     }
 
+    /// `histogram_quantile(q, sum by (..., le) (expr))` in one pass: sums per
+    /// (group, le) and quantiles per group, without building the intermediate
+    /// label set of every (group, le) pair. Same additions in the same order as
+    /// the two-step evaluation, so the same results.
+    fn quantile_of_sum_by_le(
+        &mut self,
+        q: &[f64],
+        a: &AggregateExpr,
+        arg_span: Span,
+        g: Grid,
+    ) -> Result<V> {
+        if !self.opts.delayed_name_removal {
+            if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
+                self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
+                    && !matches!(c.func.name, "last_over_time" | "first_over_time");
+            }
+        }
+        let input = self.eval_vector(&a.expr, g);
+        self.lazy_drop = false;
+        let input = input?;
+        let names: Vec<String> = a.grouping.iter().filter(|l| *l != "le").cloned().collect();
+        let mut grouper = Grouper::new(&names, false);
+        let mut groups: HashMap<u64, u32> = HashMap::new();
+        let mut group_labels: Vec<Labels> = Vec::new();
+        // One accumulator per (group, le text).
+        let mut bucket_of: HashMap<(u32, u64), u32> = HashMap::new();
+        let mut bucket_info: Vec<(u32, f64)> = Vec::new(); // (group, upper bound)
+        let mut per_series: Vec<Option<u32>> = Vec::with_capacity(input.len());
+        for s in &input {
+            self.tick()?;
+            let h = grouper.hash(&s.labels);
+            let gi = *groups.entry(h).or_insert_with(|| {
+                group_labels.push(grouper.labels(&s.labels));
+                (group_labels.len() - 1) as u32
+            });
+            let le_text = s.labels.get("le");
+            let Some(le) = le_text.and_then(parse_go_float) else {
+                self.warn(format!(
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name \"\" {}",
+                    le_text.unwrap_or(""),
+                    self.pos(arg_span)
+                ));
+                per_series.push(None);
+                continue;
+            };
+            let mut hh = hasher();
+            le_text.unwrap_or("").hash(&mut hh);
+            let key = (gi, hh.finish());
+            let bi = *bucket_of.entry(key).or_insert_with(|| {
+                bucket_info.push((gi, le));
+                (bucket_info.len() - 1) as u32
+            });
+            per_series.push(Some(bi));
+        }
+        let steps: Vec<Vec<(u32, f64)>> = if g.n == 1 {
+            vec![input
+                .iter()
+                .enumerate()
+                .filter_map(|(si, x)| x.pts.first().map(|&(_, v)| (si as u32, v)))
+                .collect()]
+        } else {
+            by_step(&input, g.n)
+        };
+        drop(input);
+        let nb = bucket_info.len();
+        let ng = group_labels.len();
+        let mut acc: Vec<(bool, f64, f64)> = vec![(false, 0.0, 0.0); nb];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut gbuckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng];
+        let mut gtouched: Vec<u32> = Vec::new();
+        let mut out: Vec<Pts> = vec![Pts::new(); ng];
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            for &(si, v) in elems {
+                let Some(bi) = per_series[si as usize] else {
+                    continue;
+                };
+                let st = &mut acc[bi as usize];
+                if st.0 {
+                    (st.1, st.2) = f::kahan_inc(v, st.1, st.2);
+                } else {
+                    *st = (true, v, 0.0);
+                    touched.push(bi);
+                }
+            }
+            for &bi in &touched {
+                let st = acc[bi as usize];
+                acc[bi as usize] = (false, 0.0, 0.0);
+                let sum = if st.1.is_infinite() {
+                    st.1
+                } else {
+                    st.1 + st.2
+                };
+                let (gi, upper) = bucket_info[bi as usize];
+                if gbuckets[gi as usize].is_empty() {
+                    gtouched.push(gi);
+                }
+                gbuckets[gi as usize].push(f::Bucket { upper, count: sum });
+            }
+            touched.clear();
+            for &gi in &gtouched {
+                let bs = &mut gbuckets[gi as usize];
+                let r = f::bucket_quantile(q[i], bs);
+                bs.clear();
+                if r.forced_monotonic {
+                    self.info(format!(
+                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\" {}",
+                        self.pos(arg_span)
+                    ));
+                }
+                if r.missing_inf {
+                    self.warn(format!(
+                        "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name \"\" {}",
+                        self.pos(arg_span)
+                    ));
+                }
+                out[gi as usize].push((i as u32, r.value));
+            }
+            gtouched.clear();
+        }
+        let series = group_labels
+            .into_iter()
+            .zip(out)
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(labels, pts)| Series {
+                labels,
+                drop_name: false,
+                pts,
+            })
+            .collect();
+        Ok(V::Vector(series))
+    }
+
     fn annotate_counter(&mut self, fname: &str, s: &[RawSeries], span: Span) {
         let mut seen: HashSet<&str> = HashSet::new();
         let mut prev: Option<&std::sync::Arc<str>> = None;
@@ -1229,6 +1475,28 @@ impl Ctx<'_> {
                 (Some(self.eval_scalar(p, g)?), r)
             }
             _ => (None, &c.args[0]),
+        };
+        // double_exponential_smoothing(v, sf, tf): both factors per step.
+        let (sfs, tfs) = if name == "double_exponential_smoothing" {
+            let sf = self.eval_scalar(&c.args[1], g)?;
+            let tf = self.eval_scalar(&c.args[2], g)?;
+            for &x in &sf {
+                if !(x > 0.0 && x < 1.0) {
+                    return Err(QueryError::exec(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {x:.6}"
+                    )));
+                }
+            }
+            for &x in &tf {
+                if !(x > 0.0 && x < 1.0) {
+                    return Err(QueryError::exec(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {x:.6}"
+                    )));
+                }
+            }
+            (sf, tf)
+        } else {
+            (Vec::new(), Vec::new())
         };
         if name == "quantile_over_time" {
             if let Some(p) = &param {
@@ -1319,6 +1587,9 @@ impl Ctx<'_> {
                             *x = (*x - med).abs();
                         }
                         Some(f::quantile(0.5, &mut scratch))
+                    }
+                    RangeFn::DoubleExponentialSmoothing => {
+                        (w.len() >= 2).then(|| f::double_exponential_smoothing(w, sfs[i], tfs[i]))
                     }
                     RangeFn::LastOverTime => Some(w[w.len() - 1].v),
                     RangeFn::FirstOverTime => Some(w[0].v),
@@ -2038,6 +2309,7 @@ fn unreachable_op() -> Result<()> {
 /// The range-vector functions, resolved once per call instead of per step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RangeFn {
+    DoubleExponentialSmoothing,
     Rate,
     Increase,
     Delta,
@@ -2068,6 +2340,7 @@ enum RangeFn {
 impl RangeFn {
     fn from_name(name: &str) -> Option<RangeFn> {
         Some(match name {
+            "double_exponential_smoothing" => RangeFn::DoubleExponentialSmoothing,
             "rate" => RangeFn::Rate,
             "increase" => RangeFn::Increase,
             "delta" => RangeFn::Delta,

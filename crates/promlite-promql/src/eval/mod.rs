@@ -164,6 +164,13 @@ impl Engine {
                 "end timestamp must not be before start time",
             ));
         }
+        // Prometheus's API limit on points per series.
+        if end_ms.saturating_sub(start_ms) / step_ms > 11_000 {
+            return Err(QueryError::new(
+                QueryErrorKind::BadData,
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
         engine::run(
             &self.opts, storage, expr, query, start_ms, end_ms, step_ms, false, cancel,
         )
@@ -209,9 +216,11 @@ pub enum Value {
         /// The string.
         s: String,
     },
-    /// An instant vector.
+    /// An instant vector. Unordered as in Prometheus (deterministic, but only
+    /// `sort`, `sort_desc`, `topk` and `bottomk` order it meaningfully).
     Vector(Vec<VectorSample>),
-    /// A range vector (range query results, or a range selector in an instant query).
+    /// A range vector (range query results, or a range selector in an instant
+    /// query), sorted by labels.
     Matrix(Vec<RangeSeries>),
 }
 

@@ -829,10 +829,7 @@ impl<'a> Parser<'a> {
             let m = match Matcher::new(op, label.as_str(), value.as_str()) {
                 Ok(m) => m,
                 Err(e) => {
-                    return self.err(
-                        t.span.to(vt.span),
-                        format!("error parsing regexp: {}", e.message),
-                    )
+                    return self.err(t.span.to(vt.span), regex_error_message(value, &e.message))
                 }
             };
             matchers.push(m);
@@ -1055,6 +1052,22 @@ impl<'a> Parser<'a> {
             ),
             d,
         ))
+    }
+}
+
+/// Prometheus quotes Go's regexp parser; we compile with Rust's `regex`. The
+/// messages for unbalanced parentheses are translated to Go's wording (Go reports
+/// the whole anchored pattern, `^(?s:...)$`, for those); others keep Rust's text.
+fn regex_error_message(pattern: &str, rust_message: &str) -> String {
+    let msg = rust_message.trim_start_matches("error: ");
+    let go = match msg {
+        "unclosed group" => Some("missing closing )"),
+        "unopened group" => Some("unexpected )"),
+        _ => None,
+    };
+    match go {
+        Some(code) => format!("error parsing regexp: {code}: `^(?s:{pattern})$`"),
+        None => format!("error parsing regexp: {msg}"),
     }
 }
 

@@ -246,3 +246,15 @@ fn large_at_timestamps_round_trip() {
     }
     assert_eq!(p("foo @ 1700000000.5").to_string(), "foo @ 1700000000.500");
 }
+
+#[test]
+fn regex_errors_read_like_go() {
+    let e = parse(r#"foo{a=~"("}"#).unwrap_err();
+    // Prometheus 3 anchors as ^(?s:...)$ (2.42 printed ^(?:()$ here).
+    assert_eq!(
+        e.to_string(),
+        "1:5: parse error: error parsing regexp: missing closing ): `^(?s:()$`"
+    );
+    let e = parse(r#"foo{a!~"a)"}"#).unwrap_err();
+    assert_eq!(e.message, "error parsing regexp: unexpected ): `^(?s:a))$`");
+}
