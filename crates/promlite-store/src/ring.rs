@@ -310,6 +310,43 @@ impl Ring {
         }
     }
 
+    /// Calls `f(clock, int0)` for the first sample of every block (a lower bound
+    /// of every sequence number the ring references, per clock), reading
+    /// headers only.
+    pub(crate) fn block_starts(&self, mut f: impl FnMut(u32, i64)) {
+        let mut off = 0usize;
+        while off < self.buf.len() {
+            let len = self.block_len(off);
+            if len == 0 || off + len > self.buf.len() {
+                return;
+            }
+            let mut pos = off + 3;
+            let (Some(c), Some(i)) = (
+                read_varint(&self.buf, &mut pos),
+                read_varint(&self.buf, &mut pos),
+            ) else {
+                return;
+            };
+            f((c as u32).wrapping_sub(1), unzigzag(i));
+            off += len;
+        }
+    }
+
+    /// Clock and time integer of the oldest logical sample.
+    pub(crate) fn first(&self) -> Option<(u32, i64)> {
+        let mut out = None;
+        let n = self.block_n(0);
+        let len = self.block_len(0);
+        if self.n == 0 || len == 0 || len > self.buf.len() {
+            return None;
+        }
+        decode_block(&self.buf[..len], n, self.skip, &mut |c, i, _| {
+            out = Some((c, i));
+            false
+        });
+        out
+    }
+
     /// Calls `f(clock, int, value)` for every logical sample, oldest first.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32, i64, f64)) {
         let mut off = 0usize;
@@ -322,7 +359,10 @@ impl Ring {
             }
             let skip = if first { self.skip } else { 0 };
             first = false;
-            decode_block(&self.buf[off..off + len], n, skip, &mut f);
+            decode_block(&self.buf[off..off + len], n, skip, &mut |c, i, v| {
+                f(c, i, v);
+                true
+            });
             off += len;
         }
     }
@@ -386,7 +426,9 @@ fn sign_extend(x: u64, bits: u32) -> i64 {
     ((x << s) as i64) >> s
 }
 
-fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)) {
+/// Decodes a block, calling `f` for samples from index `skip` on until it
+/// returns false.
+fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64) -> bool) {
     let mut pos = 3usize;
     let Some(clock) = read_varint(block, &mut pos) else {
         return;
@@ -401,8 +443,8 @@ fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)
     };
     let mut v = u64::from_le_bytes(vb.try_into().unwrap_or([0; 8]));
     pos += 8;
-    if skip == 0 {
-        f(clock, int, f64::from_bits(v));
+    if skip == 0 && !f(clock, int, f64::from_bits(v)) {
+        return;
     }
     let mut r = BitReader {
         data: &block[pos..],
@@ -454,8 +496,8 @@ fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)
                 v ^= if trail >= 64 { 0 } else { x << trail };
             }
         }
-        if i >= skip {
-            f(clock, int, f64::from_bits(v));
+        if i >= skip && !f(clock, int, f64::from_bits(v)) {
+            return;
         }
     }
 }
@@ -494,6 +536,7 @@ mod tests {
             }
         }
         let got = collect(&r);
+        assert_eq!(r.first(), Some((EXPLICIT, 30_000)));
         assert_eq!(got.len(), 20);
         assert_eq!(got[0].1, 30_000);
         assert_eq!(f64::from_bits(got[19].2), 49.0);

@@ -553,16 +553,19 @@ impl Store {
                         dead.push(sid as u32);
                         continue;
                     }
-                    let mut old = 0usize;
                     let clocks = &inner.clocks;
-                    s.ring.for_each(|c, i, _| {
-                        if clocks.t_of(c, i).is_none_or(|t| t < cut) {
-                            old += 1;
+                    let first_t = s.ring.first().and_then(|(c, i)| clocks.t_of(c, i));
+                    if first_t.is_none_or(|t| t < cut) {
+                        let mut old = 0usize;
+                        s.ring.for_each(|c, i, _| {
+                            if clocks.t_of(c, i).is_none_or(|t| t < cut) {
+                                old += 1;
+                            }
+                        });
+                        if old > 0 {
+                            s.ring.evict(old);
+                            inner.samples -= old;
                         }
-                    });
-                    if old > 0 {
-                        s.ring.evict(old);
-                        inner.samples -= old;
                     }
                 }
                 if s.ring.len() == 0 {
@@ -622,7 +625,7 @@ impl Store {
         if cutoff.is_some() {
             let mut min_seq: Vec<u32> = vec![u32::MAX; inner.clocks.list.len()];
             for s in inner.series.iter().flatten() {
-                s.ring.for_each(|c, i, _| {
+                s.ring.block_starts(|c, i| {
                     if let Some(m) = min_seq.get_mut(c as usize) {
                         *m = (*m).min(i as u32);
                     }
