@@ -59,10 +59,9 @@ fn variants() -> Vec<String> {
         format!("sum by (instance) (rate(workqueue_adds_total{{{KCM}}}[5m]))"),
         format!("sum without (name, pod) (rate(workqueue_adds_total{{{KCM}}}[5m]))"),
         format!("sum without (instance) (rate(workqueue_retries_total{{{KCM}}}[5m]))"),
-        // topk/bottomk over values without ties: with equal values Prometheus keeps
-        // whichever series its heap leaves in place, an unspecified choice (gen-kcm's
-        // per-instance workqueue sums are sometimes exactly equal; tie-breaking is
-        // covered by the compliance corpus, c102/c103).
+        // topk/bottomk over values without ties: which of two equal series wins is
+        // unspecified, and Prometheus 2.42's own choice changes from run to run
+        // (gen-kcm's per-instance workqueue sums are sometimes exactly equal).
         format!("topk(1, rate(process_cpu_seconds_total{{{KCM}}}[5m]))"),
         format!("topk(1, sum by (instance) (process_resident_memory_bytes{{{KCM}}}))"),
         format!("bottomk(1, rate(process_cpu_seconds_total{{{KCM}}}[5m]))"),
