@@ -7,10 +7,33 @@ use std::process::Command;
 
 use crate::common::{oracle_available, promlite_bin, shared_dir};
 
-/// The score we measured and hold ourselves to (cases passed out of 548). Raise it
-/// when the engine improves; never lower it to make a regression pass.
-const MIN_PASSED_15S: usize = 0;
-const MIN_PASSED_5S: usize = 0;
+/// Cases in which promlite's Prometheus-3 answer differs from the 2.42 reference for a
+/// reason the harness's `--semantics prom3` overrides do not cover:
+/// `../shared/spec/promql-semantics.md` §14.4, the `rate`/`increase` zero-point clamp.
+/// 2.42 clamps the extrapolation to the counter's zero point *before* the 1.1 x average
+/// interval test, 3.x after it; they differ when a series starts inside the window
+/// (here: the first windows after the simulated restart of `:10001`, whose first scrape
+/// after the restart is missing) and avg/2 <= dZero < 1.1 x avg. Checked by hand for
+/// c426 at 1704067150.25 (15 s data): the 2.42 formula gives 1.3540238 (the reference),
+/// the 3.x formula 1.2707095 (ours); and for c529 at 1704067160.25 (5 s data, GET
+/// /api/nonexistent): 2.42 gives 0.000331988 (reference), 3.x 0.000332 (ours).
+const KNOWN_2_42_VS_3X_15S: &[&str] = &[
+    "c426", "c427", "c432", "c433", "c524", "c525", "c526", "c527", "c528", "c529", "c548",
+];
+const KNOWN_2_42_VS_3X_5S: &[&str] = &["c524", "c525", "c526", "c527", "c528", "c529"];
+
+/// Failures that are not semantic differences: `topk`/`bottomk without(instance) (2,
+/// demo_memory_usage_bytes)` with exactly tied values (`:10000` and `:10001` both report
+/// 173015040 buffers at several steps). Which tied series wins is unspecified; Prometheus
+/// 2.42's own choice is not even stable from run to run (measured on gen-kcm seed 7:
+/// `topk(1, sum by (instance) (...))` over tied sums gave different series in 1 of 4
+/// oracle runs), and the cached reference holds one such draw.
+const KNOWN_ENGINE_GAPS: &[&str] = &["c102", "c103"];
+
+/// The scores we measured and hold ourselves to (cases passed out of 548). Raise them
+/// when the engine improves; never lower them to make a regression pass.
+const MIN_PASSED_15S: usize = 548 - 11 - 2;
+const MIN_PASSED_5S: usize = 548 - 6 - 2;
 
 /// Parses the harness's last line, `N passed, N failed (P%)`.
 fn score(out: &str) -> Option<(usize, usize)> {
@@ -29,7 +52,7 @@ fn score_line_parses() {
     );
 }
 
-fn run(interval: &str, min_passed: usize) {
+fn run(interval: &str, min_passed: usize, known_diffs: &[&str]) {
     let harness = shared_dir().join("compliance/run-compliance");
     let engine = format!(
         "{} eval --data {{data}} --batch {{batch}}",
@@ -58,6 +81,20 @@ fn run(interval: &str, min_passed: usize) {
         t0.elapsed().as_secs_f64()
     );
     assert_eq!(passed + failed, 548, "all 548 cases ran");
+    let failing: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("FAIL "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let unexplained: Vec<&&str> = failing
+        .iter()
+        .filter(|id| !known_diffs.contains(id) && !KNOWN_ENGINE_GAPS.contains(id))
+        .collect();
+    eprintln!("compliance ({interval} data): failing {failing:?}");
+    assert!(
+        unexplained.is_empty(),
+        "new compliance failures {unexplained:?}:\n{stdout}"
+    );
     assert!(
         passed >= min_passed,
         "compliance score fell: {passed}/548 passed, we hold {min_passed}:\n{stdout}"
@@ -69,7 +106,7 @@ fn compliance_corpus_15s() {
     if !oracle_available("compliance_corpus_15s") {
         return;
     }
-    run("15s", MIN_PASSED_15S);
+    run("15s", MIN_PASSED_15S, KNOWN_2_42_VS_3X_15S);
 }
 
 #[test]
@@ -77,5 +114,5 @@ fn compliance_corpus_5s() {
     if !oracle_available("compliance_corpus_5s") {
         return;
     }
-    run("5s", MIN_PASSED_5S);
+    run("5s", MIN_PASSED_5S, KNOWN_2_42_VS_3X_5S);
 }

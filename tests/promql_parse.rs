@@ -302,6 +302,8 @@ parse_errors! {
     unexpected_identifier_bar_in_grouping_opts_expected: "foo + ignoring bar" => 1, 16, "unexpected identifier \"bar\" in grouping opts, expected \"(\"";
     unexpected_identifier_bar_in_grouping_opts_expected_2: "foo + on bar" => 1, 10, "unexpected identifier \"bar\" in grouping opts, expected \"(\"";
     unexpected_identifier_bar_in_grouping_opts_expected_3: "foo + on(a) group_left(b bar" => 1, 26, "unexpected identifier \"bar\" in grouping opts, expected \",\" or \")\"";
+    unexpected_colon: "foo[5m:1m:1m]" => 1, 10, "unexpected colon ':'";
+    unexpected_character_right_brace: "foo}" => 1, 4, "unexpected character: '}'";
     duration_out_of_range: "foo[1000000000y]" => 1, 5, "duration out of range";
 }
 
@@ -737,4 +739,39 @@ mod roundtrip {
             prop_assert_eq!(parsed.value_type(), ast.value_type());
         }
     }
+}
+
+#[test]
+fn render_puts_a_caret_under_the_error() {
+    let q = "sum(rate(foo{job=}[5m]))";
+    let e = parse(q).unwrap_err();
+    // Prometheus: 1:18: unexpected "}" in label matching, expected string
+    assert_eq!((e.line, e.col), (1, 18));
+    assert_eq!(
+        e.render(q),
+        "sum(rate(foo{job=}[5m]))\n                 ^\n1:18: parse error: unexpected \"}\" in label matching, expected string"
+    );
+    // Multi-line: only the offending line is shown; tabs are kept for alignment.
+    let q = "sum(\n\tfoo{a=})";
+    let e = parse(q).unwrap_err();
+    assert_eq!((e.line, e.col), (2, 8));
+    assert_eq!(
+        e.render(q),
+        "\tfoo{a=})\n\t      ^\n2:8: parse error: unexpected \"}\" in label matching, expected string"
+    );
+}
+
+#[test]
+fn nesting_limits_give_errors() {
+    let q = format!("{}foo{}", "(".repeat(10_000), ")".repeat(10_000));
+    let e = parse(&q).unwrap_err();
+    assert!(e.message.starts_with("expression nesting too deep"), "{e}");
+    let q = format!("foo{}", " + foo".repeat(10_000));
+    let e = parse(&q).unwrap_err();
+    assert!(e.message.starts_with("expression nesting too deep"), "{e}");
+    let q = "-".repeat(10_000) + "foo";
+    assert!(parse(&q)
+        .unwrap_err()
+        .message
+        .starts_with("expression nesting too deep"));
 }

@@ -63,3 +63,53 @@ fn upstream_promqltest_scripts_pass() {
         "{failed} promqltest case(s) failed:\n{stdout}\n{stderr}"
     );
 }
+
+/// The runner must fail wrong expectations (with file:line, query, expected and got),
+/// pass right ones (values worked out by hand below), and skip what it cannot run.
+#[test]
+fn runner_reports_pass_fail_and_skip() {
+    // x: 0, 10, 20, 30, 40 at 0m..4m. rate(x[2m]) at 4m: the left-open window (2m, 4m]
+    // holds the samples at 3m (30) and 4m (40): increase 10 over 60 s. The first sample
+    // is 60 s from the window start (< 1.1 x 60 s), so it extrapolates to the start; the
+    // zero point (60 s x 30/10 = 180 s back) is further, so no clamp; the end needs
+    // none. Increase 10 x 120/60 = 20 over 120 s: 1/6 per second.
+    let script = "\
+load 1m
+    x{a=\"1\"} 0+10x4
+    h {{schema:0 sum:1 count:1}}
+
+eval instant at 4m x
+    x{a=\"1\"} 40
+
+eval instant at 4m rate(x[2m])
+    {a=\"1\"} 0.16666666666666666
+
+eval instant at 4m x
+    x{a=\"1\"} 41
+
+eval range from 0 to 2m step 1m x * 2
+    {a=\"1\"} 0 20 40
+
+eval instant at 0 h
+    {} 1
+";
+    let dir = std::env::temp_dir().join(format!("promlite-runner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mini.test");
+    std::fs::write(&path, script).unwrap();
+    let out = Command::new(promlite_bin())
+        .arg("test")
+        .arg(&path)
+        .output()
+        .expect("run promlite test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(summary(&stdout), Some((3, 1, 1)), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "a failure exits 1");
+    let fail = stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL "))
+        .expect("a FAIL line");
+    assert!(fail.ends_with("mini.test:11: x"), "{fail}");
+    assert!(stdout.contains("expected 41, got 40"), "{stdout}");
+}

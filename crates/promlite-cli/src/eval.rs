@@ -252,6 +252,29 @@ fn answer(
             None,
         );
     };
+    // "timeout" is passed on, as prom-oracle passes it to the API.
+    let mut settings = *settings;
+    if let Some(to) = q.get("timeout") {
+        match parse_step_ms(to) {
+            Some(ms) if ms > 0 => {
+                settings.timeout = Some(std::time::Duration::from_millis(ms.unsigned_abs()))
+            }
+            _ => {
+                return (
+                    error_record(
+                        q,
+                        "bad_data",
+                        &format!(
+                            "invalid parameter \"timeout\": cannot parse {} to a valid duration",
+                            quote_param(to)
+                        ),
+                    ),
+                    None,
+                )
+            }
+        }
+    }
+    let settings = &settings;
     let res = if let Some(t) = q.get("time") {
         let Some(t) = parse_time_ms(t) else {
             return (

@@ -25,7 +25,7 @@ pub use parser::ast::{
     MatrixSelector, Span, SubqueryExpr, UnaryExpr, UnaryOp, ValueType, VectorMatchCardinality,
     VectorMatching, VectorSelector,
 };
-pub use parser::errors::ParseError;
+pub use parser::errors::{line_col, ParseError};
 pub use parser::functions::{get_function, Function, FUNCTIONS};
 pub use parser::{parse, parse_with, ParseOptions};
 

@@ -236,7 +236,7 @@ impl Store {
             } else {
                 inner.series[sref as usize]
                     .as_ref()
-                    .map(|s| inner.index.labels(&s.pairs))
+                    .map(|s| inner.labels_of(s))
                     .unwrap_or_default()
             }
         };
@@ -272,7 +272,7 @@ impl Store {
                 None
             };
             let plan = match existing {
-                Some(s) if s.ring.len() > 0 && group[0].t <= s.last_t => {
+                Some(s) if s.ring.len() > 0 && group[0].t <= inner.last_t(s) => {
                     let old = inner.samples_of(s);
                     let mut merged = Vec::with_capacity(old.len() + group.len());
                     let (mut a, mut b) = (0, 0);
@@ -324,7 +324,7 @@ impl Store {
             match plan {
                 Plan::Append(samples) => {
                     for x in samples {
-                        inner.append(sid, EXPLICIT, x.t, x.t, x.v, &self.cfg, 0);
+                        inner.append(sid, EXPLICIT, x.t, x.v, &self.cfg);
                     }
                 }
                 Plan::Replace(samples) => {
@@ -341,8 +341,6 @@ impl Store {
                     }
                     let after = ring.len();
                     s.ring = ring;
-                    s.last_t = samples.last().map_or(s.last_t, |x| x.t);
-                    s.gen = 0;
                     inner.samples = inner.samples + after - before;
                 }
             }

@@ -68,8 +68,35 @@ impl ScrapeCache {
         Some(e)
     }
 
+    /// The entry expected at `cursor` (the previous scrape's order) and its key.
+    #[inline]
+    pub(crate) fn expected(&self, cursor: usize) -> Option<(u32, &[u8])> {
+        let &e = self.order.get(cursor)?;
+        Some((e, self.key(e)))
+    }
+
+    /// The hash the cache uses for `bytes`.
+    #[inline]
+    pub(crate) fn hash(&self, bytes: &[u8]) -> u64 {
+        self.hasher.hash_one(bytes)
+    }
+
     /// Adds a new key (not present) and returns its entry index.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, bytes: &[u8], sid: u32, seen: u32, explicit_ts: bool) -> u32 {
+        let h = self.hash(bytes);
+        self.insert_hashed(bytes, h, sid, seen, explicit_ts)
+    }
+
+    /// Adds a new key (not present) whose [`hash`](Self::hash) is `h`.
+    pub(crate) fn insert_hashed(
+        &mut self,
+        bytes: &[u8],
+        h: u64,
+        sid: u32,
+        seen: u32,
+        explicit_ts: bool,
+    ) -> u32 {
         let start = self.arena.len();
         self.arena.extend_from_slice(bytes);
         let entry = Entry {
@@ -91,7 +118,6 @@ impl ScrapeCache {
                 (self.entries.len() - 1) as u32
             }
         };
-        let h = self.hasher.hash_one(bytes);
         let ScrapeCache {
             hasher,
             arena,
@@ -104,6 +130,25 @@ impl ScrapeCache {
             hasher.hash_one(&arena[e.start..e.start + e.len as usize])
         });
         idx
+    }
+
+    /// Makes room for `n` more entries.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.entries.reserve(n);
+        let ScrapeCache {
+            hasher,
+            arena,
+            entries,
+            table,
+            ..
+        } = self;
+        table.reserve(n, |&i| {
+            let e = &entries[i as usize];
+            hasher.hash_one(&arena[e.start..e.start + e.len as usize])
+        });
     }
 
     /// Removes entry `e`.

@@ -25,7 +25,8 @@ pub(crate) struct Index {
     free_strings: Vec<u32>,
     /// Pair id → (name symbol, value symbol); `(FREE, FREE)` when free.
     pairs: Vec<(u32, u32)>,
-    pair_map: HashMap<(u32, u32), u32>,
+    /// Pair ids keyed by the hash of (name, value) strings.
+    pair_table: HashTable<u32>,
     postings: Vec<Vec<u32>>,
     free_pairs: Vec<u32>,
     /// Name symbol → pair ids of its values.
@@ -97,20 +98,38 @@ impl Index {
         id
     }
 
-    /// The pair id of (name, value), if it exists.
+    #[inline]
+    pub(crate) fn hash_pair(&self, name: &str, value: &str) -> u64 {
+        self.hasher.hash_one((name, value))
+    }
+
+    /// The pair id of (name, value), if it exists: one hash lookup.
+    #[inline]
     pub(crate) fn pair(&self, name: &str, value: &str) -> Option<u32> {
-        let n = self.sym(name)?;
-        let v = self.sym(value)?;
-        self.pair_map.get(&(n, v)).copied()
+        let h = self.hash_pair(name, value);
+        self.pair_table
+            .find(h, |&p| {
+                let (n, v) = self.pairs[p as usize];
+                self.str_eq(n, name) && self.str_eq(v, value)
+            })
+            .copied()
+    }
+
+    #[inline]
+    fn str_eq(&self, id: u32, s: &str) -> bool {
+        self.strings
+            .get(id as usize)
+            .and_then(|x| x.as_deref())
+            .is_some_and(|x| x == s)
     }
 
     /// Interns (name, value) and returns its pair id.
     pub(crate) fn intern_pair(&mut self, name: &str, value: &str) -> u32 {
-        let n = self.intern_str(name);
-        let v = self.intern_str(value);
-        if let Some(&p) = self.pair_map.get(&(n, v)) {
+        if let Some(p) = self.pair(name, value) {
             return p;
         }
+        let n = self.intern_str(name);
+        let v = self.intern_str(value);
         self.str_refs[n as usize] += 1;
         self.str_refs[v as usize] += 1;
         let p = match self.free_pairs.pop() {
@@ -124,7 +143,19 @@ impl Index {
                 (self.pairs.len() - 1) as u32
             }
         };
-        self.pair_map.insert((n, v), p);
+        let h = self.hash_pair(name, value);
+        let Index {
+            hasher,
+            strings,
+            pairs,
+            pair_table,
+            ..
+        } = self;
+        pair_table.insert_unique(h, p, |&q| {
+            let (n, v) = pairs[q as usize];
+            let get = |i: u32| strings[i as usize].as_deref().unwrap_or("");
+            hasher.hash_one((get(n), get(v)))
+        });
         self.names.entry(n).or_default().push(p);
         p
     }
@@ -154,6 +185,10 @@ impl Index {
     pub(crate) fn add_series(&mut self, sid: u32, pairs: &[u32]) {
         for &p in pairs {
             let list = &mut self.postings[p as usize];
+            if list.capacity() == list.len() {
+                // Grow by an eighth, not by doubling: postings slack is paid per series.
+                list.reserve_exact((list.len() / 8).max(4));
+            }
             match list.last() {
                 Some(&last) if last >= sid => {
                     if let Err(i) = list.binary_search(&sid) {
@@ -187,7 +222,10 @@ impl Index {
         if n == FREE {
             return;
         }
-        self.pair_map.remove(&(n, v));
+        let h = self.hash_pair(self.string(n), self.string(v));
+        if let Ok(e) = self.pair_table.find_entry(h, |&q| q == p) {
+            e.remove();
+        }
         if let Some(list) = self.names.get_mut(&n) {
             list.retain(|&x| x != p);
             if list.is_empty() {
@@ -294,7 +332,7 @@ impl Index {
             + self.str_table.capacity() * 5
             + self.free_strings.capacity() * 4
             + self.pairs.capacity() * 8
-            + self.pair_map.capacity() * 13
+            + self.pair_table.capacity() * 5
             + self.postings.capacity() * 24
             + self.free_pairs.capacity() * 4
             + self.names.capacity() * 29;

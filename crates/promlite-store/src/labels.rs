@@ -64,8 +64,21 @@ pub(crate) fn build<'a>(
     extra: &'a Labels,
     limits: &Limits,
 ) -> Result<LabelVec<'a>, IngestError> {
+    let mut v = Vec::with_capacity(12);
+    build_into(ev, normalize, extra, limits, &mut v)?;
+    Ok(v)
+}
+
+/// [`build`] into a reused vector.
+pub(crate) fn build_into<'a>(
+    ev: &SampleEvent<'a>,
+    normalize: Option<&str>,
+    extra: &'a Labels,
+    limits: &Limits,
+    v: &mut LabelVec<'a>,
+) -> Result<(), IngestError> {
     let line = ev.line;
-    let mut v: LabelVec<'a> = Vec::with_capacity(12);
+    v.clear();
     v.push((Cow::Borrowed(METRIC_NAME), ev.name()));
     for (n, val) in ev.labels() {
         let val = if normalize.is_some_and(|x| x == n) {
@@ -82,16 +95,16 @@ pub(crate) fn build<'a>(
             line,
         });
     }
-    finish(v, extra, limits, line)
+    finish_in_place(v, extra, limits, line)
 }
 
 /// Applies `extra`, drops empty values and checks limits on sorted, unique pairs.
-pub(crate) fn finish<'a>(
-    mut v: LabelVec<'a>,
+fn finish_in_place<'a>(
+    v: &mut LabelVec<'a>,
     extra: &'a Labels,
     limits: &Limits,
     line: usize,
-) -> Result<LabelVec<'a>, IngestError> {
+) -> Result<(), IngestError> {
     for l in extra.iter() {
         match v.binary_search_by(|x| (*x.0).cmp(&*l.name)) {
             Ok(i) => v[i].1 = Cow::Borrowed(&l.value),
@@ -102,8 +115,7 @@ pub(crate) fn finish<'a>(
     if !v.iter().any(|x| x.0 == METRIC_NAME) {
         return Err(IngestError::MissingName { line });
     }
-    check_limits(v.iter().map(|(n, v)| (&**n, &**v)), v.len(), limits, line)?;
-    Ok(v)
+    check_limits(v.iter().map(|(n, v)| (&**n, &**v)), v.len(), limits, line)
 }
 
 /// Checks label-count and length limits.
@@ -113,10 +125,12 @@ pub(crate) fn check_limits<'s>(
     limits: &Limits,
     line: usize,
 ) -> Result<(), IngestError> {
-    if count > limits.max_labels_per_series {
+    // Series store their label count in a byte.
+    let max_labels = limits.max_labels_per_series.min(255);
+    if count > max_labels {
         return Err(IngestError::Limit {
             limit: LimitKind::MaxLabelsPerSeries,
-            max: limits.max_labels_per_series,
+            max: max_labels,
             value: count,
             line: Some(line),
         });

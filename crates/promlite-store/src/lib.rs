@@ -84,6 +84,7 @@ mod config;
 mod error;
 mod index;
 mod labels;
+mod lean;
 mod ring;
 mod scrape;
 mod store;

@@ -80,7 +80,7 @@ pub(crate) struct Ring {
     trail: u8,
     clock: u32,
     prev_int: i64,
-    prev_delta: i64,
+    prev_delta: i32,
     prev_v: u64,
 }
 
@@ -104,6 +104,15 @@ impl Default for Ring {
 
 #[inline]
 fn write_bits(buf: &mut Vec<u8>, used: &mut u8, value: u64, mut n: u32) {
+    // Fast path: the bits fit in the last byte.
+    if *used < 8 && n <= 8 - u32::from(*used) {
+        let free = 8 - u32::from(*used);
+        if let Some(last) = buf.last_mut() {
+            *last |= ((value & ((1u64 << n) - 1)) as u8) << (free - n);
+        }
+        *used += n as u8;
+        return;
+    }
     while n > 0 {
         if *used >= 8 {
             buf.push(0);
@@ -155,6 +164,12 @@ impl Ring {
         self.n as usize
     }
 
+    /// Clock and time integer of the newest sample (meaningless when empty).
+    #[inline]
+    pub(crate) fn last_int(&self) -> (u32, i64) {
+        (self.clock, self.prev_int)
+    }
+
     /// Bit pattern of the newest value (meaningless when empty).
     pub(crate) fn last_bits(&self) -> u64 {
         self.prev_v
@@ -196,7 +211,9 @@ impl Ring {
     /// of the same clock (the caller checks ordering by timestamp).
     pub(crate) fn push(&mut self, clock: u32, int: i64, v: f64, block_samples: u8) {
         let vb = v.to_bits();
+        let delta = i32::try_from(int.wrapping_sub(self.prev_int)).ok();
         let open = !self.buf.is_empty()
+            && delta.is_some()
             && self.clock == clock
             && self.block_n(self.cur as usize) < block_samples
             && self.block_len(self.cur as usize) < 60_000;
@@ -217,8 +234,8 @@ impl Ring {
             self.prev_v = vb;
         } else {
             self.reserve_small(20);
-            let delta = int.wrapping_sub(self.prev_int);
-            let dod = delta.wrapping_sub(self.prev_delta);
+            let delta = delta.unwrap_or(0);
+            let dod = i64::from(delta) - i64::from(self.prev_delta);
             let (buf, used) = (&mut self.buf, &mut self.bits);
             if dod == 0 {
                 write_bits(buf, used, 0, 1);
@@ -293,6 +310,43 @@ impl Ring {
         }
     }
 
+    /// Calls `f(clock, int0)` for the first sample of every block (a lower bound
+    /// of every sequence number the ring references, per clock), reading
+    /// headers only.
+    pub(crate) fn block_starts(&self, mut f: impl FnMut(u32, i64)) {
+        let mut off = 0usize;
+        while off < self.buf.len() {
+            let len = self.block_len(off);
+            if len == 0 || off + len > self.buf.len() {
+                return;
+            }
+            let mut pos = off + 3;
+            let (Some(c), Some(i)) = (
+                read_varint(&self.buf, &mut pos),
+                read_varint(&self.buf, &mut pos),
+            ) else {
+                return;
+            };
+            f((c as u32).wrapping_sub(1), unzigzag(i));
+            off += len;
+        }
+    }
+
+    /// Clock and time integer of the oldest logical sample.
+    pub(crate) fn first(&self) -> Option<(u32, i64)> {
+        let mut out = None;
+        let n = self.block_n(0);
+        let len = self.block_len(0);
+        if self.n == 0 || len == 0 || len > self.buf.len() {
+            return None;
+        }
+        decode_block(&self.buf[..len], n, self.skip, &mut |c, i, _| {
+            out = Some((c, i));
+            false
+        });
+        out
+    }
+
     /// Calls `f(clock, int, value)` for every logical sample, oldest first.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32, i64, f64)) {
         let mut off = 0usize;
@@ -305,7 +359,10 @@ impl Ring {
             }
             let skip = if first { self.skip } else { 0 };
             first = false;
-            decode_block(&self.buf[off..off + len], n, skip, &mut f);
+            decode_block(&self.buf[off..off + len], n, skip, &mut |c, i, v| {
+                f(c, i, v);
+                true
+            });
             off += len;
         }
     }
@@ -369,7 +426,9 @@ fn sign_extend(x: u64, bits: u32) -> i64 {
     ((x << s) as i64) >> s
 }
 
-fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)) {
+/// Decodes a block, calling `f` for samples from index `skip` on until it
+/// returns false.
+fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64) -> bool) {
     let mut pos = 3usize;
     let Some(clock) = read_varint(block, &mut pos) else {
         return;
@@ -384,8 +443,8 @@ fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)
     };
     let mut v = u64::from_le_bytes(vb.try_into().unwrap_or([0; 8]));
     pos += 8;
-    if skip == 0 {
-        f(clock, int, f64::from_bits(v));
+    if skip == 0 && !f(clock, int, f64::from_bits(v)) {
+        return;
     }
     let mut r = BitReader {
         data: &block[pos..],
@@ -437,8 +496,8 @@ fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)
                 v ^= if trail >= 64 { 0 } else { x << trail };
             }
         }
-        if i >= skip {
-            f(clock, int, f64::from_bits(v));
+        if i >= skip && !f(clock, int, f64::from_bits(v)) {
+            return;
         }
     }
 }
@@ -477,6 +536,7 @@ mod tests {
             }
         }
         let got = collect(&r);
+        assert_eq!(r.first(), Some((EXPLICIT, 30_000)));
         assert_eq!(got.len(), 20);
         assert_eq!(got[0].1, 30_000);
         assert_eq!(f64::from_bits(got[19].2), 49.0);

@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 use promlite_expfmt::{Event, Format, Parser};
 use promlite_model::{Labels, STALE_NAN};
 use serde::Serialize;
 
+use crate::cache::ScrapeCache;
 use crate::labels::{self, FamilyTracker};
+use crate::lean::{Line, TextLines};
 use crate::ring::EXPLICIT;
-use crate::store::{Inner, Meta, Store, TargetState, Writer, COMMIT_BATCH};
+use crate::store::{Committing, Inner, Meta, Store, TargetState, COMMIT_BATCH};
 use crate::{IngestError, LimitKind, Target};
 
 /// Marks a staged reference to the i-th new series of a scrape.
@@ -77,11 +79,81 @@ pub(crate) fn label_key<'s>(pairs: impl Iterator<Item = (&'s str, &'s str)>) -> 
     k
 }
 
+/// Label pairs first seen in this scrape, interned only on commit.
+#[derive(Default)]
+struct LocalPairs {
+    pairs: Vec<(Box<str>, Box<str>)>,
+    table: HashTable<u32>,
+}
+
+impl LocalPairs {
+    fn get_or_insert(&mut self, index: &crate::index::Index, n: &str, v: &str) -> u32 {
+        let h = index.hash_pair(n, v);
+        if let Some(&i) = self.table.find(h, |&i| {
+            &*self.pairs[i as usize].0 == n && &*self.pairs[i as usize].1 == v
+        }) {
+            return i;
+        }
+        let i = self.pairs.len() as u32;
+        self.pairs.push((n.into(), v.into()));
+        let pairs = &self.pairs;
+        self.table.insert_unique(h, i, |&k| {
+            let (n, v) = &pairs[k as usize];
+            index.hash_pair(n, v)
+        });
+        i
+    }
+}
+
+/// New series of a scrape: pair refs (global ids, or `PENDING | local pair`)
+/// in label-name order, flat.
+#[derive(Default)]
+struct NewSeries {
+    refs: Vec<u32>,
+    spans: Vec<(u32, u8)>,
+    table: HashTable<u32>,
+}
+
+impl NewSeries {
+    fn get(&self, i: u32) -> &[u32] {
+        let (off, len) = self.spans[i as usize];
+        &self.refs[off as usize..off as usize + usize::from(len)]
+    }
+
+    /// Adds `refs` unless present; returns (index, was new).
+    fn insert(&mut self, h: u64, refs: &[u32]) -> (u32, bool) {
+        if let Some(&i) = self.table.find(h, |&i| self.get(i) == refs) {
+            return (i, false);
+        }
+        let i = self.spans.len() as u32;
+        self.spans.push((self.refs.len() as u32, refs.len() as u8));
+        self.refs.extend_from_slice(refs);
+        let NewSeries { refs, spans, table } = self;
+        table.insert_unique(h, i, |&k| {
+            let (off, len) = spans[k as usize];
+            hash_refs(&refs[off as usize..off as usize + usize::from(len)])
+        });
+        (i, true)
+    }
+}
+
+fn hash_refs(refs: &[u32]) -> u64 {
+    // Stable within one scrape; any decent mix will do.
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+    for &r in refs {
+        h = (h ^ u64::from(r))
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(29);
+    }
+    h
+}
+
 struct StagedScrape<'b> {
     staged: Vec<Staged>,
-    /// Series bytes of cache misses; `Staged::entry` is `PENDING | i` for them.
-    new_entries: Vec<&'b [u8]>,
-    new_series: Vec<Vec<(String, String)>>,
+    /// Series bytes and cache hash of misses; `Staged::entry` is `PENDING | i`.
+    new_entries: Vec<(&'b [u8], u64)>,
+    new_pairs: LocalPairs,
+    new_series: NewSeries,
     meta: BTreeMap<String, Meta>,
     report: IngestReport,
 }
@@ -104,6 +176,221 @@ pub(crate) fn record_meta(
             meta.entry(metric.to_string()).or_default().unit = Some(unit.to_string());
         }
         _ => {}
+    }
+}
+
+/// Staging state of one scrape.
+struct Stager<'b, 'i> {
+    inner: &'i Inner,
+    limits: &'i crate::Limits,
+    target_labels: &'b Labels,
+    ts: i64,
+    attempt: u32,
+    fam: FamilyTracker,
+    meta: BTreeMap<String, Meta>,
+    cursor: usize,
+    staged: Vec<Staged>,
+    new_pairs: LocalPairs,
+    new_series: NewSeries,
+    miss_existing: bool,
+    /// Cache misses of this scrape; they enter the cache only on commit.
+    pending: HashTable<u32>,
+    new_entries: Vec<(&'b [u8], u64)>,
+    lv: labels::LabelVec<'b>,
+    refs: smallvec::SmallVec<[u32; 16]>,
+    report: IngestReport,
+}
+
+impl<'b> Stager<'b, '_> {
+    fn count_sample(&mut self, line: usize) -> Result<(), IngestError> {
+        self.report.samples_in_body += 1;
+        if self.report.samples_in_body > self.limits.max_samples_per_scrape {
+            return Err(limit(
+                LimitKind::MaxSamplesPerScrape,
+                self.limits.max_samples_per_scrape,
+                self.report.samples_in_body,
+                Some(line),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A sample of cached entry `e`.
+    #[inline]
+    fn hit(
+        &mut self,
+        cache: &mut ScrapeCache,
+        e: u32,
+        value: f64,
+        timestamp: Option<i64>,
+        line: usize,
+    ) -> Result<(), IngestError> {
+        self.count_sample(line)?;
+        let ent = &mut cache.entries[e as usize];
+        if ent.seen == self.attempt {
+            let labels = self
+                .inner
+                .series
+                .get(ent.sid as usize)
+                .and_then(|s| s.as_ref())
+                .map(|s| self.inner.labels_of(s))
+                .unwrap_or_default();
+            return Err(IngestError::DuplicateSeries { labels, line });
+        }
+        ent.seen = self.attempt;
+        let sid = ent.sid;
+        self.push(sid, e, value, timestamp);
+        Ok(())
+    }
+
+    #[inline]
+    fn push(&mut self, sref: u32, entry: u32, v: f64, timestamp: Option<i64>) {
+        let (t, explicit) = match timestamp {
+            Some(t) => (t, true),
+            None => (self.ts, false),
+        };
+        let mut skip = false;
+        if sref & PENDING == 0 {
+            if let Some(Some(series)) = self.inner.series.get(sref as usize) {
+                let last_t = self.inner.last_t(series);
+                if t < last_t {
+                    self.report.out_of_order += 1;
+                    skip = true;
+                } else if t == last_t {
+                    skip = true;
+                    if series.ring.last_bits() == v.to_bits() {
+                        self.report.identical_duplicates += 1;
+                    } else {
+                        self.report.duplicate_timestamp += 1;
+                    }
+                }
+            }
+        }
+        self.staged.push(Staged {
+            sref,
+            entry,
+            t,
+            v,
+            explicit,
+            skip,
+        });
+    }
+
+    /// A parsed event.
+    fn event(&mut self, cache: &mut ScrapeCache, ev: Event<'b>) -> Result<(), IngestError> {
+        let Event::Sample(s) = ev else {
+            record_meta(&ev, &mut self.meta, &mut self.fam);
+            return Ok(());
+        };
+        let bytes = s.series_bytes();
+        if let Some(e) = cache.lookup(bytes, &mut self.cursor) {
+            return self.hit(cache, e, s.value, s.timestamp, s.line);
+        }
+        self.count_sample(s.line)?;
+        let name = s.name();
+        let norm = self.fam.normalized_label(&name);
+        labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
+        let h = cache.hash(bytes);
+        let new_entries = &self.new_entries;
+        let dup_bytes = self
+            .pending
+            .find(h, |&p| new_entries[p as usize].0 == bytes)
+            .is_some();
+        self.refs.clear();
+        let mut all_global = true;
+        for (n, v) in &self.lv {
+            match self.inner.index.pair(n, v) {
+                Some(p) => self.refs.push(p),
+                None => {
+                    all_global = false;
+                    let i = self.new_pairs.get_or_insert(&self.inner.index, n, v);
+                    self.refs.push(PENDING | i);
+                }
+            }
+        }
+        let existing = if all_global {
+            self.inner.find_pairs(&self.refs)
+        } else {
+            None
+        };
+        let sref = match existing {
+            Some(sid) if !dup_bytes => {
+                self.miss_existing = true;
+                sid
+            }
+            None if !dup_bytes => {
+                let (i, fresh) = self.new_series.insert(hash_refs(&self.refs), &self.refs);
+                if !fresh {
+                    return Err(IngestError::DuplicateSeries {
+                        labels: Labels::from_pairs(self.lv.drain(..)),
+                        line: s.line,
+                    });
+                }
+                PENDING | i
+            }
+            _ => {
+                return Err(IngestError::DuplicateSeries {
+                    labels: Labels::from_pairs(self.lv.drain(..)),
+                    line: s.line,
+                })
+            }
+        };
+        let p = self.new_entries.len() as u32;
+        self.new_entries.push((bytes, h));
+        let new_entries = &self.new_entries;
+        self.pending
+            .insert_unique(h, p, |&q| new_entries[q as usize].1);
+        self.push(sref, PENDING | p, s.value, s.timestamp);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<StagedScrape<'b>, IngestError> {
+        let inner = self.inner;
+        let limits = self.limits;
+        if self.miss_existing {
+            // A series reached through two different spellings of its labels.
+            let mut sids: Vec<u32> = self
+                .staged
+                .iter()
+                .filter(|s| s.sref & PENDING == 0)
+                .map(|s| s.sref)
+                .collect();
+            sids.sort_unstable();
+            if let Some(w) = sids.windows(2).find(|w| w[0] == w[1]) {
+                let labels = inner.series[w[0] as usize]
+                    .as_ref()
+                    .map(|s| inner.labels_of(s))
+                    .unwrap_or_default();
+                return Err(IngestError::DuplicateSeries { labels, line: 0 });
+            }
+        }
+        let n_new = self.new_series.spans.len();
+        if inner.live + n_new > limits.max_series {
+            return Err(limit(
+                LimitKind::MaxSeries,
+                limits.max_series,
+                inner.live + n_new,
+                None,
+            ));
+        }
+        let est =
+            inner.mem_estimate + n_new * EST_SERIES_BYTES + self.staged.len() * EST_SAMPLE_BYTES;
+        if est > limits.memory_budget_bytes {
+            return Err(limit(
+                LimitKind::MemoryBudget,
+                limits.memory_budget_bytes,
+                est,
+                None,
+            ));
+        }
+        Ok(StagedScrape {
+            staged: self.staged,
+            new_entries: self.new_entries,
+            new_pairs: self.new_pairs,
+            new_series: self.new_series,
+            meta: self.meta,
+            report: self.report,
+        })
     }
 }
 
@@ -187,7 +474,8 @@ impl Store {
                 return Err(e);
             }
         };
-        let report = self.commit(w, &mut st, target.labels(), staged, scrape_ts_ms, attempt);
+        let report = self.commit(&mut st, target.labels(), staged, scrape_ts_ms, attempt);
+        st.format = Some(format);
         w.targets.insert(target.labels().clone(), st);
         if let Some(r) = self.cfg.retention_ms {
             match w.last_gc {
@@ -206,172 +494,101 @@ impl Store {
         &self,
         inner: &Inner,
         st: &mut TargetState,
-        target_labels: &Labels,
+        target_labels: &'b Labels,
         body: &'b [u8],
         format: Format,
         ts: i64,
         attempt: u32,
     ) -> Result<StagedScrape<'b>, IngestError> {
         let limits = &self.cfg.limits;
-        let mut parser = Parser::new(body, format);
-        let mut fam = FamilyTracker::default();
-        let mut meta = BTreeMap::new();
-        let mut cursor = 0usize;
-        let mut staged: Vec<Staged> = Vec::with_capacity(st.cache.order.len() + 16);
-        let mut new_series: Vec<Vec<(String, String)>> = Vec::new();
-        let mut new_map: HashMap<Vec<u8>, u32> = HashMap::new();
-        let mut miss_existing = false;
-        // Cache misses of this scrape; they enter the cache only on commit.
-        let mut pending: HashMap<&[u8], u32> = HashMap::new();
-        let mut new_entries: Vec<&'b [u8]> = Vec::new();
-        let mut report = IngestReport::default();
-        while let Some(ev) = parser.next_event() {
-            let ev = ev?;
-            let Event::Sample(s) = ev else {
-                record_meta(&ev, &mut meta, &mut fam);
-                continue;
-            };
-            report.samples_in_body += 1;
-            if report.samples_in_body > limits.max_samples_per_scrape {
-                return Err(limit(
-                    LimitKind::MaxSamplesPerScrape,
-                    limits.max_samples_per_scrape,
-                    report.samples_in_body,
-                    Some(s.line),
-                ));
-            }
-            let bytes = s.series_bytes();
-            let (t, explicit) = match s.timestamp {
-                Some(t) => (t, true),
-                None => (ts, false),
-            };
-            let (sref, entry) = match st.cache.lookup(bytes, &mut cursor) {
-                Some(e) => {
-                    let ent = &mut st.cache.entries[e as usize];
-                    if ent.seen == attempt {
-                        let norm = fam.normalized_label(&s.name());
-                        let lv = labels::build(&s, norm, target_labels, limits)?;
-                        return Err(IngestError::DuplicateSeries {
-                            labels: Labels::from_pairs(lv),
-                            line: s.line,
-                        });
-                    }
-                    ent.seen = attempt;
-                    (ent.sid, e)
-                }
-                None => {
-                    let name = s.name();
-                    let norm = fam.normalized_label(&name);
-                    let lv = labels::build(&s, norm, target_labels, limits)?;
-                    if pending.contains_key(bytes) {
-                        return Err(IngestError::DuplicateSeries {
-                            labels: Labels::from_pairs(lv),
-                            line: s.line,
-                        });
-                    }
-                    let pairs = || lv.iter().map(|(n, v)| (&**n, &**v));
-                    let sref = match inner.find(pairs()) {
-                        Some(sid) => {
-                            miss_existing = true;
-                            sid
-                        }
-                        None => {
-                            let key = label_key(pairs());
-                            if new_map.contains_key(&key) {
-                                return Err(IngestError::DuplicateSeries {
-                                    labels: Labels::from_pairs(lv),
-                                    line: s.line,
-                                });
+        // A first scrape (or one after a big change) sizes its tables once from
+        // the line count instead of rehashing as they grow.
+        let lines_hint = if st.cache.order.is_empty() {
+            memchr::memchr_iter(b'\n', body).count()
+        } else {
+            st.cache.order.len() + 16
+        };
+        let expect_new = if st.cache.order.is_empty() {
+            lines_hint
+        } else {
+            0
+        };
+        let mut sg = Stager {
+            inner,
+            limits,
+            target_labels,
+            ts,
+            attempt,
+            fam: FamilyTracker::default(),
+            meta: BTreeMap::new(),
+            cursor: 0,
+            staged: Vec::with_capacity(lines_hint),
+            new_pairs: LocalPairs::default(),
+            new_series: NewSeries {
+                refs: Vec::with_capacity(expect_new * 8),
+                spans: Vec::with_capacity(expect_new),
+                table: HashTable::with_capacity(expect_new),
+            },
+            miss_existing: false,
+            pending: HashTable::with_capacity(expect_new),
+            new_entries: Vec::with_capacity(expect_new),
+            lv: Vec::with_capacity(16),
+            refs: smallvec::SmallVec::new(),
+            report: IngestReport::default(),
+        };
+        // Cached keys were validated under the format of earlier scrapes.
+        let lean = self.lean && format == Format::Text && st.format.is_none_or(|f| f == format);
+        match format {
+            Format::Text if lean => {
+                let mut lines = TextLines::new(body);
+                let mut cursor = 0;
+                while let Some(line) = lines.next(&st.cache, &mut cursor) {
+                    match line {
+                        Line::Hit {
+                            entry,
+                            value,
+                            timestamp,
+                            line,
+                        } => sg.hit(&mut st.cache, entry, value, timestamp, line)?,
+                        Line::Other {
+                            bytes,
+                            line,
+                            offset,
+                        } => {
+                            let mut p = Parser::new(bytes, Format::Text);
+                            while let Some(ev) = p.next_event() {
+                                let ev = match ev {
+                                    Ok(Event::Sample(mut s)) => {
+                                        s.line = line;
+                                        Event::Sample(s)
+                                    }
+                                    Ok(ev) => ev,
+                                    Err(mut e) => {
+                                        e.line = line;
+                                        e.offset += offset;
+                                        return Err(e.into());
+                                    }
+                                };
+                                sg.cursor = cursor;
+                                sg.event(&mut st.cache, ev)?;
+                                cursor = sg.cursor;
                             }
-                            let i = new_series.len() as u32;
-                            new_map.insert(key, i);
-                            new_series.push(
-                                pairs()
-                                    .map(|(n, v)| (n.to_string(), v.to_string()))
-                                    .collect(),
-                            );
-                            PENDING | i
-                        }
-                    };
-                    let p = new_entries.len() as u32;
-                    pending.insert(bytes, p);
-                    new_entries.push(bytes);
-                    (sref, PENDING | p)
-                }
-            };
-            let mut skip = false;
-            if sref & PENDING == 0 {
-                if let Some(Some(series)) = inner.series.get(sref as usize) {
-                    if t < series.last_t {
-                        report.out_of_order += 1;
-                        skip = true;
-                    } else if t == series.last_t {
-                        skip = true;
-                        if series.ring.last_bits() == s.value.to_bits() {
-                            report.identical_duplicates += 1;
-                        } else {
-                            report.duplicate_timestamp += 1;
                         }
                     }
                 }
             }
-            staged.push(Staged {
-                sref,
-                entry,
-                t,
-                v: s.value,
-                explicit,
-                skip,
-            });
-        }
-        if miss_existing {
-            // A series reached through two different spellings of its labels.
-            let mut sids: Vec<(u32, usize)> = staged
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.sref & PENDING == 0)
-                .map(|(i, s)| (s.sref, i))
-                .collect();
-            sids.sort_unstable();
-            if let Some(w) = sids.windows(2).find(|w| w[0].0 == w[1].0) {
-                let labels = inner.series[w[0].0 as usize]
-                    .as_ref()
-                    .map(|s| inner.index.labels(&s.pairs))
-                    .unwrap_or_default();
-                return Err(IngestError::DuplicateSeries { labels, line: 0 });
+            _ => {
+                let mut parser = Parser::new(body, format);
+                while let Some(ev) = parser.next_event() {
+                    sg.event(&mut st.cache, ev?)?;
+                }
             }
         }
-        if inner.live + new_series.len() > limits.max_series {
-            return Err(limit(
-                LimitKind::MaxSeries,
-                limits.max_series,
-                inner.live + new_series.len(),
-                None,
-            ));
-        }
-        let est = inner.mem_estimate
-            + new_series.len() * EST_SERIES_BYTES
-            + staged.len() * EST_SAMPLE_BYTES;
-        if est > limits.memory_budget_bytes {
-            return Err(limit(
-                LimitKind::MemoryBudget,
-                limits.memory_budget_bytes,
-                est,
-                None,
-            ));
-        }
-        Ok(StagedScrape {
-            staged,
-            new_entries,
-            new_series,
-            meta,
-            report,
-        })
+        sg.finish()
     }
 
     fn commit(
         &self,
-        w: &mut Writer,
         st: &mut TargetState,
         target_labels: &Labels,
         s: StagedScrape<'_>,
@@ -381,29 +598,55 @@ impl Store {
         let StagedScrape {
             staged,
             new_entries,
+            new_pairs,
             new_series,
             meta,
             mut report,
         } = s;
-        w.gen = w.gen.wrapping_add(1);
-        let gen = w.gen;
-        let seq = {
+        let (seq, pair_ids) = {
             let mut inner = self.write();
             if st.id == NO_ID {
                 st.id = Store::new_target_id(&mut inner, target_labels);
             }
-            inner.committing = Some(gen);
             let clock = &mut inner.clocks.list[st.id as usize];
             let seq = clock.next_seq();
             clock.ts.push_back(ts);
-            seq
+            let pair_ids: Vec<u32> = new_pairs
+                .pairs
+                .iter()
+                .map(|(n, v)| inner.index.intern_pair(n, v))
+                .collect();
+            inner.committing = Some(Committing {
+                clock: st.id,
+                seq: i64::from(seq),
+                explicit: Vec::new(),
+            });
+            (seq, pair_ids)
         };
         // New series, a batch per lock.
-        let mut sids = Vec::with_capacity(new_series.len());
-        for chunk in new_series.chunks(COMMIT_BATCH) {
+        let mut sids = Vec::with_capacity(new_series.spans.len());
+        let mut pairs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
+        for chunk in (0..new_series.spans.len() as u32)
+            .collect::<Vec<_>>()
+            .chunks(COMMIT_BATCH)
+        {
             let mut inner = self.write();
-            for ls in chunk {
-                sids.push(inner.create(ls.iter().map(|(n, v)| (n.as_str(), v.as_str()))));
+            if chunk.first() == Some(&0) {
+                let n = new_series.spans.len();
+                inner.series.reserve_exact(n);
+                inner.pair_arena.reserve_exact(new_series.refs.len());
+                inner.reserve_series(n);
+            }
+            for &i in chunk {
+                pairs.clear();
+                pairs.extend(new_series.get(i).iter().map(|&r| {
+                    if r & PENDING != 0 {
+                        pair_ids[(r & !PENDING) as usize]
+                    } else {
+                        r
+                    }
+                }));
+                sids.push(inner.create_from_pairs(&pairs));
             }
         }
         report.series_created = sids.len();
@@ -414,6 +657,18 @@ impl Store {
                 sref
             }
         };
+        // Series getting a sample with its own timestamp are hidden by id.
+        if staged.iter().any(|x| x.explicit && !x.skip) {
+            let mut explicit: Vec<u32> = staged
+                .iter()
+                .filter(|x| x.explicit && !x.skip)
+                .map(|x| resolve(x.sref))
+                .collect();
+            explicit.sort_unstable();
+            if let Some(c) = self.write().committing.as_mut() {
+                c.explicit = explicit;
+            }
+        }
         let clock = st.id;
         for chunk in staged.chunks(COMMIT_BATCH) {
             let mut inner = self.write();
@@ -423,20 +678,21 @@ impl Store {
                 }
                 let sid = resolve(x.sref);
                 if x.explicit {
-                    inner.append(sid, EXPLICIT, x.t, x.t, x.v, &self.cfg, gen);
+                    inner.append(sid, EXPLICIT, x.t, x.v, &self.cfg);
                 } else {
-                    inner.append(sid, clock, i64::from(seq), x.t, x.v, &self.cfg, gen);
+                    inner.append(sid, clock, i64::from(seq), x.v, &self.cfg);
                 }
                 report.samples_appended += 1;
             }
         }
-        // Cache: resolve pending ids, note timestamp mode, set the new order.
+        // Cache: add the misses, note timestamp mode, set the new order.
+        st.cache.reserve(new_entries.len());
         let mut order = Vec::with_capacity(staged.len());
         for x in &staged {
             let sid = resolve(x.sref);
             let entry = if x.entry & PENDING != 0 {
-                let bytes = new_entries[(x.entry & !PENDING) as usize];
-                st.cache.insert(bytes, sid, attempt, x.explicit)
+                let (bytes, h) = new_entries[(x.entry & !PENDING) as usize];
+                st.cache.insert_hashed(bytes, h, sid, attempt, x.explicit)
             } else {
                 x.entry
             };
@@ -458,7 +714,7 @@ impl Store {
             .filter(|&&e| !st.cache.entries[e as usize].explicit_ts)
             .map(|&e| st.cache.entries[e as usize].sid)
             .collect();
-        report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts, gen);
+        report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts);
         for e in vanished {
             st.cache.remove(e);
         }
@@ -483,14 +739,15 @@ impl Store {
 
     /// Appends staleness markers at (`clock`, `seq`) = `ts` to series whose newest
     /// sample is older than `ts`.
-    fn write_stale(&self, sids: &[u32], clock: u32, seq: u32, ts: i64, gen: u32) -> usize {
+    fn write_stale(&self, sids: &[u32], clock: u32, seq: u32, ts: i64) -> usize {
         let mut n = 0;
         for chunk in sids.chunks(COMMIT_BATCH) {
             let mut inner = self.write();
             for &sid in chunk {
-                let ok = matches!(inner.series.get(sid as usize), Some(Some(s)) if s.last_t < ts);
+                let ok =
+                    matches!(inner.series.get(sid as usize), Some(Some(s)) if inner.last_t(s) < ts);
                 if ok {
-                    inner.append(sid, clock, i64::from(seq), ts, STALE_NAN, &self.cfg, gen);
+                    inner.append(sid, clock, i64::from(seq), STALE_NAN, &self.cfg);
                     n += 1;
                 }
             }
@@ -508,14 +765,16 @@ impl Store {
         let Some(st) = w.targets.get_mut(target.labels()) else {
             return 0;
         };
-        w.gen = w.gen.wrapping_add(1);
-        let gen = w.gen;
         let seq = {
             let mut inner = self.write();
-            inner.committing = Some(gen);
             let clock = &mut inner.clocks.list[st.id as usize];
             let seq = clock.next_seq();
             clock.ts.push_back(ts_ms);
+            inner.committing = Some(Committing {
+                clock: st.id,
+                seq: i64::from(seq),
+                explicit: Vec::new(),
+            });
             seq
         };
         let sids: Vec<u32> = st
@@ -526,7 +785,7 @@ impl Store {
             .filter(|e| !e.explicit_ts)
             .map(|e| e.sid)
             .collect();
-        let n = self.write_stale(&sids, st.id, seq, ts_ms, gen);
+        let n = self.write_stale(&sids, st.id, seq, ts_ms);
         self.write().committing = None;
         let all: Vec<u32> = st.cache.live().map(|(i, _)| i).collect();
         for e in all {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cache::ScrapeCache;
 use crate::index::Index;
-use crate::ring::{Clock, Clocks, Ring};
+use crate::ring::{Clock, Clocks, Ring, EXPLICIT};
 use crate::StoreConfig;
 
 /// Samples or series handled per write-lock acquisition during a commit, so a
@@ -46,12 +46,21 @@ impl Target {
 /// One series.
 #[derive(Debug)]
 pub(crate) struct Series {
-    pub(crate) pairs: Box<[u32]>,
+    /// Offset of the series' pair ids in `Inner::pair_arena`.
+    pub(crate) off: u32,
+    /// Number of labels.
+    pub(crate) len: u8,
     pub(crate) ring: Ring,
-    /// Timestamp of the newest sample (`i64::MIN` when none).
-    pub(crate) last_t: i64,
-    /// Commit generation of the newest sample (see `Inner::committing`).
-    pub(crate) gen: u32,
+}
+
+/// What the running commit is appending, hidden from readers until it ends.
+#[derive(Debug, Default)]
+pub(crate) struct Committing {
+    /// The target clock and sequence number of the scrape being committed.
+    pub(crate) clock: u32,
+    pub(crate) seq: i64,
+    /// Series (sorted) getting a sample with its own timestamp in this commit.
+    pub(crate) explicit: Vec<u32>,
 }
 
 /// Family metadata from `# TYPE`, `# HELP`, `# UNIT`.
@@ -89,9 +98,12 @@ pub(crate) struct Inner {
     pub(crate) clocks: Clocks,
     /// Per target id: its labels and metadata.
     pub(crate) targets: Vec<(Labels, BTreeMap<String, Meta>)>,
-    /// The generation being committed: a series whose `gen` equals it has a
-    /// newest sample that readers must not see yet.
-    pub(crate) committing: Option<u32>,
+    /// Pair ids of all series, `Series::off..off + len` each.
+    pub(crate) pair_arena: Vec<u32>,
+    /// Arena entries of dropped series.
+    pub(crate) arena_garbage: usize,
+    /// The scrape being committed: its samples are hidden from readers.
+    pub(crate) committing: Option<Committing>,
     /// Running allocation estimate for the memory budget (recounted by gc).
     pub(crate) mem_estimate: usize,
 }
@@ -99,6 +111,41 @@ pub(crate) struct Inner {
 impl Inner {
     fn hash_pairs(&self, pairs: &[u32]) -> u64 {
         self.hasher.hash_one(pairs)
+    }
+
+    /// The pair ids of a series.
+    #[inline]
+    pub(crate) fn pairs_of(&self, s: &Series) -> &[u32] {
+        let off = s.off as usize;
+        self.pair_arena
+            .get(off..off + usize::from(s.len))
+            .unwrap_or(&[])
+    }
+
+    /// The labels of a series.
+    pub(crate) fn labels_of(&self, s: &Series) -> Labels {
+        self.index.labels(self.pairs_of(s))
+    }
+
+    /// Timestamp of the series' newest sample (`i64::MIN` when none).
+    #[inline]
+    pub(crate) fn last_t(&self, s: &Series) -> i64 {
+        if s.ring.len() == 0 {
+            return i64::MIN;
+        }
+        let (c, i) = s.ring.last_int();
+        self.clocks.t_of(c, i).unwrap_or(i64::MIN)
+    }
+
+    /// True when the series' newest sample belongs to the running commit.
+    #[inline]
+    pub(crate) fn is_pending(&self, sid: u32, s: &Series) -> bool {
+        let Some(c) = &self.committing else {
+            return false;
+        };
+        let (clock, int) = s.ring.last_int();
+        (s.ring.len() > 0 && clock != EXPLICIT && clock == c.clock && int == c.seq)
+            || c.explicit.binary_search(&sid).is_ok()
     }
 
     /// Finds the series with exactly these sorted (name, value) pairs.
@@ -110,46 +157,79 @@ impl Inner {
         self.find_pairs(&ids)
     }
 
-    fn find_pairs(&self, ids: &[u32]) -> Option<u32> {
+    pub(crate) fn find_pairs(&self, ids: &[u32]) -> Option<u32> {
         let h = self.hash_pairs(ids);
         self.series_map
             .find(h, |&s| {
                 self.series[s as usize]
                     .as_ref()
-                    .is_some_and(|x| &*x.pairs == ids)
+                    .is_some_and(|x| self.pairs_of(x) == ids)
             })
             .copied()
     }
 
-    /// Creates a series (labels sorted, unique, non-empty; not present yet).
+    /// Makes room in the series lookup table for `n` more series.
+    pub(crate) fn reserve_series(&mut self, n: usize) {
+        let Inner {
+            hasher,
+            series,
+            series_map,
+            pair_arena,
+            ..
+        } = self;
+        series_map.reserve(n, |&s| {
+            let p = series[s as usize]
+                .as_ref()
+                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
+                .unwrap_or(&[]);
+            hasher.hash_one(p)
+        });
+    }
+
+    /// Creates a series (labels sorted, unique, non-empty) unless it exists.
     pub(crate) fn create<'s>(&mut self, labels: impl Iterator<Item = (&'s str, &'s str)>) -> u32 {
-        let pairs: Box<[u32]> = labels.map(|(n, v)| self.index.intern_pair(n, v)).collect();
-        if let Some(s) = self.find_pairs(&pairs) {
+        let pairs: smallvec::SmallVec<[u32; 16]> =
+            labels.map(|(n, v)| self.index.intern_pair(n, v)).collect();
+        self.create_from_pairs(&pairs)
+    }
+
+    /// Creates a series from pair ids in label-name order unless it exists.
+    pub(crate) fn create_from_pairs(&mut self, pairs: &[u32]) -> u32 {
+        if let Some(s) = self.find_pairs(pairs) {
             return s;
         }
         let sid = self.series.len() as u32;
-        self.index.add_series(sid, &pairs);
-        let h = self.hash_pairs(&pairs);
+        self.index.add_series(sid, pairs);
+        let h = self.hash_pairs(pairs);
+        // Grow by an eighth, not by doubling: slack here is paid per series.
+        let arena = &mut self.pair_arena;
+        if arena.capacity() - arena.len() < pairs.len() {
+            arena.reserve_exact(pairs.len().max(arena.len() / 8));
+        }
+        let off = arena.len() as u32;
+        arena.extend_from_slice(pairs);
+        if self.series.capacity() == self.series.len() {
+            self.series.reserve_exact((self.series.len() / 8).max(16));
+        }
         self.mem_estimate += std::mem::size_of::<Option<Series>>() + pairs.len() * 8 + 16;
         self.series.push(Some(Series {
-            pairs,
+            off,
+            len: pairs.len() as u8,
             ring: Ring::default(),
-            last_t: i64::MIN,
-            gen: 0,
         }));
         let Inner {
             hasher,
             series,
             series_map,
+            pair_arena,
             ..
         } = self;
         series_map.insert_unique(h, sid, |&s| {
-            hasher.hash_one(
-                series[s as usize]
-                    .as_ref()
-                    .map(|x| &*x.pairs)
-                    .unwrap_or(&[]),
-            )
+            let p = series[s as usize]
+                .as_ref()
+                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
+                .unwrap_or(&[]);
+            hasher.hash_one(p)
         });
         self.live += 1;
         sid
@@ -157,23 +237,11 @@ impl Inner {
 
     /// Appends a sample to a series, evicting beyond the ring capacity.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn append(
-        &mut self,
-        sid: u32,
-        clock: u32,
-        int: i64,
-        t: i64,
-        v: f64,
-        cfg: &StoreConfig,
-        gen: u32,
-    ) {
+    pub(crate) fn append(&mut self, sid: u32, clock: u32, int: i64, v: f64, cfg: &StoreConfig) {
         let Some(Some(s)) = self.series.get_mut(sid as usize) else {
             return;
         };
         s.ring.push(clock, int, v, cfg.block_samples.max(1));
-        s.last_t = t;
-        s.gen = gen;
         self.samples += 1;
         if let Some(cap) = cfg.ring_samples {
             while s.ring.len() > cap.max(1) {
@@ -210,11 +278,17 @@ impl Inner {
             let Some(s) = self.series.get_mut(sid as usize).and_then(|s| s.take()) else {
                 continue;
             };
-            let h = self.hasher.hash_one(&*s.pairs);
+            let off = s.off as usize;
+            let pairs = self
+                .pair_arena
+                .get(off..off + usize::from(s.len))
+                .unwrap_or(&[]);
+            let h = self.hasher.hash_one(pairs);
+            touched.extend_from_slice(pairs);
             if let Ok(e) = self.series_map.find_entry(h, |&x| x == sid) {
                 e.remove();
             }
-            touched.extend_from_slice(&s.pairs);
+            self.arena_garbage += usize::from(s.len);
             self.samples -= s.ring.len();
             self.live -= 1;
         }
@@ -225,11 +299,11 @@ impl Inner {
     pub(crate) fn allocated(&self) -> Stats {
         let (label_bytes, index_bytes) = self.index.allocated();
         let mut sample_data = 0usize;
-        let mut series_bytes = self.series.capacity() * std::mem::size_of::<Option<Series>>()
-            + self.series_map.capacity() * 5;
+        let series_bytes = self.series.capacity() * std::mem::size_of::<Option<Series>>()
+            + self.series_map.capacity() * 5
+            + self.pair_arena.capacity() * 4;
         for s in self.series.iter().flatten() {
             sample_data += s.ring.allocated();
-            series_bytes += s.pairs.len() * 4;
         }
         let clock_bytes = self.clocks.allocated();
         let meta_bytes: usize = self
@@ -265,6 +339,8 @@ impl Inner {
 #[derive(Debug, Default)]
 pub(crate) struct TargetState {
     pub(crate) id: u32,
+    /// Format of the last committed scrape.
+    pub(crate) format: Option<promlite_expfmt::Format>,
     pub(crate) cache: ScrapeCache,
     pub(crate) counters: TargetCounters,
 }
@@ -291,7 +367,6 @@ pub struct TargetCounters {
 pub(crate) struct Writer {
     pub(crate) targets: HashMap<Labels, TargetState>,
     pub(crate) attempt: u32,
-    pub(crate) gen: u32,
     pub(crate) last_gc: Option<i64>,
     /// Target ids of data-file "targets" by their extra labels.
     pub(crate) file_targets: HashMap<Labels, u32>,
@@ -301,6 +376,8 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 pub struct Store {
     pub(crate) cfg: StoreConfig,
+    /// Use the text fast path (tests turn it off to compare).
+    pub(crate) lean: bool,
     pub(crate) inner: RwLock<Inner>,
     pub(crate) writer: Mutex<Writer>,
 }
@@ -347,6 +424,7 @@ impl Store {
     pub fn new(cfg: StoreConfig) -> Store {
         Store {
             cfg,
+            lean: true,
             inner: RwLock::new(Inner::default()),
             writer: Mutex::new(Writer::default()),
         }
@@ -437,7 +515,7 @@ impl Store {
             .series
             .iter()
             .flatten()
-            .map(|s| inner.index.labels(&s.pairs))
+            .map(|s| inner.labels_of(s))
             .collect();
         v.sort();
         v
@@ -463,24 +541,31 @@ impl Store {
             let mut guard = self.write();
             let inner = &mut *guard;
             for sid in start..end {
+                let last_t = match inner.series[sid].as_ref() {
+                    Some(s) => inner.last_t(s),
+                    None => continue,
+                };
                 let Some(s) = inner.series[sid].as_mut() else {
                     continue;
                 };
                 if let Some(cut) = cutoff {
-                    if s.last_t < cut {
+                    if last_t < cut {
                         dead.push(sid as u32);
                         continue;
                     }
-                    let mut old = 0usize;
                     let clocks = &inner.clocks;
-                    s.ring.for_each(|c, i, _| {
-                        if clocks.t_of(c, i).is_none_or(|t| t < cut) {
-                            old += 1;
+                    let first_t = s.ring.first().and_then(|(c, i)| clocks.t_of(c, i));
+                    if first_t.is_none_or(|t| t < cut) {
+                        let mut old = 0usize;
+                        s.ring.for_each(|c, i, _| {
+                            if clocks.t_of(c, i).is_none_or(|t| t < cut) {
+                                old += 1;
+                            }
+                        });
+                        if old > 0 {
+                            s.ring.evict(old);
+                            inner.samples -= old;
                         }
-                    });
-                    if old > 0 {
-                        s.ring.evict(old);
-                        inner.samples -= old;
                     }
                 }
                 if s.ring.len() == 0 {
@@ -521,11 +606,26 @@ impl Store {
             }
         }
         let mut inner = self.write();
+        if inner.arena_garbage * 2 > inner.pair_arena.len() {
+            let inner = &mut *inner;
+            let mut arena = Vec::with_capacity(inner.pair_arena.len() - inner.arena_garbage);
+            for s in inner.series.iter_mut().flatten() {
+                let off = s.off as usize;
+                let pairs = inner
+                    .pair_arena
+                    .get(off..off + usize::from(s.len))
+                    .unwrap_or(&[]);
+                s.off = arena.len() as u32;
+                arena.extend_from_slice(pairs);
+            }
+            inner.pair_arena = arena;
+            inner.arena_garbage = 0;
+        }
         // Timestamps no series references any more.
         if cutoff.is_some() {
             let mut min_seq: Vec<u32> = vec![u32::MAX; inner.clocks.list.len()];
             for s in inner.series.iter().flatten() {
-                s.ring.for_each(|c, i, _| {
+                s.ring.block_starts(|c, i| {
                     if let Some(m) = min_seq.get_mut(c as usize) {
                         *m = (*m).min(i as u32);
                     }
@@ -569,10 +669,11 @@ impl Queryable for Store {
             let Some(Some(s)) = inner.series.get(sid as usize) else {
                 continue;
             };
-            if s.last_t < mint || s.ring.len() == 0 {
+            let last_t = inner.last_t(s);
+            if last_t < mint || s.ring.len() == 0 {
                 continue;
             }
-            let pending = inner.committing == Some(s.gen);
+            let pending = inner.is_pending(sid, s);
             let mut samples = Vec::new();
             s.ring.for_each(|c, i, v| {
                 if let Some(t) = inner.clocks.t_of(c, i) {
@@ -581,7 +682,7 @@ impl Queryable for Store {
                     }
                 }
             });
-            if pending && samples.last().is_some_and(|x| x.t == s.last_t) {
+            if pending && samples.last().is_some_and(|x| x.t == last_t) {
                 samples.pop();
             }
             if samples.is_empty() {
@@ -592,7 +693,7 @@ impl Queryable for Store {
                 return Err(SelectError::TooManySamples { limit });
             }
             out.push(SeriesSamples {
-                labels: inner.index.labels(&s.pairs),
+                labels: inner.labels_of(s),
                 samples,
             });
         }

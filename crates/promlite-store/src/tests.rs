@@ -587,3 +587,78 @@ fn readers_run_while_a_writer_ingests() {
     assert!(seen > 0);
     assert_eq!(s.stats().samples, 2000 * 20);
 }
+
+mod lean_vs_full {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALUES: &[&str] = &[
+        "1",
+        "1.5",
+        "-2",
+        "1e3",
+        "1E-3",
+        "1e+3",
+        "+Inf",
+        "-Inf",
+        "NaN",
+        "01",
+        "1.",
+        ".5",
+        "-0",
+        "0x10",
+        "1_0",
+        "12345678901234567890",
+        "2 1000",
+        "3 -5",
+        "4 99999999999999999999",
+        "5  6",
+        "7\t8",
+        "9 ",
+        "x",
+    ];
+    const SERIES: &[&str] = &["a", "b{x=\"1\"}", "c{y=\"} {\",z=\"2\"}", "d{x=\"\\\"\"}"];
+
+    fn body(lines: &[(usize, usize, bool)]) -> String {
+        lines
+            .iter()
+            .map(|&(s, v, crlf)| {
+                let end = if crlf { "\r\n" } else { "\n" };
+                format!(
+                    "{} {}{end}",
+                    SERIES[s % SERIES.len()],
+                    VALUES[v % VALUES.len()]
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_gives_the_same_store_as_the_full_parser(
+            scrapes in proptest::collection::vec(
+                proptest::collection::vec((0usize..4, 0usize..40, proptest::bool::weighted(0.05)), 0..6), 1..5)
+        ) {
+            let lean = Store::new(StoreConfig::default());
+            let mut full = Store::new(StoreConfig::default());
+            full.lean = false;
+            let t = tgt();
+            for (i, lines) in scrapes.iter().enumerate() {
+                // Mostly valid lines: value index >= 23 maps to a plain integer.
+                let mut b = String::new();
+                for &(s, v, crlf) in lines {
+                    if v >= VALUES.len() {
+                        b.push_str(&format!("{} {}\n", SERIES[s], v));
+                    } else {
+                        b.push_str(&body(&[(s, v, crlf)]));
+                    }
+                }
+                let ts = 1000 * (i as i64 + 1);
+                let a = lean.ingest_scrape(&t, b.as_bytes(), Format::Text, ts).map_err(|e| e.to_string());
+                let f = full.ingest_scrape(&t, b.as_bytes(), Format::Text, ts).map_err(|e| e.to_string());
+                prop_assert_eq!(&a, &f, "body {:?}", b);
+                prop_assert_eq!(all(&lean), all(&full));
+            }
+        }
+    }
+}

@@ -4,7 +4,7 @@
 use promlite::promql::{
     parse_with, Engine, EngineOptions, ParseOptions, QueryError, QueryErrorKind, QueryResult, Value,
 };
-use promlite_model::{Labels, Queryable, Sample};
+use promlite_model::{Labels, Matcher, Queryable, Sample};
 
 /// Engine settings the CLI chooses.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +17,8 @@ pub struct Settings {
     pub max_samples: usize,
     /// Accept experimental functions (`mad_over_time`, `limitk`, ...).
     pub experimental: bool,
+    /// Wall-clock limit per query.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Default for Settings {
@@ -26,6 +28,7 @@ impl Default for Settings {
             delayed_name_removal: false,
             max_samples: 50_000_000,
             experimental: false,
+            timeout: None,
         }
     }
 }
@@ -96,7 +99,7 @@ fn options(settings: &Settings) -> EngineOptions {
         lookback_delta_ms: settings.lookback_ms,
         delayed_name_removal: settings.delayed_name_removal,
         max_samples: settings.max_samples,
-        timeout: None,
+        timeout: settings.timeout,
     }
 }
 
@@ -231,6 +234,37 @@ pub fn instant_pinned(
     let text = expr.to_string();
     let engine = Engine::new(options(settings));
     convert(engine.instant_query_expr(db, &expr, &text, eval_ms, None)).map(|o| Some((text, o)))
+}
+
+/// The matchers of every selector in `query` (vector and range selectors, including
+/// those inside subqueries).
+pub fn selectors(settings: &Settings, query: &str) -> Result<Vec<Vec<Matcher>>, QError> {
+    fn walk(e: &promlite::promql::Expr, out: &mut Vec<Vec<Matcher>>) {
+        use promlite::promql::ExprKind;
+        match &e.kind {
+            ExprKind::NumberLiteral(_) | ExprKind::StringLiteral(_) => {}
+            ExprKind::VectorSelector(v) => out.push(v.matchers.clone()),
+            ExprKind::MatrixSelector(m) => out.push(m.selector.matchers.clone()),
+            ExprKind::Subquery(sq) => walk(&sq.expr, out),
+            ExprKind::Call(c) => c.args.iter().for_each(|a| walk(a, out)),
+            ExprKind::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    walk(p, out);
+                }
+                walk(&a.expr, out);
+            }
+            ExprKind::Binary(b) => {
+                walk(&b.lhs, out);
+                walk(&b.rhs, out);
+            }
+            ExprKind::Unary(u) => walk(&u.expr, out),
+            ExprKind::Paren(p) => walk(p, out),
+        }
+    }
+    let expr = parse(settings, query)?;
+    let mut out = Vec::new();
+    walk(&expr, &mut out);
+    Ok(out)
 }
 
 /// Evaluates `query` at `t_ms`.

@@ -73,6 +73,8 @@ struct Ctx<'a> {
     query: &'a str,
     qstart: i64,
     qend: i64,
+    /// The query step (0 for instant queries), for `step()`.
+    qstep: i64,
     instant: bool,
     cancel: Option<&'a AtomicBool>,
     deadline: Option<Instant>,
@@ -109,7 +111,7 @@ pub(super) fn run(
     instant: bool,
     cancel: Option<&AtomicBool>,
 ) -> std::result::Result<QueryResult, QueryError> {
-    let n = ((end - start) / step) as usize + 1;
+    let n = (end.saturating_sub(start) / step.max(1)) as usize + 1;
     let grid = Grid { start, step, n };
     let mut ctx = Ctx {
         opts,
@@ -117,6 +119,7 @@ pub(super) fn run(
         query,
         qstart: start,
         qend: end,
+        qstep: if instant { 0 } else { step },
         instant,
         cancel,
         deadline: opts.timeout.map(|d| Instant::now() + d),
@@ -164,8 +167,10 @@ pub(super) fn run(
         V::Vector(series) => {
             let series = ctx.finalize_names(series)?;
             if instant {
-                let keep_order = is_ordering_expr(expr);
-                let mut out: Vec<VectorSample> = series
+                // Like Prometheus, instant vectors are not sorted (the order is
+                // deterministic: store order, groups by first appearance); only
+                // sort()/sort_desc()/topk()/bottomk() order them on purpose.
+                let out: Vec<VectorSample> = series
                     .into_iter()
                     .filter_map(|s| {
                         s.pts.first().map(|&(_, v)| VectorSample {
@@ -175,9 +180,6 @@ pub(super) fn run(
                         })
                     })
                     .collect();
-                if !keep_order {
-                    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-                }
                 Value::Vector(out)
             } else {
                 let mut out: Vec<RangeSeries> = series
@@ -226,12 +228,38 @@ pub(super) fn run(
     })
 }
 
-fn is_ordering_expr(e: &Expr) -> bool {
-    match &unwrap_parens(e).kind {
-        ExprKind::Call(c) => matches!(c.func.name, "sort" | "sort_desc"),
-        ExprKind::Aggregate(a) => matches!(a.op, AggregateOp::Topk | AggregateOp::Bottomk),
-        _ => false,
+/// Natural ordering: runs of digits compare by numeric value, the rest bytewise.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let si = i;
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let x = &a[si..i];
+            let y = &b[sj..j];
+            let xt = &x[x.iter().position(|&c| c != b'0').unwrap_or(x.len())..];
+            let yt = &y[y.iter().position(|&c| c != b'0').unwrap_or(y.len())..];
+            let o = xt.len().cmp(&yt.len()).then_with(|| xt.cmp(yt));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
     }
+    (a.len() - i).cmp(&(b.len() - j))
 }
 
 /// One fixed hasher state per process, so equal label sets hash equally.
@@ -260,12 +288,88 @@ fn has_distinct_names<'l>(mut it: impl Iterator<Item = &'l Labels>) -> bool {
     let Some(first) = it.next() else {
         return false;
     };
-    let first = first.get_arc(METRIC_NAME);
-    it.any(|l| match (first, l.get_arc(METRIC_NAME)) {
+    let first = name_arc(first);
+    it.any(|l| match (first, name_arc(l)) {
         (None, None) => false,
         (Some(a), Some(b)) => !std::sync::Arc::ptr_eq(a, b) && **a != **b,
         _ => true,
     })
+}
+
+/// `name == "__name__"` without a library string comparison.
+#[inline]
+fn is_metric_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 8
+        && u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            == u64::from_ne_bytes(*b"__name__")
+}
+
+/// The `__name__` value of a label set (a linear scan: it is nearly always first).
+#[inline]
+fn name_arc(labels: &Labels) -> Option<&std::sync::Arc<str>> {
+    labels
+        .iter()
+        .find(|l| is_metric_name(&l.name))
+        .map(|l| &l.value)
+}
+
+/// Decides per label whether it belongs to an aggregation's group key, caching
+/// the answer per label-name pointer (stores intern names, so a handful of
+/// pointers cover all series).
+struct Grouper<'a> {
+    names: &'a [String],
+    without: bool,
+    cache: Vec<(usize, bool)>,
+}
+
+impl<'a> Grouper<'a> {
+    fn new(names: &'a [String], without: bool) -> Self {
+        Grouper {
+            names,
+            without,
+            cache: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn keep(&mut self, l: &Label) -> bool {
+        let p = std::sync::Arc::as_ptr(&l.name) as *const u8 as usize;
+        let use_cache = self.cache.len() < 16;
+        if use_cache {
+            if let Some(&(_, k)) = self.cache.iter().find(|(q, _)| *q == p) {
+                return k;
+            }
+        }
+        let listed = self.names.iter().any(|n| **n == *l.name);
+        let k = if self.without {
+            !listed && !is_metric_name(&l.name)
+        } else {
+            listed
+        };
+        // Names not interned: the cache fills up and is then bypassed.
+        if use_cache {
+            self.cache.push((p, k));
+        }
+        k
+    }
+
+    fn hash(&mut self, labels: &Labels) -> u64 {
+        let mut h = hasher();
+        for l in labels.iter() {
+            if self.keep(l) {
+                l.name.hash(&mut h);
+                0xffu8.hash(&mut h);
+                l.value.hash(&mut h);
+                0xfeu8.hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+
+    fn labels(&mut self, labels: &Labels) -> Labels {
+        labels.filter(|l| self.keep(l))
+    }
 }
 
 fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
@@ -276,25 +380,16 @@ fn grouping_labels(labels: &Labels, names: &[String], without: bool) -> Labels {
     }
 }
 
-fn grouping_hash(labels: &Labels, names: &[String], without: bool) -> u64 {
-    if without {
-        hash_labels(
-            labels
-                .iter()
-                .filter(|l| &*l.name != METRIC_NAME && !names.iter().any(|n| **n == *l.name)),
-        )
-    } else {
-        hash_labels(
-            labels
-                .iter()
-                .filter(|l| names.iter().any(|n| **n == *l.name)),
-        )
-    }
-}
-
 /// Transposes series-major points into per-step lists of (series index, value).
 fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
-    let mut out: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+    // Count first so every step's list is allocated once.
+    let mut counts = vec![0usize; n];
+    for s in series {
+        for &(i, _) in &s.pts {
+            counts[i as usize] += 1;
+        }
+    }
+    let mut out: Vec<Vec<(u32, f64)>> = counts.into_iter().map(Vec::with_capacity).collect();
     for (si, s) in series.iter().enumerate() {
         for &(i, v) in &s.pts {
             out[i as usize].push((si as u32, v));
@@ -304,6 +399,18 @@ fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
 }
 
 impl Ctx<'_> {
+    fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
     fn check_now(&mut self) -> Result<()> {
         if let Some(c) = self.cancel {
             if c.load(Ordering::Relaxed) {
@@ -385,7 +492,7 @@ impl Ctx<'_> {
             Some(AtModifier::Start) => self.qstart,
             Some(AtModifier::End) => self.qend,
         };
-        base - offset
+        base.saturating_sub(offset)
     }
 
     fn select(
@@ -483,15 +590,30 @@ impl Ctx<'_> {
         let refs: Vec<i64> = (0..g.n)
             .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
             .collect();
-        let lb = self.opts.lookback_delta_ms;
-        let data = self.select(sel, refs[0] - lb + 1, refs[g.n - 1])?;
+        // As in Prometheus, a zero (or negative) lookback means the default 5m.
+        let lb = if self.opts.lookback_delta_ms > 0 {
+            self.opts.lookback_delta_ms
+        } else {
+            300_000
+        };
+        let data = self.select(
+            sel,
+            refs[0].saturating_sub(lb).saturating_add(1),
+            refs[g.n - 1],
+        )?;
         let mut out = Vec::with_capacity(data.len());
         let mut total = 0usize;
         for s in data {
             self.tick()?;
             let mut pts = Pts::new();
             let mut j = 0usize;
-            for (i, &r) in refs.iter().enumerate() {
+            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
+                continue;
+            };
+            // Only steps whose lookback window can reach the series' samples.
+            let i0 = refs.partition_point(|&r| r < first.t);
+            let i1 = refs.partition_point(|&r| r - lb < last.t);
+            for (i, &r) in refs.iter().enumerate().take(i1).skip(i0) {
                 while j < s.samples.len() && s.samples[j].t <= r {
                     j += 1;
                 }
@@ -530,7 +652,11 @@ impl Ctx<'_> {
                 let ends: Vec<i64> = (0..g.n)
                     .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
                     .collect();
-                let data = self.select(sel, ends[0] - ms.range + 1, ends[g.n - 1])?;
+                let data = self.select(
+                    sel,
+                    ends[0].saturating_sub(ms.range).saturating_add(1),
+                    ends[g.n - 1],
+                )?;
                 let series = data
                     .into_iter()
                     .filter_map(|s| {
@@ -559,8 +685,15 @@ impl Ctx<'_> {
         let ends: Vec<i64> = (0..g.n)
             .map(|i| self.ref_time(sq.at, sq.offset, g.t(i)))
             .collect();
-        let first = (ends[0] - sq.range).div_euclid(step) * step + step;
-        let last = ends[g.n - 1].div_euclid(step) * step;
+        if step <= 0 {
+            return Err(QueryError::exec("subquery step must be positive"));
+        }
+        let first = ends[0]
+            .saturating_sub(sq.range)
+            .div_euclid(step)
+            .saturating_mul(step)
+            .saturating_add(step);
+        let last = ends[g.n - 1].div_euclid(step).saturating_mul(step);
         if last < first {
             return Ok(RangeInput {
                 series: Vec::new(),
@@ -568,10 +701,17 @@ impl Ctx<'_> {
                 ends,
             });
         }
+        let n_inner = ((last - first) / step) as u64 + 1;
+        if n_inner > self.opts.max_samples as u64 {
+            return Err(QueryError::new(
+                QueryErrorKind::TooManySamples,
+                "query processing would load too many samples into memory in query execution",
+            ));
+        }
         let inner = Grid {
             start: first,
             step,
-            n: ((last - first) / step) as usize + 1,
+            n: n_inner as usize,
         };
         let series = match self.eval(&sq.expr, inner)? {
             V::Vector(s) => s
@@ -634,6 +774,14 @@ impl Ctx<'_> {
                 (0..g.n).map(|i| g.t(i) as f64 / 1000.0).collect(),
             )),
             "pi" => Ok(V::Scalar(vec![std::f64::consts::PI; g.n])),
+            // Prometheus 3.14's query-parameter functions (if the parser knows them).
+            "start" => Ok(V::Scalar(vec![self.qstart as f64 / 1000.0; g.n])),
+            "end" => Ok(V::Scalar(vec![self.qend as f64 / 1000.0; g.n])),
+            "step" => Ok(V::Scalar(vec![self.qstep as f64 / 1000.0; g.n])),
+            "range" => Ok(V::Scalar(vec![
+                (self.qend - self.qstart) as f64 / 1000.0;
+                g.n
+            ])),
             "vector" => {
                 let vals = self.eval_scalar(&args[0], g)?;
                 Ok(V::Vector(vec![Series {
@@ -782,11 +930,40 @@ impl Ctx<'_> {
                         }
                     });
                 } else {
-                    self.warnings.push(format!(
+                    self.warn(format!(
                         "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
                         self.pos(span)
                     ));
                 }
+                Ok(V::Vector(s))
+            }
+            "sort_by_label" | "sort_by_label_desc" => {
+                let mut s = self.eval_vector(&args[0], g)?;
+                let names: Vec<String> = args[1..]
+                    .iter()
+                    .map(|e| match &unwrap_parens(e).kind {
+                        ExprKind::StringLiteral(s) => s.clone(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                let desc = name == "sort_by_label_desc";
+                s.sort_by(|a, b| {
+                    let mut ord = std::cmp::Ordering::Equal;
+                    for n in &names {
+                        let x = a.labels.get(n).unwrap_or("");
+                        let y = b.labels.get(n).unwrap_or("");
+                        if x != y {
+                            ord = natural_cmp(x, y);
+                            break;
+                        }
+                    }
+                    let ord = ord.then_with(|| a.labels.cmp(&b.labels));
+                    if desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                });
                 Ok(V::Vector(s))
             }
             "label_replace" => self.label_replace(args, g),
@@ -843,10 +1020,29 @@ impl Ctx<'_> {
             }
             "histogram_quantile" => {
                 let q = self.eval_scalar(&args[0], g)?;
+                if let ExprKind::Aggregate(a) = &unwrap_parens(&args[1]).kind {
+                    let fusable = a.op == AggregateOp::Sum
+                        && !a.without
+                        && a.param.is_none()
+                        && a.grouping.iter().any(|l| l == "le")
+                        && !a.grouping.iter().any(|l| l == METRIC_NAME);
+                    if fusable {
+                        for &qv in &q {
+                            if !(0.0..=1.0).contains(&qv) {
+                                self.warn(format!(
+                                    "PromQL warning: quantile value should be between 0 and 1, got {} {}",
+                                    promlite_model::format_go_g(qv),
+                                    self.pos(args[0].span)
+                                ));
+                            }
+                        }
+                        return self.quantile_of_sum_by_le(&q, a, args[1].span, g);
+                    }
+                }
                 let s = self.eval_vector(&args[1], g)?;
                 for &qv in &q {
                     if !(0.0..=1.0).contains(&qv) {
-                        self.warnings.push(format!(
+                        self.warn(format!(
                             "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                             promlite_model::format_go_g(qv),
                             self.pos(args[0].span)
@@ -999,7 +1195,7 @@ impl Ctx<'_> {
         for se in &s {
             let le = se.labels.get("le").and_then(parse_go_float);
             let Some(le) = le else {
-                self.warnings.push(format!(
+                self.warn(format!(
                     "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?} {}",
                     se.labels.get("le").unwrap_or(""),
                     se.labels.metric_name().unwrap_or(""),
@@ -1008,7 +1204,7 @@ impl Ctx<'_> {
                 per_series.push(None);
                 continue;
             };
-            let h = hash_labels(se.labels.iter().filter(|l| &*l.name != "le"));
+            let h = hash_labels(se.labels.iter().filter(|l| l.name.as_bytes() != b"le"));
             let gi = *groups.entry(h).or_insert_with(|| {
                 let base = se.labels.filter(|l| &*l.name != "le");
                 let (labels, dn) = if self.opts.delayed_name_removal {
@@ -1023,17 +1219,6 @@ impl Ctx<'_> {
             per_series.push(Some((gi, le)));
         }
         let ng = group_labels.len();
-        let mut buckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng * g.n];
-        for (se, ps) in s.iter().zip(&per_series) {
-            if let Some((gi, le)) = ps {
-                for &(i, v) in &se.pts {
-                    buckets[gi * g.n + i as usize].push(f::Bucket {
-                        upper: *le,
-                        count: v,
-                    });
-                }
-            }
-        }
         let mut out: Vec<Series> = group_labels
             .iter()
             .map(|(l, dn, _)| Series {
@@ -1042,23 +1227,45 @@ impl Ctx<'_> {
                 pts: Pts::new(),
             })
             .collect();
-        for gi in 0..ng {
-            for i in 0..g.n {
-                let bs = &mut buckets[gi * g.n + i];
-                if bs.is_empty() {
-                    continue;
+        // Step-major: one bucket list per group, reused across steps.
+        let steps: Vec<Vec<(u32, f64)>> = if g.n == 1 {
+            vec![s
+                .iter()
+                .enumerate()
+                .filter_map(|(si, x)| x.pts.first().map(|&(_, v)| (si as u32, v)))
+                .collect()]
+        } else {
+            by_step(&s, g.n)
+        };
+        let mut buckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng];
+        let mut touched: Vec<usize> = Vec::new();
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            for &(si, v) in elems {
+                if let Some((gi, le)) = per_series[si as usize] {
+                    if buckets[gi].is_empty() {
+                        touched.push(gi);
+                    }
+                    buckets[gi].push(f::Bucket {
+                        upper: le,
+                        count: v,
+                    });
                 }
+            }
+            for &gi in &touched {
+                let bs = &mut buckets[gi];
                 let (v, forced, missing_inf) = compute(i, bs);
+                bs.clear();
                 let metric = &group_labels[gi].2;
                 if forced {
-                    self.infos.push(format!(
+                    self.info(format!(
                         "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?} {}",
                         metric,
                         self.pos(arg_span)
                     ));
                 }
                 if missing_inf {
-                    self.warnings.push(format!(
+                    self.warn(format!(
                         "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name {:?} {}",
                         metric,
                         self.pos(arg_span)
@@ -1066,6 +1273,7 @@ impl Ctx<'_> {
                 }
                 out[gi].pts.push((i as u32, v));
             }
+            touched.clear();
         }
         out.retain(|s| !s.pts.is_empty());
         // Groups are distinct with their names; only dropping differing names
@@ -1076,11 +1284,144 @@ impl Ctx<'_> {
         Ok(V::Vector(out))
     }
 
+    /// `histogram_quantile(q, sum by (..., le) (expr))` in one pass: sums per
+    /// (group, le) and quantiles per group, without building the intermediate
+    /// label set of every (group, le) pair. Same additions in the same order as
+    /// the two-step evaluation, so the same results.
+    fn quantile_of_sum_by_le(
+        &mut self,
+        q: &[f64],
+        a: &AggregateExpr,
+        arg_span: Span,
+        g: Grid,
+    ) -> Result<V> {
+        if !self.opts.delayed_name_removal {
+            if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
+                self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
+                    && !matches!(c.func.name, "last_over_time" | "first_over_time");
+            }
+        }
+        let input = self.eval_vector(&a.expr, g);
+        self.lazy_drop = false;
+        let input = input?;
+        let names: Vec<String> = a.grouping.iter().filter(|l| *l != "le").cloned().collect();
+        let mut grouper = Grouper::new(&names, false);
+        let mut groups: HashMap<u64, u32> = HashMap::new();
+        let mut group_labels: Vec<Labels> = Vec::new();
+        // One accumulator per (group, le text).
+        let mut bucket_of: HashMap<(u32, u64), u32> = HashMap::new();
+        let mut bucket_info: Vec<(u32, f64)> = Vec::new(); // (group, upper bound)
+        let mut per_series: Vec<Option<u32>> = Vec::with_capacity(input.len());
+        for s in &input {
+            self.tick()?;
+            let h = grouper.hash(&s.labels);
+            let gi = *groups.entry(h).or_insert_with(|| {
+                group_labels.push(grouper.labels(&s.labels));
+                (group_labels.len() - 1) as u32
+            });
+            let le_text = s.labels.get("le");
+            let Some(le) = le_text.and_then(parse_go_float) else {
+                self.warn(format!(
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name \"\" {}",
+                    le_text.unwrap_or(""),
+                    self.pos(arg_span)
+                ));
+                per_series.push(None);
+                continue;
+            };
+            let mut hh = hasher();
+            le_text.unwrap_or("").hash(&mut hh);
+            let key = (gi, hh.finish());
+            let bi = *bucket_of.entry(key).or_insert_with(|| {
+                bucket_info.push((gi, le));
+                (bucket_info.len() - 1) as u32
+            });
+            per_series.push(Some(bi));
+        }
+        let steps: Vec<Vec<(u32, f64)>> = if g.n == 1 {
+            vec![input
+                .iter()
+                .enumerate()
+                .filter_map(|(si, x)| x.pts.first().map(|&(_, v)| (si as u32, v)))
+                .collect()]
+        } else {
+            by_step(&input, g.n)
+        };
+        drop(input);
+        let nb = bucket_info.len();
+        let ng = group_labels.len();
+        let mut acc: Vec<(bool, f64, f64)> = vec![(false, 0.0, 0.0); nb];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut gbuckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng];
+        let mut gtouched: Vec<u32> = Vec::new();
+        let mut out: Vec<Pts> = vec![Pts::new(); ng];
+        for (i, elems) in steps.iter().enumerate() {
+            self.tick()?;
+            for &(si, v) in elems {
+                let Some(bi) = per_series[si as usize] else {
+                    continue;
+                };
+                let st = &mut acc[bi as usize];
+                if st.0 {
+                    (st.1, st.2) = f::kahan_inc(v, st.1, st.2);
+                } else {
+                    *st = (true, v, 0.0);
+                    touched.push(bi);
+                }
+            }
+            for &bi in &touched {
+                let st = acc[bi as usize];
+                acc[bi as usize] = (false, 0.0, 0.0);
+                let sum = if st.1.is_infinite() {
+                    st.1
+                } else {
+                    st.1 + st.2
+                };
+                let (gi, upper) = bucket_info[bi as usize];
+                if gbuckets[gi as usize].is_empty() {
+                    gtouched.push(gi);
+                }
+                gbuckets[gi as usize].push(f::Bucket { upper, count: sum });
+            }
+            touched.clear();
+            for &gi in &gtouched {
+                let bs = &mut gbuckets[gi as usize];
+                let r = f::bucket_quantile(q[i], bs);
+                bs.clear();
+                if r.forced_monotonic {
+                    self.info(format!(
+                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\" {}",
+                        self.pos(arg_span)
+                    ));
+                }
+                if r.missing_inf {
+                    self.warn(format!(
+                        "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name \"\" {}",
+                        self.pos(arg_span)
+                    ));
+                }
+                out[gi as usize].push((i as u32, r.value));
+            }
+            gtouched.clear();
+        }
+        let series = group_labels
+            .into_iter()
+            .zip(out)
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(labels, pts)| Series {
+                labels,
+                drop_name: false,
+                pts,
+            })
+            .collect();
+        Ok(V::Vector(series))
+    }
+
     fn annotate_counter(&mut self, fname: &str, s: &[RawSeries], span: Span) {
         let mut seen: HashSet<&str> = HashSet::new();
         let mut prev: Option<&std::sync::Arc<str>> = None;
         for se in s {
-            let Some(name_arc) = se.labels.get_arc(METRIC_NAME) else {
+            let Some(name_arc) = name_arc(&se.labels) else {
                 continue;
             };
             // Fast path: consecutive series usually share the interned name.
@@ -1099,7 +1440,7 @@ impl Ctx<'_> {
                     .and_then(|fam| self.storage.metric_type(fam))
             });
             match declared {
-                Some(MetricType::Gauge) => self.warnings.push(format!(
+                Some(MetricType::Gauge) => self.warn(format!(
                     "PromQL warning: metric is a gauge (declared TYPE), {fname}() is meant for counters: {name:?} {}",
                     self.pos(span)
                 )),
@@ -1109,7 +1450,7 @@ impl Ctx<'_> {
                             .iter()
                             .any(|suf| name.ends_with(suf))
                     {
-                        self.infos.push(format!(
+                        self.info(format!(
                             "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?} {}",
                             self.pos(span)
                         ));
@@ -1135,11 +1476,33 @@ impl Ctx<'_> {
             }
             _ => (None, &c.args[0]),
         };
+        // double_exponential_smoothing(v, sf, tf): both factors per step.
+        let (sfs, tfs) = if name == "double_exponential_smoothing" {
+            let sf = self.eval_scalar(&c.args[1], g)?;
+            let tf = self.eval_scalar(&c.args[2], g)?;
+            for &x in &sf {
+                if !(x > 0.0 && x < 1.0) {
+                    return Err(QueryError::exec(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {x:.6}"
+                    )));
+                }
+            }
+            for &x in &tf {
+                if !(x > 0.0 && x < 1.0) {
+                    return Err(QueryError::exec(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {x:.6}"
+                    )));
+                }
+            }
+            (sf, tf)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         if name == "quantile_over_time" {
             if let Some(p) = &param {
                 for &q in p {
                     if !(0.0..=1.0).contains(&q) {
-                        self.warnings.push(format!(
+                        self.warn(format!(
                             "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                             promlite_model::format_go_g(q),
                             self.pos(c.args[0].span)
@@ -1158,11 +1521,23 @@ impl Ctx<'_> {
         let mut window_samples = vec![0usize; g.n];
         let mut scratch: Vec<f64> = Vec::new();
         let distinct_names = has_distinct_names(rs.series.iter().map(|s| &s.labels));
+        let Some(fk) = RangeFn::from_name(name) else {
+            return Err(QueryError::exec(format!(
+                "function \"{name}\" is not supported by this engine"
+            )));
+        };
         for s in &rs.series {
             self.tick()?;
             let mut pts = Pts::new();
+            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
+                continue;
+            };
+            // Only steps whose window can reach the series' samples.
+            let i0 = rs.ends.partition_point(|&e| e < first.t);
+            let i1 = rs.ends.partition_point(|&e| e - range < last.t);
             let (mut lo, mut hi) = (0usize, 0usize);
-            for (i, &end) in rs.ends.iter().enumerate() {
+            for i in i0..i1.max(i0) {
+                let end = rs.ends[i];
                 let start = end - range;
                 let (a, b) = window(&s.samples, start, end, &mut lo, &mut hi);
                 let w = &s.samples[a..b];
@@ -1171,40 +1546,40 @@ impl Ctx<'_> {
                     continue;
                 }
                 let vals = || w.iter().map(|x| x.v);
-                let v = match name {
-                    "rate" => f::extrapolated_rate(w, start, end, true, true),
-                    "increase" => f::extrapolated_rate(w, start, end, true, false),
-                    "delta" => f::extrapolated_rate(w, start, end, false, false),
-                    "irate" => f::instant_value(w, true),
-                    "idelta" => f::instant_value(w, false),
-                    "deriv" => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
-                    "predict_linear" => (w.len() >= 2).then(|| {
+                let v = match fk {
+                    RangeFn::Rate => f::extrapolated_rate(w, start, end, true, true),
+                    RangeFn::Increase => f::extrapolated_rate(w, start, end, true, false),
+                    RangeFn::Delta => f::extrapolated_rate(w, start, end, false, false),
+                    RangeFn::Irate => f::instant_value(w, true),
+                    RangeFn::Idelta => f::instant_value(w, false),
+                    RangeFn::Deriv => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
+                    RangeFn::PredictLinear => (w.len() >= 2).then(|| {
                         let (slope, icpt) = f::linear_regression(w, g.t(i));
                         let p = param.as_ref().map_or(0.0, |p| p[i]);
                         slope * p + icpt
                     }),
-                    "changes" => Some(f::changes(w)),
-                    "resets" => Some(f::resets(w)),
-                    "count_over_time" => Some(w.len() as f64),
-                    "sum_over_time" => Some(f::sum_values(vals())),
-                    "avg_over_time" => {
+                    RangeFn::Changes => Some(f::changes(w)),
+                    RangeFn::Resets => Some(f::resets(w)),
+                    RangeFn::CountOverTime => Some(w.len() as f64),
+                    RangeFn::SumOverTime => Some(f::sum_values(vals())),
+                    RangeFn::AvgOverTime => {
                         let mut m = f::MeanAcc::default();
                         for v in vals() {
                             m.add(v);
                         }
                         Some(m.value())
                     }
-                    "min_over_time" => Some(f::min_max(vals(), false)),
-                    "max_over_time" => Some(f::min_max(vals(), true)),
-                    "stddev_over_time" => Some(f::variance_over_time(vals()).sqrt()),
-                    "stdvar_over_time" => Some(f::variance_over_time(vals())),
-                    "quantile_over_time" => {
+                    RangeFn::MinOverTime => Some(f::min_max(vals(), false)),
+                    RangeFn::MaxOverTime => Some(f::min_max(vals(), true)),
+                    RangeFn::StddevOverTime => Some(f::variance_over_time(vals()).sqrt()),
+                    RangeFn::StdvarOverTime => Some(f::variance_over_time(vals())),
+                    RangeFn::QuantileOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
                         let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
                         Some(f::quantile(q, &mut scratch))
                     }
-                    "mad_over_time" => {
+                    RangeFn::MadOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
                         let med = f::quantile(0.5, &mut scratch);
@@ -1213,13 +1588,16 @@ impl Ctx<'_> {
                         }
                         Some(f::quantile(0.5, &mut scratch))
                     }
-                    "last_over_time" => Some(w[w.len() - 1].v),
-                    "first_over_time" => Some(w[0].v),
-                    "present_over_time" => Some(1.0),
-                    "ts_of_last_over_time" => Some(w[w.len() - 1].t as f64 / 1000.0),
-                    "ts_of_first_over_time" => Some(w[0].t as f64 / 1000.0),
-                    "ts_of_max_over_time" | "ts_of_min_over_time" => {
-                        let max = name == "ts_of_max_over_time";
+                    RangeFn::DoubleExponentialSmoothing => {
+                        (w.len() >= 2).then(|| f::double_exponential_smoothing(w, sfs[i], tfs[i]))
+                    }
+                    RangeFn::LastOverTime => Some(w[w.len() - 1].v),
+                    RangeFn::FirstOverTime => Some(w[0].v),
+                    RangeFn::PresentOverTime => Some(1.0),
+                    RangeFn::TsOfLastOverTime => Some(w[w.len() - 1].t as f64 / 1000.0),
+                    RangeFn::TsOfFirstOverTime => Some(w[0].t as f64 / 1000.0),
+                    RangeFn::TsOfMaxOverTime | RangeFn::TsOfMinOverTime => {
+                        let max = fk == RangeFn::TsOfMaxOverTime;
                         let mut best = w[0];
                         for x in &w[1..] {
                             let better = if max { x.v >= best.v } else { x.v <= best.v };
@@ -1228,11 +1606,6 @@ impl Ctx<'_> {
                             }
                         }
                         Some(best.t as f64 / 1000.0)
-                    }
-                    _ => {
-                        return Err(QueryError::exec(format!(
-                            "function \"{name}\" is not supported by this engine"
-                        )))
                     }
                 };
                 if let Some(v) = v {
@@ -1327,7 +1700,7 @@ impl Ctx<'_> {
                         for &qv in q {
                             if !(0.0..=1.0).contains(&qv) {
                                 let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
-                                self.warnings.push(format!(
+                                self.warn(format!(
                                     "PromQL warning: quantile value should be between 0 and 1, got {} {}",
                                     promlite_model::format_go_g(qv),
                                     self.pos(span)
@@ -1349,15 +1722,16 @@ impl Ctx<'_> {
         input: &[Series],
     ) -> Result<(Vec<u32>, Vec<Labels>, Vec<bool>)> {
         let mut map: HashMap<u64, u32> = HashMap::with_capacity(input.len().min(1 << 20));
+        let mut grouper = Grouper::new(&a.grouping, a.without);
         let mut labels = Vec::new();
         // Delayed name removal: a group keyed by a to-be-dropped name drops it too.
         let mut drop = Vec::new();
         let mut gi = Vec::with_capacity(input.len());
         for s in input {
             self.tick()?;
-            let h = grouping_hash(&s.labels, &a.grouping, a.without);
+            let h = grouper.hash(&s.labels);
             let idx = *map.entry(h).or_insert_with(|| {
-                labels.push(grouping_labels(&s.labels, &a.grouping, a.without));
+                labels.push(grouper.labels(&s.labels));
                 drop.push(false);
                 (labels.len() - 1) as u32
             });
@@ -1930,6 +2304,71 @@ impl Ctx<'_> {
 
 fn unreachable_op() -> Result<()> {
     Err(QueryError::exec("unsupported aggregation"))
+}
+
+/// The range-vector functions, resolved once per call instead of per step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeFn {
+    DoubleExponentialSmoothing,
+    Rate,
+    Increase,
+    Delta,
+    Irate,
+    Idelta,
+    Deriv,
+    PredictLinear,
+    Changes,
+    Resets,
+    CountOverTime,
+    SumOverTime,
+    AvgOverTime,
+    MinOverTime,
+    MaxOverTime,
+    StddevOverTime,
+    StdvarOverTime,
+    QuantileOverTime,
+    MadOverTime,
+    LastOverTime,
+    FirstOverTime,
+    PresentOverTime,
+    TsOfLastOverTime,
+    TsOfFirstOverTime,
+    TsOfMaxOverTime,
+    TsOfMinOverTime,
+}
+
+impl RangeFn {
+    fn from_name(name: &str) -> Option<RangeFn> {
+        Some(match name {
+            "double_exponential_smoothing" => RangeFn::DoubleExponentialSmoothing,
+            "rate" => RangeFn::Rate,
+            "increase" => RangeFn::Increase,
+            "delta" => RangeFn::Delta,
+            "irate" => RangeFn::Irate,
+            "idelta" => RangeFn::Idelta,
+            "deriv" => RangeFn::Deriv,
+            "predict_linear" => RangeFn::PredictLinear,
+            "changes" => RangeFn::Changes,
+            "resets" => RangeFn::Resets,
+            "count_over_time" => RangeFn::CountOverTime,
+            "sum_over_time" => RangeFn::SumOverTime,
+            "avg_over_time" => RangeFn::AvgOverTime,
+            "min_over_time" => RangeFn::MinOverTime,
+            "max_over_time" => RangeFn::MaxOverTime,
+            "stddev_over_time" => RangeFn::StddevOverTime,
+            "stdvar_over_time" => RangeFn::StdvarOverTime,
+            "quantile_over_time" => RangeFn::QuantileOverTime,
+            "mad_over_time" => RangeFn::MadOverTime,
+            "last_over_time" => RangeFn::LastOverTime,
+            "first_over_time" => RangeFn::FirstOverTime,
+            "present_over_time" => RangeFn::PresentOverTime,
+            "ts_of_last_over_time" => RangeFn::TsOfLastOverTime,
+            "ts_of_first_over_time" => RangeFn::TsOfFirstOverTime,
+            "ts_of_max_over_time" => RangeFn::TsOfMaxOverTime,
+            "ts_of_min_over_time" => RangeFn::TsOfMinOverTime,
+            _ => return None,
+        })
+    }
 }
 
 /// Per-group accumulator of the simple aggregations.

@@ -121,6 +121,23 @@ pub fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) 
     (slope, intercept)
 }
 
+/// `double_exponential_smoothing(v, sf, tf)` (Holt's linear method; needs ≥ 2
+/// samples): level s and trend b, starting at s = v₀, b = v₁ − v₀.
+pub fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> f64 {
+    let (mut s0, mut s1) = (0.0, samples[0].v);
+    let mut b = samples[1].v - samples[0].v;
+    for (i, x) in samples.iter().enumerate().skip(1) {
+        let level = sf * x.v;
+        if i > 1 {
+            b = tf * (s1 - s0) + (1.0 - tf) * b;
+        }
+        let y = (1.0 - sf) * (s1 + b);
+        s0 = s1;
+        s1 = level + y;
+    }
+    s1
+}
+
 /// `sum_over_time` (§8.4).
 pub fn sum_values(vals: impl Iterator<Item = f64>) -> f64 {
     let (mut sum, mut c) = (0.0, 0.0);
@@ -759,6 +776,15 @@ mod tests {
         assert!(linear_regression(&c, 0).0.is_nan());
         let c = s(&[(0, 4.0), (1000, 4.0)]);
         assert_eq!(linear_regression(&c, 0), (0.0, 4.0));
+    }
+
+    #[test]
+    fn double_exponential_smoothing_linear_data() {
+        // On a straight line the smoothed level tracks the line exactly:
+        // s1 = 1, b = 1; i=1: level 0.5*2 + 0.5*(1+1) = 2; i=2: b = 0.5*(2-1)+0.5*1 = 1,
+        // s = 0.5*3 + 0.5*(2+1) = 3.
+        let w = s(&[(0, 1.0), (1000, 2.0), (2000, 3.0)]);
+        assert_eq!(double_exponential_smoothing(&w, 0.5, 0.5), 3.0);
     }
 
     #[test]

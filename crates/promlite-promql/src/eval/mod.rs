@@ -1,5 +1,30 @@
 //! The PromQL evaluator: instant and range queries over a [`Queryable`] store,
 //! with Prometheus 3 semantics (see `shared/spec/promql-semantics.md`).
+//!
+//! ```
+//! use promlite_model::{Labels, Sample, VecStorage};
+//! use promlite_promql::{Engine, EngineOptions, Value};
+//!
+//! // A counter scraped every 15 s, growing by 3 per scrape: 0.2 per second.
+//! let mut store = VecStorage::default();
+//! let series = Labels::from_pairs([("__name__", "jobs_total"), ("job", "a")]);
+//! for i in 0..=40 {
+//!     store.push(&series, Sample { t: i * 15_000, v: 3.0 * i as f64 });
+//! }
+//! let engine = Engine::new(EngineOptions::default());
+//! let r = engine.instant_query(&store, "sum by (job) (rate(jobs_total[5m]))", 600_000).unwrap();
+//! let Value::Vector(v) = &r.value else { panic!("not a vector") };
+//! assert_eq!(v[0].labels, Labels::from_pairs([("job", "a")]));
+//! assert!((v[0].v - 0.2).abs() < 1e-12);
+//! // The HTTP API's `data` object:
+//! let json = serde_json::to_string(&r).unwrap();
+//! assert!(json.starts_with(r#"{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[600,"#));
+//! ```
+//!
+//! Design: every node is evaluated once for all steps of a query. Vectors are
+//! series-major (each series holds the steps where it has a value); range
+//! functions slide a window over each series' samples; aggregations hash each
+//! series' grouping labels once and accumulate step by step.
 
 mod engine;
 pub mod functions;
@@ -139,6 +164,13 @@ impl Engine {
                 "end timestamp must not be before start time",
             ));
         }
+        // Prometheus's API limit on points per series.
+        if end_ms.saturating_sub(start_ms) / step_ms > 11_000 {
+            return Err(QueryError::new(
+                QueryErrorKind::BadData,
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
         engine::run(
             &self.opts, storage, expr, query, start_ms, end_ms, step_ms, false, cancel,
         )
@@ -184,9 +216,11 @@ pub enum Value {
         /// The string.
         s: String,
     },
-    /// An instant vector.
+    /// An instant vector. Unordered as in Prometheus (deterministic, but only
+    /// `sort`, `sort_desc`, `topk` and `bottomk` order it meaningfully).
     Vector(Vec<VectorSample>),
-    /// A range vector (range query results, or a range selector in an instant query).
+    /// A range vector (range query results, or a range selector in an instant
+    /// query), sorted by labels.
     Matrix(Vec<RangeSeries>),
 }
 

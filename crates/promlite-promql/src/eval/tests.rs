@@ -568,6 +568,26 @@ fn bench_shape_high_cardinality() {
     );
     let les: Vec<Arc<str>> = les.iter().map(|l| a(l)).collect();
     let names: Vec<Arc<str>> = (0..200).map(|q| a(&format!("queue_{q}"))).collect();
+    let label_names: Vec<Arc<str>> = [
+        "container",
+        "instance",
+        "job",
+        "namespace",
+        "pod",
+        "name",
+        "__name__",
+        "le",
+    ]
+    .iter()
+    .map(|n| a(n))
+    .collect();
+    let ln = |n: &str| -> Arc<str> {
+        label_names
+            .iter()
+            .find(|x| &***x == n)
+            .cloned()
+            .unwrap_or_else(|| a(n))
+    };
     let mut buckets = Vec::new();
     let mut adds = Vec::new();
     for inst in 0..200 {
@@ -583,9 +603,10 @@ fn bench_shape_high_cardinality() {
                 ("name", name.clone()),
             ];
             for (li, le) in les.iter().enumerate() {
-                let mut l: Vec<(&str, Arc<str>)> = base.to_vec();
-                l.push(("__name__", bname.clone()));
-                l.push(("le", le.clone()));
+                let mut l: Vec<(Arc<str>, Arc<str>)> =
+                    base.iter().map(|(n, v)| (ln(n), v.clone())).collect();
+                l.push((ln("__name__"), bname.clone()));
+                l.push((ln("le"), le.clone()));
                 let samples = (0..11)
                     .map(|i| Sample {
                         t: 1_000_000 + i * 30_000,
@@ -597,8 +618,9 @@ fn bench_shape_high_cardinality() {
                     samples,
                 });
             }
-            let mut l: Vec<(&str, Arc<str>)> = base.to_vec();
-            l.push(("__name__", aname.clone()));
+            let mut l: Vec<(Arc<str>, Arc<str>)> =
+                base.iter().map(|(n, v)| (ln(n), v.clone())).collect();
+            l.push((ln("__name__"), aname.clone()));
             let samples = (0..11)
                 .map(|i| Sample {
                     t: 1_000_000 + i * 30_000,
@@ -646,7 +668,8 @@ fn bench_shape_high_cardinality() {
         if !only.is_empty() && only != name {
             continue;
         }
-        for rep in 0..5 {
+        let reps: usize = std::env::var("BENCH_REPS").ok().and_then(|x| x.parse().ok()).unwrap_or(5);
+        for rep in 0..reps {
             let (t0, c0) = (std::time::Instant::now(), thread_cpu_ms());
             let r = e.instant_query(&st, query, t_last).unwrap();
             let n = match &r.value { Value::Vector(v) => v.len(), _ => 0 };
@@ -659,4 +682,259 @@ fn bench_shape_high_cardinality() {
         drop(r);
         eprintln!("{name} 1h range @15s: wall {:?}, cpu {} ms ({n} series)", t0.elapsed(), thread_cpu_ms() - c0);
     }
+}
+
+#[test]
+fn timeout_and_query_parameter_functions() {
+    let s = counters();
+    let eng = Engine::new(EngineOptions {
+        timeout: Some(std::time::Duration::ZERO),
+        ..EngineOptions::default()
+    });
+    let e = eng.instant_query(&s, "http_requests_total", 0).unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::Timeout);
+    assert_eq!(e.error_type(), "timeout");
+    assert_eq!(e.to_string(), "query timed out in query execution");
+    let e = engine().instant_query(&s, "sum(", 0).unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::Parse);
+    assert_eq!(e.error_type(), "bad_data");
+    assert!(e.to_string().starts_with("1:5: parse error:"), "{e}");
+}
+
+#[test]
+fn delayed_name_removal_mode() {
+    // From upstream name_label_dropping.test (which runs with the feature on).
+    let s = store(&[
+        (
+            &[("__name__", "metric_total"), ("env", "1")],
+            0,
+            300_000,
+            &[0.0, 60.0, 120.0],
+        ),
+        (
+            &[("__name__", "another_metric_total"), ("env", "1")],
+            0,
+            300_000,
+            &[60.0, 120.0, 180.0],
+        ),
+    ]);
+    let delayed = Engine::new(EngineOptions {
+        delayed_name_removal: true,
+        ..EngineOptions::default()
+    });
+    let r = delayed
+        .instant_query(&s, "sum(rate({env=\"1\"}[10m])) by (env)", 600_000)
+        .unwrap();
+    assert_vec(&r, &[("{env=\"1\"}", 0.4)]);
+    let r = delayed
+        .instant_query(
+            &s,
+            "label_replace(rate({env=\"1\"}[10m]), \"__name__\", \"rate_$1\", \"__name__\", \"(.+)\")",
+            600_000,
+        )
+        .unwrap();
+    assert_vec(
+        &r,
+        &[
+            ("rate_metric_total{env=\"1\"}", 0.2),
+            ("rate_another_metric_total{env=\"1\"}", 0.2),
+        ],
+    );
+    // The same query in the default (immediate) mode collides after rate().
+    let e = qerr(&s, "sum(rate({env=\"1\"}[10m])) by (env)", 600.0);
+    assert_eq!(
+        e.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+}
+
+#[test]
+fn hostile_queries_do_not_panic() {
+    let s = store(&[
+        (
+            &[("__name__", "m"), ("le", "0.5")],
+            0,
+            60_000,
+            &[1.0, 2.0, f64::NAN],
+        ),
+        (&[("__name__", "m"), ("le", "x")], 0, 60_000, &[3.0]),
+    ]);
+    let queries = [
+        "topk(-1, m)",
+        "topk(1e30, m)",
+        "bottomk(0.5, m)",
+        "quantile(NaN, m)",
+        "m @ 9e15",
+        "m offset -1000y",
+        "m offset 1000y",
+        "histogram_quantile(0.5, m)",
+        "histogram_quantile(NaN, m)",
+        "histogram_fraction(-Inf, Inf, m)",
+        "count_values(\"\", m)",
+        "count_values(\"v\", m)",
+        "label_replace(m, \"\", \"\", \"\", \"(\")",
+        "label_replace(m, \"a\", \"$9$x\", \"le\", \"(.*)\")",
+        "label_join(m, \"a\", \"-\")",
+        "rate(m[1s:1ms])",
+        "m[100y:1ms]",
+        "day_of_month(vector(1e300))",
+        "year(vector(-1e300))",
+        "minute(vector(NaN))",
+        "-m",
+        "1/0",
+        "m % 0",
+        "m ^ m",
+        "absent_over_time(nope[5m])",
+        "scalar(m)",
+        "sort_desc(m)",
+        "m and on() m",
+        "m or m",
+        "m unless ignoring(le) m",
+        "m * on(le) group_left m",
+        "predict_linear(m[5m], 1e308)",
+        "quantile_over_time(2, m[5m])",
+        "round(m, 0)",
+        "clamp(m, NaN, NaN)",
+        "sum by (le) (m)",
+        "stddev(m)",
+        "timestamp(timestamp(m))",
+    ];
+    for q in queries {
+        for t in [0, 60_000, i64::MAX / 2, i64::MIN / 2] {
+            let _ = engine().instant_query(&s, q, t);
+        }
+        let _ = engine().range_query(&s, q, 0, 600_000, 7_000);
+        let _ = engine().range_query(&s, q, i64::MIN, i64::MAX, 1);
+    }
+}
+
+/// Evaluates with experimental functions enabled in the parser.
+fn qx(s: &VecStorage, query: &str, t_s: f64) -> Result<QueryResult, QueryError> {
+    #[allow(clippy::needless_update)] // robust to new parser options
+    let opts = crate::ParseOptions {
+        enable_experimental_functions: true,
+        ..Default::default()
+    };
+    let expr = crate::parse_with(query, opts).map_err(QueryError::from_parse)?;
+    engine().instant_query_expr(s, &expr, query, (t_s * 1000.0) as i64, None)
+}
+
+#[test]
+fn experimental_functions() {
+    // upstream functions.test: double_exponential_smoothing over 0+10x1000 every 10 s.
+    let s = store(&[(
+        &[("__name__", "http_requests"), ("i", "0")],
+        0,
+        10_000,
+        &ramp(0.0, 10.0, 1001),
+    )]);
+    assert_vec(
+        &qx(
+            &s,
+            "double_exponential_smoothing(http_requests[1m], 0.01, 0.1)",
+            8000.0,
+        )
+        .unwrap(),
+        &[("{i=\"0\"}", 8000.0)],
+    );
+    let e = qx(
+        &s,
+        "double_exponential_smoothing(http_requests[1m], 1, 0.1)",
+        8000.0,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000"
+    );
+    let s = store(&[
+        (&[("__name__", "m"), ("n", "a10")], 0, 60_000, &[1.0]),
+        (&[("__name__", "m"), ("n", "a9")], 0, 60_000, &[2.0]),
+    ]);
+    // Natural order: a9 before a10.
+    assert_eq!(
+        vector(&qx(&s, "sort_by_label(m, \"n\")", 0.0).unwrap()),
+        vec![
+            ("m{n=\"a9\"}".to_string(), 2.0),
+            ("m{n=\"a10\"}".to_string(), 1.0)
+        ]
+    );
+}
+
+#[test]
+fn fused_histogram_quantile_matches_two_step_evaluation() {
+    // Three jobs x two instances, buckets with a reset, a non-monotonic bucket,
+    // a duplicate-valued bound ("1" and "1.0") and a series without le.
+    let mut s = VecStorage::default();
+    let les = ["0.1", "0.5", "1", "1.0", "+Inf"];
+    for job in ["a", "b", "c"] {
+        for inst in ["0", "1"] {
+            for (li, le) in les.iter().enumerate() {
+                let l = Labels::from_pairs([
+                    ("__name__", "h_bucket"),
+                    ("job", job),
+                    ("instance", inst),
+                    ("le", le),
+                ]);
+                for k in 0..30i64 {
+                    let mut v = (k * (li as i64 + 1) * (job.len() as i64 + inst.len() as i64))
+                        as f64
+                        * 1.37;
+                    if k > 20 && job == "b" {
+                        v -= 50.0; // reset-ish drop
+                    }
+                    if job == "c" && *le == "0.5" {
+                        v *= 3.0; // non-monotonic
+                    }
+                    s.push(
+                        &l,
+                        Sample {
+                            t: k * 10_000 + 7,
+                            v,
+                        },
+                    );
+                }
+            }
+        }
+        let l = Labels::from_pairs([("__name__", "h_bucket"), ("job", job)]);
+        s.push(&l, Sample { t: 100_000, v: 1.0 });
+    }
+    let fused = "histogram_quantile(0.73, sum by (job, le) (rate(h_bucket[1m])))";
+    let two_step = "histogram_quantile(0.73, sum by (job, le) (rate(h_bucket[1m])) + 0)";
+    for t in [60_000, 150_000, 290_000] {
+        let a = engine().instant_query(&s, fused, t).unwrap();
+        let b = engine().instant_query(&s, two_step, t).unwrap();
+        let (mut va, mut vb) = (vector(&a), vector(&b));
+        va.sort_by(|x, y| x.0.cmp(&y.0));
+        vb.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(va.len(), 3);
+        for (x, y) in va.iter().zip(&vb) {
+            assert_eq!(x.0, y.0);
+            assert!(
+                x.1.to_bits() == y.1.to_bits() || (x.1.is_nan() && y.1.is_nan()),
+                "{x:?} {y:?}"
+            );
+        }
+        assert_eq!(a.infos, b.infos);
+    }
+    let a = engine().range_query(&s, fused, 0, 300_000, 15_000).unwrap();
+    let b = engine()
+        .range_query(&s, two_step, 0, 300_000, 15_000)
+        .unwrap();
+    let norm = |v: &Value| match v {
+        Value::Matrix(m) => m
+            .iter()
+            .map(|r| {
+                (
+                    r.labels.to_string(),
+                    r.samples
+                        .iter()
+                        .map(|p| (p.t, p.v.to_bits()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>(),
+        _ => panic!(),
+    };
+    assert_eq!(norm(&a.value), norm(&b.value));
 }

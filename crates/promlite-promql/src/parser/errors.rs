@@ -23,17 +23,11 @@ pub struct ParseError {
 impl ParseError {
     /// Creates an error for `span` of `query`, computing line and column.
     pub fn new(query: &str, span: Span, message: impl Into<String>) -> Self {
-        let start = span.start.min(query.len());
-        let before = &query.as_bytes()[..start];
-        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let (line, col) = line_col(query, span.start);
         ParseError {
             span,
             line,
-            col: start - line_start + 1,
+            col,
             message: message.into(),
         }
     }
@@ -49,7 +43,7 @@ impl ParseError {
     /// assert!(shown.contains('^'));
     /// ```
     pub fn render(&self, query: &str) -> String {
-        let start = self.span.start.min(query.len());
+        let start = floor_boundary(query, self.span.start);
         let line_start = query[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = query[start..].find('\n').map_or(query.len(), |i| start + i);
         let text = &query[line_start..line_end];
@@ -58,10 +52,36 @@ impl ParseError {
             .chars()
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        let width = query[start..self.span.end.clamp(start, line_end)]
+        let width = query[start..floor_boundary(query, self.span.end.clamp(start, line_end))]
             .chars()
             .count()
             .max(1);
         format!("{text}\n{pad}{}\n{self}", "^".repeat(width))
     }
+}
+
+/// The 1-based line and byte column of byte `offset` of `query`, as Prometheus
+/// prints positions (`1:15`), e.g. for annotations that point into the query.
+///
+/// ```
+/// assert_eq!(promlite_promql::parser::errors::line_col("a +\n  b", 6), (2, 3));
+/// ```
+pub fn line_col(query: &str, offset: usize) -> (usize, usize) {
+    let start = floor_boundary(query, offset);
+    let before = &query.as_bytes()[..start];
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, start - line_start + 1)
+}
+
+/// The largest char boundary of `s` at or before `i`.
+fn floor_boundary(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }

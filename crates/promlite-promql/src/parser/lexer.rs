@@ -89,6 +89,7 @@ fn lex_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
     let mut i = 0;
     let mut in_braces = false;
     let mut in_brackets = false;
+    let mut colon_seen = false;
     let mut parens: Vec<usize> = Vec::new();
     let err = |s: usize, e: usize, m: String| LexError {
         span: Span::new(s, e),
@@ -181,6 +182,13 @@ fn lex_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
                         return Err(err(start, start + 1, "unexpected left bracket '['".into()));
                     }
                     in_brackets = true;
+                    colon_seen = false;
+                }
+                Tok::Colon => {
+                    if colon_seen {
+                        return Err(err(start, start + 1, "unexpected colon ':'".into()));
+                    }
+                    colon_seen = true;
                 }
                 Tok::RBracket => {
                     if !in_brackets {

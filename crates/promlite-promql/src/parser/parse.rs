@@ -690,8 +690,7 @@ impl<'a> Parser<'a> {
         };
         self.bump();
         let v = if neg { -v } else { v };
-        let ms = v * 1000.0;
-        if !ms.is_finite() || ms.abs() >= 9.223_372_036_854_775e18 {
+        let Some(ms) = at_ms(v) else {
             let shown = if v.is_nan() {
                 "NaN".to_string()
             } else if v.is_infinite() {
@@ -703,8 +702,8 @@ impl<'a> Parser<'a> {
                 Span::new(expr_start, n.span.end),
                 format!("timestamp out of bounds for @ modifier: {shown}"),
             );
-        }
-        Ok((AtModifier::Timestamp(ms.round() as i64), n.span.end))
+        };
+        Ok((AtModifier::Timestamp(ms), n.span.end))
     }
 
     fn primary(&mut self) -> Res<Node> {
@@ -830,10 +829,7 @@ impl<'a> Parser<'a> {
             let m = match Matcher::new(op, label.as_str(), value.as_str()) {
                 Ok(m) => m,
                 Err(e) => {
-                    return self.err(
-                        t.span.to(vt.span),
-                        format!("error parsing regexp: {}", e.message),
-                    )
+                    return self.err(t.span.to(vt.span), regex_error_message(value, &e.message))
                 }
             };
             matchers.push(m);
@@ -1057,6 +1053,32 @@ impl<'a> Parser<'a> {
             d,
         ))
     }
+}
+
+/// Prometheus quotes Go's regexp parser; we compile with Rust's `regex`. The
+/// messages for unbalanced parentheses are translated to Go's wording (Go reports
+/// the whole anchored pattern, `^(?s:...)$`, for those); others keep Rust's text.
+fn regex_error_message(pattern: &str, rust_message: &str) -> String {
+    let msg = rust_message.trim_start_matches("error: ");
+    let go = match msg {
+        "unclosed group" => Some("missing closing )"),
+        "unopened group" => Some("unexpected )"),
+        _ => None,
+    };
+    match go {
+        Some(code) => format!("error parsing regexp: {code}: `^(?s:{pattern})$`"),
+        None => format!("error parsing regexp: {msg}"),
+    }
+}
+
+/// Converts an `@` timestamp in seconds to milliseconds as Prometheus does
+/// (multiply, round half away from zero); `None` when not finite or out of `i64`.
+pub(crate) fn at_ms(v: f64) -> Option<i64> {
+    let ms = v * 1000.0;
+    if !ms.is_finite() || ms.abs() >= 9.223_372_036_854_775e18 {
+        return None;
+    }
+    Some(ms.round() as i64)
 }
 
 /// Prometheus's internal type names (`"vector"`, `"matrix"`), used by a few of

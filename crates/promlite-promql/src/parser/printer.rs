@@ -6,7 +6,7 @@ use std::fmt::{self, Write};
 use promlite_model::{MatchOp, METRIC_NAME};
 
 use super::ast::*;
-use super::parse::is_keyword;
+use super::parse::{at_ms, is_keyword};
 
 /// Writes `s` as a double-quoted string with Go-style escapes.
 pub fn write_quoted(f: &mut impl Write, s: &str) -> fmt::Result {
@@ -128,16 +128,37 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
+/// Formats an `@` timestamp (milliseconds) as seconds: `%.3f` like Prometheus when
+/// that parses back to the same milliseconds; beyond ~2^50 ms, where seconds with
+/// three decimals no longer fit an f64 exactly, the shortest decimal that does.
+pub fn format_at(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let a = ms.unsigned_abs();
+    let canonical = format!("{sign}{}.{:03}", a / 1000, a % 1000);
+    let back = |text: &str| text.parse::<f64>().ok().and_then(at_ms);
+    if back(&canonical) == Some(ms) {
+        return canonical;
+    }
+    // Search the floats around |ms|/1000 for one that converts back exactly.
+    let target = i64::try_from(a).unwrap_or(i64::MAX);
+    let v0 = (a as f64 / 1000.0).to_bits();
+    for k in 0..64u64 {
+        for bits in [v0.wrapping_add(k), v0.wrapping_sub(k)] {
+            let v = f64::from_bits(bits);
+            if at_ms(v) == Some(target) {
+                return format!("{sign}{v}");
+            }
+        }
+    }
+    canonical
+}
+
 fn write_modifiers(f: &mut fmt::Formatter<'_>, offset: i64, at: Option<AtModifier>) -> fmt::Result {
     match at {
         None => {}
         Some(AtModifier::Start) => f.write_str(" @ start()")?,
         Some(AtModifier::End) => f.write_str(" @ end()")?,
-        Some(AtModifier::Timestamp(ms)) => {
-            let sign = if ms < 0 { "-" } else { "" };
-            let a = ms.unsigned_abs();
-            write!(f, " @ {sign}{}.{:03}", a / 1000, a % 1000)?;
-        }
+        Some(AtModifier::Timestamp(ms)) => write!(f, " @ {}", format_at(ms))?,
     }
     if offset != 0 {
         write!(f, " offset {}", format_duration(offset))?;

@@ -228,3 +228,33 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let q = format!("1{}", "+1".repeat(199));
     assert!(parse(&q).is_ok());
 }
+
+#[test]
+fn large_at_timestamps_round_trip() {
+    // Beyond ~2^50 ms, seconds with three decimals do not fit an f64 exactly; the
+    // printer then picks a decimal that converts back to the same milliseconds.
+    for q in [
+        "foo @ -4401240988313.563",
+        "foo @ 4467382532164.605",
+        "foo @ 9000000000000000",
+        "foo @ 1e15",
+    ] {
+        let e = p(q);
+        let again = p(&e.to_string());
+        assert!(again.eq_ignoring_spans(&e), "{q} printed as {e}");
+        assert_eq!(again.to_string(), e.to_string());
+    }
+    assert_eq!(p("foo @ 1700000000.5").to_string(), "foo @ 1700000000.500");
+}
+
+#[test]
+fn regex_errors_read_like_go() {
+    let e = parse(r#"foo{a=~"("}"#).unwrap_err();
+    // Prometheus 3 anchors as ^(?s:...)$ (2.42 printed ^(?:()$ here).
+    assert_eq!(
+        e.to_string(),
+        "1:5: parse error: error parsing regexp: missing closing ): `^(?s:()$`"
+    );
+    let e = parse(r#"foo{a!~"a)"}"#).unwrap_err();
+    assert_eq!(e.message, "error parsing regexp: unexpected ): `^(?s:a))$`");
+}

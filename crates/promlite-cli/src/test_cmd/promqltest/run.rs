@@ -42,6 +42,8 @@ struct Db {
     series: BTreeMap<Labels, BTreeMap<i64, f64>>,
     /// Metric names that carry native-histogram samples ("" = a nameless series).
     histogram_names: BTreeSet<String>,
+    /// The label sets of series that carry native-histogram samples.
+    histogram_series: BTreeSet<Labels>,
     type_and_unit: bool,
     start_timestamps: bool,
     cache: Option<crate::eval::data::Storage>,
@@ -61,6 +63,11 @@ impl Db {
             if load.nhcb {
                 if let Some(base) = name.strip_suffix("_bucket") {
                     self.histogram_names.insert(base.to_string());
+                    // The converted histogram: the bucket's labels minus `le`, named X.
+                    let mut b = labels.builder();
+                    b.del("le");
+                    b.set("__name__", base.to_string());
+                    self.histogram_series.insert(b.build());
                 }
             }
             let entry = self.series.entry(labels.clone()).or_default();
@@ -73,6 +80,7 @@ impl Db {
                     }
                     Slot::Histogram => {
                         self.histogram_names.insert(name.clone());
+                        self.histogram_series.insert(labels.clone());
                     }
                 }
                 t = t.saturating_add(load.interval_ms);
@@ -173,32 +181,59 @@ fn hard_skip(db: &Db, case: &EvalCase) -> Option<String> {
             return Some("native histograms: the expected result holds {{...}} samples".into());
         }
     }
-    if !db.histogram_names.is_empty() {
-        let q = strip_strings(&case.expr);
-        static WORD: OnceLock<Regex> = OnceLock::new();
-        let word = WORD.get_or_init(|| re(r"[A-Za-z_:][A-Za-z0-9_:]*"));
-        let full = &case.expr;
-        for m in word.find_iter(&q) {
-            if db.histogram_names.contains(m.as_str()) {
-                return Some(format!(
-                    "native histograms: reads histogram series {:?}",
-                    m.as_str()
-                ));
+    if !db.histogram_series.is_empty() {
+        // Exact when our parser reads the query: a selector that matches a series
+        // holding histogram samples. Otherwise a name-based guess.
+        let settings = Settings {
+            experimental: true,
+            ..Settings::default()
+        };
+        match engine::selectors(&settings, &case.expr) {
+            Ok(sels) => {
+                for ms in &sels {
+                    if let Some(h) = db
+                        .histogram_series
+                        .iter()
+                        .find(|l| ms.iter().all(|m| m.matches(l.get(&m.name).unwrap_or(""))))
+                    {
+                        return Some(format!("native histograms: selects histogram series {h}"));
+                    }
+                }
             }
+            Err(_) => return name_guess(db, case),
         }
-        // Quoted names ({"name"} or __name__="name") and nameless selectors.
-        for h in &db.histogram_names {
-            if !h.is_empty()
-                && (full.contains(&format!("\"{h}\"")) || full.contains(&format!("'{h}'")))
-            {
-                return Some(format!("native histograms: reads histogram series {h:?}"));
-            }
+    }
+    None
+}
+
+/// For queries our parser cannot read: does the query text name a histogram metric, or
+/// use a selector without a name, while the data holds histograms?
+fn name_guess(db: &Db, case: &EvalCase) -> Option<String> {
+    let q = strip_strings(&case.expr);
+    static WORD: OnceLock<Regex> = OnceLock::new();
+    let word = WORD.get_or_init(|| re(r"[A-Za-z_:][A-Za-z0-9_:]*"));
+    for m in word.find_iter(&q) {
+        if db.histogram_names.contains(m.as_str()) {
+            return Some(format!(
+                "native histograms: reads histogram series {:?}",
+                m.as_str()
+            ));
         }
-        static NAMELESS: OnceLock<Regex> = OnceLock::new();
-        let nameless = NAMELESS.get_or_init(|| re(r"(^|[^A-Za-z0-9_:\s])\s*\{"));
-        if nameless.is_match(&q) {
-            return Some("native histograms: a selector without a metric name over data that holds histograms".into());
+    }
+    for h in &db.histogram_names {
+        if !h.is_empty()
+            && (case.expr.contains(&format!("\"{h}\"")) || case.expr.contains(&format!("'{h}'")))
+        {
+            return Some(format!("native histograms: reads histogram series {h:?}"));
         }
+    }
+    static NAMELESS: OnceLock<Regex> = OnceLock::new();
+    let nameless = NAMELESS.get_or_init(|| re(r"(^|[^A-Za-z0-9_:\s])\s*\{"));
+    if nameless.is_match(&q) {
+        return Some(
+            "native histograms: a selector without a metric name over data that holds histograms"
+                .into(),
+        );
     }
     None
 }
@@ -226,6 +261,7 @@ pub fn run_script(cmds: &[(usize, Command)]) -> Vec<CaseResult> {
         max_samples: 50_000_000,
         // Upstream's test parser enables experimental functions.
         experimental: true,
+        timeout: None,
     };
     let mut db = Db::default();
     let mut out = Vec::new();
@@ -758,7 +794,7 @@ mod tests {
     #[test]
     fn skips_are_classified() {
         let cmds = parse_script(
-            "load 1m\n  h {{schema:0 sum:1 count:1}}\n  f 1\n\neval instant at 0 h\n  {} 1\n\neval instant at 0 sum(f)\n  {} 1\n\neval instant at 0 {job=\"x\"}\n",
+            "load 1m\n  h {{schema:0 sum:1 count:1}}\n  f 1\n\neval instant at 0 h\n  {} 1\n\neval instant at 0 sum(f)\n  {} 1\n\neval instant at 0 {job=\"x\"}\n\neval instant at 0 {__name__=~\"h|f\"}\n",
         )
         .unwrap();
         let mut db = Db::default();
@@ -772,7 +808,11 @@ mod tests {
         };
         assert!(hard_skip(&db, &c(1)).is_some_and(|w| w.contains("histogram")));
         assert_eq!(hard_skip(&db, &c(2)), None);
-        assert!(hard_skip(&db, &c(3)).is_some());
+        assert_eq!(hard_skip(&db, &c(3)), None, "matches no histogram series");
+        assert!(
+            hard_skip(&db, &c(4)).is_some_and(|w| w.contains("histogram series h")),
+            "a regex selector that matches the histogram series"
+        );
         let f = case("eval instant at 0 rate(x[5m] smoothed)\n");
         assert_eq!(optional_feature(&f), Some("anchored/smoothed modifier"));
         let at = case("eval instant at 0 x @ start()\n");

@@ -1,0 +1,250 @@
+//! The steady-state fast path for text-format scrapes.
+//!
+//! ADVICE FOR HACKERS. Most lines of a scrape repeat a series already in the
+//! target's cache, whose bytes the full parser (`promlite_expfmt`) validated
+//! when they first appeared. For such a line only the value and the optional
+//! timestamp are new, so this module recognizes `KEY VALUE[ TIMESTAMP]\n`
+//! where KEY is exactly a cached key, VALUE a plain decimal and TIMESTAMP plain
+//! digits, and hands *every other line* to the full parser unchanged (with line
+//! numbers and offsets adjusted). It must therefore accept only lines the full
+//! parser accepts with the same result: when in doubt, return `None`. Text
+//! format lines are independent of each other, which is what makes per-line
+//! fallback exact; OpenMetrics always takes the full parser.
+
+use crate::cache::ScrapeCache;
+
+/// One line of a text body.
+#[derive(Debug)]
+pub(crate) enum Line<'b> {
+    /// A sample line of a cached series.
+    Hit {
+        entry: u32,
+        value: f64,
+        timestamp: Option<i64>,
+        line: usize,
+    },
+    /// Anything else: the line's bytes (newline included), its 1-based number
+    /// and its byte offset in the body.
+    Other {
+        bytes: &'b [u8],
+        line: usize,
+        offset: usize,
+    },
+}
+
+/// Lines of a text-format body.
+#[derive(Debug)]
+pub(crate) struct TextLines<'b> {
+    body: &'b [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl<'b> TextLines<'b> {
+    pub(crate) fn new(body: &'b [u8]) -> Self {
+        TextLines {
+            body,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The next line, recognized against `cache` (`cursor`: see [`ScrapeCache::lookup`]).
+    #[inline]
+    pub(crate) fn next(&mut self, cache: &ScrapeCache, cursor: &mut usize) -> Option<Line<'b>> {
+        let body = self.body;
+        if self.pos >= body.len() {
+            return None;
+        }
+        let start = self.pos;
+        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
+        let line = self.line;
+        self.line += 1;
+        self.pos = (end + 1).min(body.len());
+        if let Some((entry, value, timestamp)) = hit(&body[start..end], cache, cursor) {
+            return Some(Line::Hit {
+                entry,
+                value,
+                timestamp,
+                line,
+            });
+        }
+        Some(Line::Other {
+            bytes: &body[start..self.pos],
+            line,
+            offset: start,
+        })
+    }
+}
+
+#[inline]
+fn hit(line: &[u8], cache: &ScrapeCache, cursor: &mut usize) -> Option<(u32, f64, Option<i64>)> {
+    let (entry, key_len) = match cache.expected(*cursor) {
+        Some((e, key)) if line.get(key.len()) == Some(&b' ') && line.starts_with(key) => {
+            *cursor += 1;
+            (e, key.len())
+        }
+        _ => {
+            let end = series_end(line)?;
+            (cache.lookup(&line[..end], cursor)?, end)
+        }
+    };
+    let rest = &line[key_len + 1..];
+    let (vtext, ts) = match memchr::memchr(b' ', rest) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let value = plain_float(vtext)?;
+    let timestamp = match ts {
+        None => None,
+        Some(x) => Some(plain_int(x)?),
+    };
+    Some((entry, value, timestamp))
+}
+
+/// End of the series bytes (name and label block) when followed by a space.
+fn series_end(line: &[u8]) -> Option<usize> {
+    let space = memchr::memchr(b' ', line)?;
+    let end = match memchr::memchr(b'{', &line[..space]) {
+        None => space,
+        Some(open) => {
+            let mut in_quote = false;
+            let mut escaped = false;
+            let mut close = None;
+            for (i, &b) in line.iter().enumerate().skip(open + 1) {
+                if escaped {
+                    escaped = false;
+                } else if in_quote {
+                    match b {
+                        b'\\' => escaped = true,
+                        b'"' => in_quote = false,
+                        _ => {}
+                    }
+                } else if b == b'"' {
+                    in_quote = true;
+                } else if b == b'}' {
+                    close = Some(i + 1);
+                    break;
+                }
+            }
+            close?
+        }
+    };
+    (line.get(end) == Some(&b' ')).then_some(end)
+}
+
+/// `-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?`, converted exactly; anything else: `None`.
+#[inline]
+fn plain_float(s: &[u8]) -> Option<f64> {
+    let mut i = 0;
+    if s.first() == Some(&b'-') {
+        i = 1;
+    }
+    let digits = |i: &mut usize| {
+        let st = *i;
+        while *i < s.len() && s[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > st
+    };
+    if !digits(&mut i) {
+        return None;
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return None;
+        }
+    }
+    if i != s.len() {
+        return None;
+    }
+    // Small integers are the common case and exact.
+    if s.len() <= 15 && s.iter().all(u8::is_ascii_digit) {
+        return Some(s.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')) as f64);
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// `[0-9]{1,18}`.
+#[inline]
+fn plain_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 18 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0i64, |a, &d| a * 10 + i64::from(d - b'0')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_numbers_only() {
+        assert_eq!(plain_float(b"0"), Some(0.0));
+        assert_eq!(plain_float(b"-12.5e-3"), Some(-0.0125));
+        assert_eq!(
+            plain_float(b"123456789012345678"),
+            Some(123456789012345678.0)
+        );
+        for s in [
+            &b"NaN"[..],
+            b"+Inf",
+            b"+1",
+            b".5",
+            b"1.",
+            b"1e",
+            b"0x1p3",
+            b"1_0",
+            b"",
+        ] {
+            assert_eq!(plain_float(s), None, "{:?}", std::str::from_utf8(s));
+        }
+        assert_eq!(plain_int(b"1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(plain_int(b"-1"), None);
+    }
+
+    #[test]
+    fn series_end_respects_quotes() {
+        assert_eq!(series_end(b"a 1"), Some(1));
+        assert_eq!(series_end(br#"a{x="} {"} 1"#), Some(10));
+        assert_eq!(series_end(br#"a{x="\"}"} 1"#), Some(10));
+        assert_eq!(series_end(b"a{x=\"1\"}1"), None);
+    }
+
+    #[test]
+    fn only_exact_cached_keys_hit() {
+        let mut c = ScrapeCache::default();
+        let e = c.insert(br#"a{x="1"}"#, 7, 0, false);
+        c.set_order(vec![e]);
+        let mut cur = 0;
+        assert_eq!(
+            hit(br#"a{x="1"} 2 1000"#, &c, &mut cur),
+            Some((e, 2.0, Some(1000)))
+        );
+        let mut cur = 0;
+        assert_eq!(
+            hit(br#"a{x="1"}  2"#, &c, &mut cur),
+            None,
+            "two spaces: full parser"
+        );
+        let mut cur = 0;
+        assert_eq!(hit(br#"a{x="1"} NaN"#, &c, &mut cur), None);
+        let mut cur = 5;
+        assert_eq!(
+            hit(br#"a{x="1"} 3"#, &c, &mut cur),
+            Some((e, 3.0, None)),
+            "by hash"
+        );
+        assert_eq!(hit(br#"a{x="2"} 3"#, &c, &mut cur), None);
+    }
+}
