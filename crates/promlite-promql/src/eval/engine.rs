@@ -228,6 +228,23 @@ pub(super) fn run(
     })
 }
 
+/// FNV-1a over a label set (names and values with separators): a hash that is
+/// the same in every process, for `limit_ratio`.
+fn fnv1a_labels(l: &Labels) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    for x in l.iter() {
+        x.name.bytes().for_each(&mut eat);
+        eat(0xff);
+        x.value.bytes().for_each(&mut eat);
+        eat(0xff);
+    }
+    h
+}
+
 /// Natural ordering: runs of digits compare by numeric value, the rest bytewise.
 fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
@@ -947,6 +964,13 @@ impl Ctx<'_> {
                     })
                     .collect();
                 let desc = name == "sort_by_label_desc";
+                if !self.instant {
+                    self.warn(format!(
+                        "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
+                        self.pos(span)
+                    ));
+                    return Ok(V::Vector(s));
+                }
                 s.sort_by(|a, b| {
                     let mut ord = std::cmp::Ordering::Equal;
                     for n in &names {
@@ -1579,6 +1603,7 @@ impl Ctx<'_> {
                         let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
                         Some(f::quantile(q, &mut scratch))
                     }
+                    RangeFn::MadOverTime if w.iter().any(|x| x.v.is_nan()) => Some(f64::NAN),
                     RangeFn::MadOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
@@ -1682,6 +1707,42 @@ impl Ctx<'_> {
                     _ => return Err(QueryError::exec("topk parameter must be a scalar")),
                 };
                 self.aggregate_k(a, input, &ks, g)
+            }
+            AggregateOp::LimitRatio => {
+                let ratios = match param {
+                    Some(V::Scalar(r)) => r,
+                    _ => return Err(QueryError::exec("limit_ratio parameter must be a scalar")),
+                };
+                let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
+                let mut rs = Vec::with_capacity(ratios.len());
+                for &r in &ratios {
+                    if r.is_nan() {
+                        return Err(QueryError::exec("Ratio value is NaN"));
+                    }
+                    let capped = r.clamp(-1.0, 1.0);
+                    if capped != r {
+                        self.warn(format!(
+                            "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {} {}",
+                            promlite_model::format_go_g(r),
+                            promlite_model::format_go_g(capped),
+                            self.pos(span)
+                        ));
+                    }
+                    rs.push(capped);
+                }
+                let out = input
+                    .into_iter()
+                    .filter_map(|mut s| {
+                        // A deterministic position of the series in [0, 1].
+                        let offset = fnv1a_labels(&s.labels) as f64 / u64::MAX as f64;
+                        s.pts.retain(|p| {
+                            let r = rs[p.0 as usize];
+                            (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+                        });
+                        (!s.pts.is_empty()).then_some(s)
+                    })
+                    .collect();
+                Ok(V::Vector(out))
             }
             AggregateOp::CountValues => {
                 let lname = match param {
