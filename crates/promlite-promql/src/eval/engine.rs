@@ -564,7 +564,7 @@ impl Ctx<'_> {
                         let w: Vec<Sample> = s
                             .samples
                             .iter()
-                            .filter(|x| x.t > t_end - rs.range && x.t <= t_end)
+                            .filter(|x| x.t > t_end.saturating_sub(rs.range) && x.t <= t_end)
                             .copied()
                             .collect();
                         (!w.is_empty()).then_some(RawSeries {
@@ -629,7 +629,7 @@ impl Ctx<'_> {
             };
             // Only steps whose lookback window can reach the series' samples.
             let i0 = refs.partition_point(|&r| r < first.t);
-            let i1 = refs.partition_point(|&r| r - lb < last.t);
+            let i1 = refs.partition_point(|&r| r.saturating_sub(lb) < last.t);
             for (i, &r) in refs.iter().enumerate().take(i1).skip(i0) {
                 while j < s.samples.len() && s.samples[j].t <= r {
                     j += 1;
@@ -638,7 +638,7 @@ impl Ctx<'_> {
                     continue;
                 }
                 let last = s.samples[j - 1];
-                if last.t > r - lb && !is_stale_nan(last.v) {
+                if last.t > r.saturating_sub(lb) && !is_stale_nan(last.v) {
                     let v = if timestamps {
                         last.t as f64 / 1000.0
                     } else {
@@ -718,7 +718,7 @@ impl Ctx<'_> {
                 ends,
             });
         }
-        let n_inner = ((last - first) / step) as u64 + 1;
+        let n_inner = (last.checked_sub(first).unwrap_or(i64::MAX) / step) as u64 + 1;
         if n_inner > self.opts.max_samples as u64 {
             return Err(QueryError::new(
                 QueryErrorKind::TooManySamples,
@@ -1021,7 +1021,13 @@ impl Ctx<'_> {
                 for s in &rs.series {
                     let (mut lo, mut hi) = (0usize, 0usize);
                     for (i, &end) in rs.ends.iter().enumerate() {
-                        let (a, b) = window(&s.samples, end - rs.range, end, &mut lo, &mut hi);
+                        let (a, b) = window(
+                            &s.samples,
+                            end.saturating_sub(rs.range),
+                            end,
+                            &mut lo,
+                            &mut hi,
+                        );
                         if b > a {
                             has[i] = true;
                         }
@@ -1558,11 +1564,13 @@ impl Ctx<'_> {
             };
             // Only steps whose window can reach the series' samples.
             let i0 = rs.ends.partition_point(|&e| e < first.t);
-            let i1 = rs.ends.partition_point(|&e| e - range < last.t);
+            let i1 = rs
+                .ends
+                .partition_point(|&e| e.saturating_sub(range) < last.t);
             let (mut lo, mut hi) = (0usize, 0usize);
             for i in i0..i1.max(i0) {
                 let end = rs.ends[i];
-                let start = end - range;
+                let start = end.saturating_sub(range);
                 let (a, b) = window(&s.samples, start, end, &mut lo, &mut hi);
                 let w = &s.samples[a..b];
                 window_samples[i] += w.len();

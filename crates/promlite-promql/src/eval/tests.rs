@@ -938,3 +938,19 @@ fn fused_histogram_quantile_matches_two_step_evaluation() {
     };
     assert_eq!(norm(&a.value), norm(&b.value));
 }
+
+#[test]
+fn extreme_times_do_not_overflow() {
+    let s = counters();
+    for t in [i64::MIN, i64::MAX, i64::MIN + 1, i64::MAX - 1] {
+        for q in [
+            "http_requests_total",
+            "rate(http_requests_total[5m])",
+            "http_requests_total[5m]",
+            "max_over_time(http_requests_total[5m:1m])",
+            "time()",
+        ] {
+            let _ = engine().instant_query(&s, q, t);
+        }
+    }
+}
