@@ -337,7 +337,8 @@ fn name_arc(labels: &Labels) -> Option<&std::sync::Arc<str>> {
 struct Grouper<'a> {
     names: &'a [String],
     without: bool,
-    cache: Vec<(usize, bool)>,
+    /// Direct-mapped cache: slot by pointer bits, (pointer, decision).
+    cache: [(usize, bool); 64],
 }
 
 impl<'a> Grouper<'a> {
@@ -345,18 +346,17 @@ impl<'a> Grouper<'a> {
         Grouper {
             names,
             without,
-            cache: Vec::new(),
+            cache: [(0, false); 64],
         }
     }
 
     #[inline]
     fn keep(&mut self, l: &Label) -> bool {
         let p = std::sync::Arc::as_ptr(&l.name) as *const u8 as usize;
-        let use_cache = self.cache.len() < 16;
-        if use_cache {
-            if let Some(&(_, k)) = self.cache.iter().find(|(q, _)| *q == p) {
-                return k;
-            }
+        let slot = (p >> 4) % 64;
+        let (q, k) = self.cache[slot];
+        if q == p && p != 0 {
+            return k;
         }
         let listed = self.names.iter().any(|n| **n == *l.name);
         let k = if self.without {
@@ -364,10 +364,7 @@ impl<'a> Grouper<'a> {
         } else {
             listed
         };
-        // Names not interned: the cache fills up and is then bypassed.
-        if use_cache {
-            self.cache.push((p, k));
-        }
+        self.cache[slot] = (p, k);
         k
     }
 
