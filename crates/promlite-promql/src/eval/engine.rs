@@ -228,6 +228,76 @@ pub(super) fn run(
     })
 }
 
+/// topk (`top`) / bottomk selection exactly as Prometheus does it with Go's
+/// `container/heap`: the first k elements are pushed; each later element
+/// replaces the heap's root (the worst kept) only if strictly better, or if the
+/// root is NaN and it is not. NaN counts as the worst value.
+fn go_heap_select(elems: &[(u32, f64)], k: i64, top: bool) -> Vec<(u32, f64)> {
+    let k = usize::try_from(k).unwrap_or(usize::MAX).min(elems.len());
+    // less(i, j): i belongs nearer the root (i is "worse").
+    let less = |h: &[(u32, f64)], i: usize, j: usize| -> bool {
+        if h[i].1.is_nan() {
+            return true;
+        }
+        if top {
+            h[i].1 < h[j].1
+        } else {
+            h[i].1 > h[j].1
+        }
+    };
+    let up = |h: &mut Vec<(u32, f64)>, mut j: usize| {
+        while j > 0 {
+            let i = (j - 1) / 2;
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            j = i;
+        }
+    };
+    let down = |h: &mut Vec<(u32, f64)>, i0: usize| -> bool {
+        let n = h.len();
+        let mut i = i0;
+        loop {
+            let j1 = 2 * i + 1;
+            if j1 >= n {
+                break;
+            }
+            let mut j = j1;
+            if j1 + 1 < n && less(h, j1 + 1, j1) {
+                j = j1 + 1;
+            }
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            i = j;
+        }
+        i > i0
+    };
+    let mut h: Vec<(u32, f64)> = Vec::with_capacity(k);
+    if k == 0 {
+        return h;
+    }
+    for &e in elems {
+        if h.len() < k {
+            h.push(e);
+            let last = h.len() - 1;
+            up(&mut h, last);
+        } else {
+            let root = h[0].1;
+            let better = if top { root < e.1 } else { root > e.1 };
+            if better || (root.is_nan() && !e.1.is_nan()) {
+                h[0] = e;
+                if k > 1 && !down(&mut h, 0) {
+                    up(&mut h, 0);
+                }
+            }
+        }
+    }
+    h
+}
+
 /// FNV-1a over a label set (names and values with separators): a hash that is
 /// the same in every process, for `limit_ratio`.
 fn fnv1a_labels(l: &Labels) -> u64 {
@@ -1975,6 +2045,10 @@ impl Ctx<'_> {
             for &grp in &order {
                 let b = &mut buckets[grp as usize];
                 if a.op != AggregateOp::Limitk {
+                    // Prometheus's selection: a bounded heap fed in input order
+                    // (decides which of equal values win), then sorted for output.
+                    let kept = go_heap_select(b, k, top);
+                    *b = kept;
                     b.sort_by(|x, y| match (x.1.is_nan(), y.1.is_nan()) {
                         (true, true) => std::cmp::Ordering::Equal,
                         (true, false) => std::cmp::Ordering::Greater,

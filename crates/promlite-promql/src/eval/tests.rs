@@ -954,3 +954,29 @@ fn extreme_times_do_not_overflow() {
         }
     }
 }
+
+#[test]
+fn topk_ties_follow_prometheus_heap() {
+    // Input order a=1, b=1, c=3, d=1 and k=2. Go's heap (as Prometheus uses it):
+    // push a, push b → [a, b]; c beats root a → [c, b], sift down swaps → [b, c];
+    // d does not beat root b (1 < 1 is false). Kept: b and c (a stable sort would
+    // keep c and a).
+    let s = store(&[
+        (&[("__name__", "m"), ("x", "a")], 0, 60_000, &[1.0]),
+        (&[("__name__", "m"), ("x", "b")], 0, 60_000, &[1.0]),
+        (&[("__name__", "m"), ("x", "c")], 0, 60_000, &[3.0]),
+        (&[("__name__", "m"), ("x", "d")], 0, 60_000, &[1.0]),
+    ]);
+    assert_eq!(
+        vector(&q(&s, "topk(2, m)", 0.0)),
+        vec![
+            ("m{x=\"c\"}".to_string(), 3.0),
+            ("m{x=\"b\"}".to_string(), 1.0)
+        ]
+    );
+    // bottomk(1) over 1,1,3,1: the first 1 stays (later equal values never win).
+    assert_eq!(
+        vector(&q(&s, "bottomk(1, m)", 0.0)),
+        vec![("m{x=\"a\"}".to_string(), 1.0)]
+    );
+}
