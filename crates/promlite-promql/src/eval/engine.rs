@@ -553,7 +553,7 @@ impl Ctx<'_> {
 
     /// Final name cleanup (delayed mode) plus the duplicate-labelset check.
     fn finalize_names(&self, series: Vec<Series>) -> Result<Vec<Series>> {
-        if !self.opts.delayed_name_removal || !series.iter().any(|s| s.drop_name) {
+        if !series.iter().any(|s| s.drop_name) {
             return Ok(series);
         }
         let out: Vec<Series> = series
