@@ -980,3 +980,18 @@ fn topk_ties_follow_prometheus_heap() {
         vec![("m{x=\"a\"}".to_string(), 1.0)]
     );
 }
+
+#[test]
+fn matrix_and_string_serialize_like_prometheus_api() {
+    let s = store(&[(&[("__name__", "m")], 0, 1_500, &[1.0, f64::INFINITY])]);
+    let r = engine().range_query(&s, "m", 0, 1_500, 1_500).unwrap();
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"resultType":"matrix","result":[{"metric":{"__name__":"m"},"values":[[0,"1"],[1.5,"+Inf"]]}]}"#
+    );
+    let r = engine().instant_query(&s, "\"hi\"", 3_000).unwrap();
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"resultType":"string","result":[3,"hi"]}"#
+    );
+}
