@@ -228,6 +228,93 @@ pub(super) fn run(
     })
 }
 
+/// topk (`top`) / bottomk selection exactly as Prometheus does it with Go's
+/// `container/heap`: the first k elements are pushed; each later element
+/// replaces the heap's root (the worst kept) only if strictly better, or if the
+/// root is NaN and it is not. NaN counts as the worst value.
+fn go_heap_select(elems: &[(u32, f64)], k: i64, top: bool) -> Vec<(u32, f64)> {
+    let k = usize::try_from(k).unwrap_or(usize::MAX).min(elems.len());
+    // less(i, j): i belongs nearer the root (i is "worse").
+    let less = |h: &[(u32, f64)], i: usize, j: usize| -> bool {
+        if h[i].1.is_nan() {
+            return true;
+        }
+        if top {
+            h[i].1 < h[j].1
+        } else {
+            h[i].1 > h[j].1
+        }
+    };
+    let up = |h: &mut Vec<(u32, f64)>, mut j: usize| {
+        while j > 0 {
+            let i = (j - 1) / 2;
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            j = i;
+        }
+    };
+    let down = |h: &mut Vec<(u32, f64)>, i0: usize| -> bool {
+        let n = h.len();
+        let mut i = i0;
+        loop {
+            let j1 = 2 * i + 1;
+            if j1 >= n {
+                break;
+            }
+            let mut j = j1;
+            if j1 + 1 < n && less(h, j1 + 1, j1) {
+                j = j1 + 1;
+            }
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            i = j;
+        }
+        i > i0
+    };
+    let mut h: Vec<(u32, f64)> = Vec::with_capacity(k);
+    if k == 0 {
+        return h;
+    }
+    for &e in elems {
+        if h.len() < k {
+            h.push(e);
+            let last = h.len() - 1;
+            up(&mut h, last);
+        } else {
+            let root = h[0].1;
+            let better = if top { root < e.1 } else { root > e.1 };
+            if better || (root.is_nan() && !e.1.is_nan()) {
+                h[0] = e;
+                if k > 1 && !down(&mut h, 0) {
+                    up(&mut h, 0);
+                }
+            }
+        }
+    }
+    h
+}
+
+/// FNV-1a over a label set (names and values with separators): a hash that is
+/// the same in every process, for `limit_ratio`.
+fn fnv1a_labels(l: &Labels) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    for x in l.iter() {
+        x.name.bytes().for_each(&mut eat);
+        eat(0xff);
+        x.value.bytes().for_each(&mut eat);
+        eat(0xff);
+    }
+    h
+}
+
 /// Natural ordering: runs of digits compare by numeric value, the rest bytewise.
 fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
@@ -320,7 +407,8 @@ fn name_arc(labels: &Labels) -> Option<&std::sync::Arc<str>> {
 struct Grouper<'a> {
     names: &'a [String],
     without: bool,
-    cache: Vec<(usize, bool)>,
+    /// Direct-mapped cache: slot by pointer bits, (pointer, decision).
+    cache: [(usize, bool); 64],
 }
 
 impl<'a> Grouper<'a> {
@@ -328,18 +416,17 @@ impl<'a> Grouper<'a> {
         Grouper {
             names,
             without,
-            cache: Vec::new(),
+            cache: [(0, false); 64],
         }
     }
 
     #[inline]
     fn keep(&mut self, l: &Label) -> bool {
         let p = std::sync::Arc::as_ptr(&l.name) as *const u8 as usize;
-        let use_cache = self.cache.len() < 16;
-        if use_cache {
-            if let Some(&(_, k)) = self.cache.iter().find(|(q, _)| *q == p) {
-                return k;
-            }
+        let slot = (p >> 4) % 64;
+        let (q, k) = self.cache[slot];
+        if q == p && p != 0 {
+            return k;
         }
         let listed = self.names.iter().any(|n| **n == *l.name);
         let k = if self.without {
@@ -347,10 +434,7 @@ impl<'a> Grouper<'a> {
         } else {
             listed
         };
-        // Names not interned: the cache fills up and is then bypassed.
-        if use_cache {
-            self.cache.push((p, k));
-        }
+        self.cache[slot] = (p, k);
         k
     }
 
@@ -469,7 +553,7 @@ impl Ctx<'_> {
 
     /// Final name cleanup (delayed mode) plus the duplicate-labelset check.
     fn finalize_names(&self, series: Vec<Series>) -> Result<Vec<Series>> {
-        if !self.opts.delayed_name_removal || !series.iter().any(|s| s.drop_name) {
+        if !series.iter().any(|s| s.drop_name) {
             return Ok(series);
         }
         let out: Vec<Series> = series
@@ -547,7 +631,7 @@ impl Ctx<'_> {
                         let w: Vec<Sample> = s
                             .samples
                             .iter()
-                            .filter(|x| x.t > t_end - rs.range && x.t <= t_end)
+                            .filter(|x| x.t > t_end.saturating_sub(rs.range) && x.t <= t_end)
                             .copied()
                             .collect();
                         (!w.is_empty()).then_some(RawSeries {
@@ -612,7 +696,7 @@ impl Ctx<'_> {
             };
             // Only steps whose lookback window can reach the series' samples.
             let i0 = refs.partition_point(|&r| r < first.t);
-            let i1 = refs.partition_point(|&r| r - lb < last.t);
+            let i1 = refs.partition_point(|&r| r.saturating_sub(lb) < last.t);
             for (i, &r) in refs.iter().enumerate().take(i1).skip(i0) {
                 while j < s.samples.len() && s.samples[j].t <= r {
                     j += 1;
@@ -621,7 +705,7 @@ impl Ctx<'_> {
                     continue;
                 }
                 let last = s.samples[j - 1];
-                if last.t > r - lb && !is_stale_nan(last.v) {
+                if last.t > r.saturating_sub(lb) && !is_stale_nan(last.v) {
                     let v = if timestamps {
                         last.t as f64 / 1000.0
                     } else {
@@ -701,7 +785,7 @@ impl Ctx<'_> {
                 ends,
             });
         }
-        let n_inner = ((last - first) / step) as u64 + 1;
+        let n_inner = (last.checked_sub(first).unwrap_or(i64::MAX) / step) as u64 + 1;
         if n_inner > self.opts.max_samples as u64 {
             return Err(QueryError::new(
                 QueryErrorKind::TooManySamples,
@@ -947,6 +1031,13 @@ impl Ctx<'_> {
                     })
                     .collect();
                 let desc = name == "sort_by_label_desc";
+                if !self.instant {
+                    self.warn(format!(
+                        "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
+                        self.pos(span)
+                    ));
+                    return Ok(V::Vector(s));
+                }
                 s.sort_by(|a, b| {
                     let mut ord = std::cmp::Ordering::Equal;
                     for n in &names {
@@ -997,7 +1088,13 @@ impl Ctx<'_> {
                 for s in &rs.series {
                     let (mut lo, mut hi) = (0usize, 0usize);
                     for (i, &end) in rs.ends.iter().enumerate() {
-                        let (a, b) = window(&s.samples, end - rs.range, end, &mut lo, &mut hi);
+                        let (a, b) = window(
+                            &s.samples,
+                            end.saturating_sub(rs.range),
+                            end,
+                            &mut lo,
+                            &mut hi,
+                        );
                         if b > a {
                             has[i] = true;
                         }
@@ -1534,11 +1631,13 @@ impl Ctx<'_> {
             };
             // Only steps whose window can reach the series' samples.
             let i0 = rs.ends.partition_point(|&e| e < first.t);
-            let i1 = rs.ends.partition_point(|&e| e - range < last.t);
+            let i1 = rs
+                .ends
+                .partition_point(|&e| e.saturating_sub(range) < last.t);
             let (mut lo, mut hi) = (0usize, 0usize);
             for i in i0..i1.max(i0) {
                 let end = rs.ends[i];
-                let start = end - range;
+                let start = end.saturating_sub(range);
                 let (a, b) = window(&s.samples, start, end, &mut lo, &mut hi);
                 let w = &s.samples[a..b];
                 window_samples[i] += w.len();
@@ -1579,6 +1678,7 @@ impl Ctx<'_> {
                         let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
                         Some(f::quantile(q, &mut scratch))
                     }
+                    RangeFn::MadOverTime if w.iter().any(|x| x.v.is_nan()) => Some(f64::NAN),
                     RangeFn::MadOverTime => {
                         scratch.clear();
                         scratch.extend(vals());
@@ -1682,6 +1782,42 @@ impl Ctx<'_> {
                     _ => return Err(QueryError::exec("topk parameter must be a scalar")),
                 };
                 self.aggregate_k(a, input, &ks, g)
+            }
+            AggregateOp::LimitRatio => {
+                let ratios = match param {
+                    Some(V::Scalar(r)) => r,
+                    _ => return Err(QueryError::exec("limit_ratio parameter must be a scalar")),
+                };
+                let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
+                let mut rs = Vec::with_capacity(ratios.len());
+                for &r in &ratios {
+                    if r.is_nan() {
+                        return Err(QueryError::exec("Ratio value is NaN"));
+                    }
+                    let capped = r.clamp(-1.0, 1.0);
+                    if capped != r {
+                        self.warn(format!(
+                            "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {} {}",
+                            promlite_model::format_go_g(r),
+                            promlite_model::format_go_g(capped),
+                            self.pos(span)
+                        ));
+                    }
+                    rs.push(capped);
+                }
+                let out = input
+                    .into_iter()
+                    .filter_map(|mut s| {
+                        // A deterministic position of the series in [0, 1].
+                        let offset = fnv1a_labels(&s.labels) as f64 / u64::MAX as f64;
+                        s.pts.retain(|p| {
+                            let r = rs[p.0 as usize];
+                            (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r)
+                        });
+                        (!s.pts.is_empty()).then_some(s)
+                    })
+                    .collect();
+                Ok(V::Vector(out))
             }
             AggregateOp::CountValues => {
                 let lname = match param {
@@ -1909,6 +2045,10 @@ impl Ctx<'_> {
             for &grp in &order {
                 let b = &mut buckets[grp as usize];
                 if a.op != AggregateOp::Limitk {
+                    // Prometheus's selection: a bounded heap fed in input order
+                    // (decides which of equal values win), then sorted for output.
+                    let kept = go_heap_select(b, k, top);
+                    *b = kept;
                     b.sort_by(|x, y| match (x.1.is_nan(), y.1.is_nan()) {
                         (true, true) => std::cmp::Ordering::Equal,
                         (true, false) => std::cmp::Ordering::Greater,

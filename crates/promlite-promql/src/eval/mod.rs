@@ -21,6 +21,17 @@
 //! assert!(json.starts_with(r#"{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[600,"#));
 //! ```
 //!
+//! Annotations (in [`QueryResult::warnings`] / [`QueryResult::infos`], never
+//! errors) use Prometheus 3's texts where Prometheus has them, with the
+//! `(line:col)` position of the argument: `rate`/`increase` over a metric whose
+//! name does not look like a counter and whose type the store does not know
+//! (info, Prometheus's text); `rate`/`increase`/`irate` over a family the store
+//! declares as gauge (warning; Prometheus cannot know this); `histogram_quantile`
+//! with buckets fixed for monotonicity (info, Prometheus's text), without a
+//! `+Inf` bucket (warning), with a malformed `le` (warning, Prometheus's text);
+//! quantile/ratio parameters out of range and `sort` in range queries
+//! (warnings, Prometheus's texts).
+//!
 //! Design: every node is evaluated once for all steps of a query. Vectors are
 //! series-major (each series holds the steps where it has a value); range
 //! functions slide a window over each series' samples; aggregations hash each
@@ -404,3 +415,9 @@ impl fmt::Display for QueryError {
 }
 
 impl std::error::Error for QueryError {}
+
+impl From<crate::parser::errors::ParseError> for QueryError {
+    fn from(e: crate::parser::errors::ParseError) -> Self {
+        QueryError::from_parse(e)
+    }
+}

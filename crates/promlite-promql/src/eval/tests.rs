@@ -938,3 +938,60 @@ fn fused_histogram_quantile_matches_two_step_evaluation() {
     };
     assert_eq!(norm(&a.value), norm(&b.value));
 }
+
+#[test]
+fn extreme_times_do_not_overflow() {
+    let s = counters();
+    for t in [i64::MIN, i64::MAX, i64::MIN + 1, i64::MAX - 1] {
+        for q in [
+            "http_requests_total",
+            "rate(http_requests_total[5m])",
+            "http_requests_total[5m]",
+            "max_over_time(http_requests_total[5m:1m])",
+            "time()",
+        ] {
+            let _ = engine().instant_query(&s, q, t);
+        }
+    }
+}
+
+#[test]
+fn topk_ties_follow_prometheus_heap() {
+    // Input order a=1, b=1, c=3, d=1 and k=2. Go's heap (as Prometheus uses it):
+    // push a, push b → [a, b]; c beats root a → [c, b], sift down swaps → [b, c];
+    // d does not beat root b (1 < 1 is false). Kept: b and c (a stable sort would
+    // keep c and a).
+    let s = store(&[
+        (&[("__name__", "m"), ("x", "a")], 0, 60_000, &[1.0]),
+        (&[("__name__", "m"), ("x", "b")], 0, 60_000, &[1.0]),
+        (&[("__name__", "m"), ("x", "c")], 0, 60_000, &[3.0]),
+        (&[("__name__", "m"), ("x", "d")], 0, 60_000, &[1.0]),
+    ]);
+    assert_eq!(
+        vector(&q(&s, "topk(2, m)", 0.0)),
+        vec![
+            ("m{x=\"c\"}".to_string(), 3.0),
+            ("m{x=\"b\"}".to_string(), 1.0)
+        ]
+    );
+    // bottomk(1) over 1,1,3,1: the first 1 stays (later equal values never win).
+    assert_eq!(
+        vector(&q(&s, "bottomk(1, m)", 0.0)),
+        vec![("m{x=\"a\"}".to_string(), 1.0)]
+    );
+}
+
+#[test]
+fn matrix_and_string_serialize_like_prometheus_api() {
+    let s = store(&[(&[("__name__", "m")], 0, 1_500, &[1.0, f64::INFINITY])]);
+    let r = engine().range_query(&s, "m", 0, 1_500, 1_500).unwrap();
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"resultType":"matrix","result":[{"metric":{"__name__":"m"},"values":[[0,"1"],[1.5,"+Inf"]]}]}"#
+    );
+    let r = engine().instant_query(&s, "\"hi\"", 3_000).unwrap();
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"resultType":"string","result":[3,"hi"]}"#
+    );
+}
