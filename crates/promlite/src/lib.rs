@@ -16,3 +16,8 @@ pub use promlite_store as store;
 
 pub mod dashboard;
 pub mod sim;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
