@@ -37,7 +37,9 @@
 //!   id. A hit costs no label parsing, sorting, hashing of labels or
 //!   allocation; since targets list their series in the same order every time,
 //!   the entry at the same position of the previous scrape is tried (one
-//!   `memcmp`) before hashing.
+//!   `memcmp`) before hashing. For text bodies, a line of a cached series
+//!   with a plain decimal value is staged without running the full parser at
+//!   all; every other line goes through `promlite-expfmt` (see `lean.rs`).
 //! * **Interning and postings.** Each distinct label string is stored once;
 //!   each (name, value) pair has a postings list of sorted series ids. All four
 //!   matcher kinds are answered from postings; regex matchers are run once per
@@ -64,11 +66,12 @@
 //! lock (parsing, cache lookups, validation: readers run in parallel), then
 //! *committed* in batches of 16,384 samples, taking the write lock once per
 //! batch, so a reader waits for at most one batch, never for a whole scrape.
-//! Readers still see a scrape all-or-nothing: every sample appended by the
-//! running commit is stamped with its generation, and `select` hides a series'
-//! newest sample while that generation is being committed. (Ring eviction is
-//! not hidden: during a commit a reader may already miss the oldest sample of
-//! a full ring.) Timestamped loads ([`Store::ingest_timestamped`],
+//! Readers still see a scrape all-or-nothing: while a commit runs, the store
+//! records its (target clock, scrape sequence number) and the few series
+//! getting samples with explicit timestamps, and `select` hides a series'
+//! newest sample when it belongs to that commit. (Ring eviction is not
+//! hidden: during a commit a reader may already miss the oldest sample of a
+//! full ring.) Timestamped loads ([`Store::ingest_timestamped`],
 //! [`Store::append_batch`]) hold the write lock for the whole batch.
 //!
 //! # Crate features
