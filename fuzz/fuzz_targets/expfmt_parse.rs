@@ -4,8 +4,10 @@
 //! after the first error; in tolerant mode it must make progress (one event per line at
 //! most, plus the final EOF error).
 //!
-//! Seed corpus: `mkdir -p corpus/expfmt_parse && cp ../../shared/fixtures/real/*.prom corpus/expfmt_parse/`
-//! (run from fuzz/), then `RUSTC_BOOTSTRAP=1 cargo fuzz run expfmt_parse -- -max_total_time=600`.
+//! Seed corpus (from fuzz/; the fixtures cut into 40-line pieces, since whole 3 MB files
+//! make each run slow; corpus/ is not committed):
+//! `mkdir -p corpus/expfmt_parse && for f in ../../shared/fixtures/real/*.prom; do split -l 40 -a 4 "$f" "corpus/expfmt_parse/$(basename "$f" .prom)-"; done`
+//! then `RUSTC_BOOTSTRAP=1 cargo fuzz run expfmt_parse -- -max_total_time=600 -max_len=8192`.
 use libfuzzer_sys::fuzz_target;
 use promlite::expfmt::{Event, Format, Mode, Parser};
 
