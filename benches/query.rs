@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_main, BenchmarkId, Criterion};
 use promlite::expfmt::Format;
 use promlite::promql::{Engine, EngineOptions, Value};
 use promlite::store::{Store, StoreConfig, Target};
@@ -129,5 +129,10 @@ fn bench_query(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_query);
+// criterion_group! defines an undocumented pub fn.
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::bench_query);
+}
+use group::benches;
 criterion_main!(benches);

@@ -123,6 +123,57 @@ impl Inner {
     }
 
     /// The labels of a series.
+    /// Decodes the samples in `[mint, maxt]` of the series `ids`, skipping series with
+    /// none; fails once more than `limit` samples are collected. Returns the series and
+    /// the number of samples.
+    pub(crate) fn collect_series(
+        &self,
+        ids: &[u32],
+        mint: i64,
+        maxt: i64,
+        limit: usize,
+    ) -> Result<(Vec<SeriesSamples>, usize), SelectError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut total = 0usize;
+        for &sid in ids {
+            let Some(Some(s)) = self.series.get(sid as usize) else {
+                continue;
+            };
+            let last_t = self.last_t(s);
+            if last_t < mint || s.ring.len() == 0 {
+                continue;
+            }
+            let pending = self.is_pending(sid, s);
+            let mut samples = Vec::with_capacity(s.ring.len());
+            s.ring.for_each(|c, i, v| {
+                if let Some(t) = self.clocks.t_of(c, i) {
+                    if t >= mint && t <= maxt {
+                        samples.push(Sample { t, v });
+                    }
+                }
+            });
+            if pending && samples.last().is_some_and(|x| x.t == last_t) {
+                samples.pop();
+            }
+            if samples.is_empty() {
+                continue;
+            }
+            if samples.capacity() > 2 * samples.len() + 8 {
+                // The window held far fewer samples than the ring: give the slack back.
+                samples.shrink_to_fit();
+            }
+            total += samples.len();
+            if total > limit {
+                return Err(SelectError::TooManySamples { limit });
+            }
+            out.push(SeriesSamples {
+                labels: self.labels_of(s),
+                samples,
+            });
+        }
+        Ok((out, total))
+    }
+
     pub(crate) fn labels_of(&self, s: &Series) -> Labels {
         self.index.labels(self.pairs_of(s))
     }
@@ -662,42 +713,10 @@ impl Queryable for Store {
     ) -> Result<Vec<SeriesSamples>, SelectError> {
         let inner = self.read();
         let ids = inner.index.select(matchers, || inner.live_ids());
-        let mut out = Vec::new();
-        let mut total = 0usize;
         let limit = self.cfg.limits.max_query_samples;
-        for sid in ids {
-            let Some(Some(s)) = inner.series.get(sid as usize) else {
-                continue;
-            };
-            let last_t = inner.last_t(s);
-            if last_t < mint || s.ring.len() == 0 {
-                continue;
-            }
-            let pending = inner.is_pending(sid, s);
-            let mut samples = Vec::new();
-            s.ring.for_each(|c, i, v| {
-                if let Some(t) = inner.clocks.t_of(c, i) {
-                    if t >= mint && t <= maxt {
-                        samples.push(Sample { t, v });
-                    }
-                }
-            });
-            if pending && samples.last().is_some_and(|x| x.t == last_t) {
-                samples.pop();
-            }
-            if samples.is_empty() {
-                continue;
-            }
-            total += samples.len();
-            if total > limit {
-                return Err(SelectError::TooManySamples { limit });
-            }
-            out.push(SeriesSamples {
-                labels: inner.labels_of(s),
-                samples,
-            });
-        }
-        Ok(out)
+        inner
+            .collect_series(&ids, mint, maxt, limit)
+            .map(|(v, _)| v)
     }
 
     fn metric_type(&self, metric_name: &str) -> Option<MetricType> {
