@@ -1215,7 +1215,7 @@ impl Ctx<'_> {
                 "invalid regular expression in label_replace(): {re_text}"
             ))
         })?;
-        if dst.is_empty() {
+        if dst.is_empty() || !self.literal_is_utf8(&args[1]) {
             return Err(QueryError::exec(format!(
                 "invalid destination label name in label_replace(): {dst}"
             )));
@@ -1238,6 +1238,18 @@ impl Ctx<'_> {
         Ok(V::Vector(merge_same_labels(out)?))
     }
 
+    /// False when the string literal `e` was written with escapes that make it invalid
+    /// UTF-8 (`"\xff"`): Prometheus keeps the raw bytes and its label-name check
+    /// (UTF-8 validity in 3.x) rejects them; our lexer had to convert them lossily, so
+    /// the check re-reads the literal's source text.
+    fn literal_is_utf8(&self, e: &Expr) -> bool {
+        let e = unwrap_parens(e);
+        match self.query.get(e.span.start..e.span.end) {
+            Some(text) => crate::parser::lexer::quoted_literal_is_utf8(text),
+            None => true,
+        }
+    }
+
     fn label_join(&mut self, args: &[Expr], g: Grid) -> Result<V> {
         let s = self.eval_vector(&args[0], g)?;
         let strarg = |e: &Expr| match &unwrap_parens(e).kind {
@@ -1247,7 +1259,7 @@ impl Ctx<'_> {
         let dst = strarg(&args[1]);
         let sep = strarg(&args[2]);
         let srcs: Vec<String> = args[3..].iter().map(strarg).collect();
-        if dst.is_empty() {
+        if dst.is_empty() || !self.literal_is_utf8(&args[1]) {
             return Err(QueryError::exec(format!(
                 "invalid destination label name in label_join(): {dst}"
             )));

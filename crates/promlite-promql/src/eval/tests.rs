@@ -995,3 +995,39 @@ fn matrix_and_string_serialize_like_prometheus_api() {
         r#"{"resultType":"string","result":[3,"hi"]}"#
     );
 }
+
+/// Regression (functions.test:523): `"\xff"` unquotes to the raw byte 0xFF, which is not
+/// UTF-8, so Prometheus rejects it as a label_replace/label_join destination; valid
+/// escapes of the same character (`"\u00ff"`, `"\303\277"`) still work.
+#[test]
+fn label_replace_rejects_invalid_utf8_destination() {
+    let s = store(&[(&[("__name__", "m"), ("src", "a")], 0, 60_000, &[1.0])]);
+    for query in [
+        r#"label_replace(m, "\xff", "", "src", "(.*)")"#,
+        r#"label_replace(m, ("\377"), "x", "src", "(.*)")"#,
+        r#"label_join(m, "\xff", ",", "src")"#,
+    ] {
+        let e = qerr(&s, query, 0.0);
+        assert!(
+            e.to_string()
+                .contains("invalid destination label name in label_"),
+            "{query}: {e}"
+        );
+    }
+    assert_vec(
+        &q(
+            &s,
+            r#"label_replace(m, "\u00ff", "$1", "src", "(.*)")"#,
+            0.0,
+        ),
+        &[("m{src=\"a\", ÿ=\"a\"}", 1.0)],
+    );
+    assert_vec(
+        &q(
+            &s,
+            r#"label_replace(m, "\303\277", "$1", "src", "(.*)")"#,
+            0.0,
+        ),
+        &[("m{src=\"a\", ÿ=\"a\"}", 1.0)],
+    );
+}
