@@ -866,6 +866,33 @@ impl Ctx<'_> {
                 (self.qend - self.qstart) as f64 / 1000.0;
                 g.n
             ])),
+            // Go's math.Min/math.Max: NaN wins, and -0 is below +0.
+            "min_of" | "max_of" => {
+                let a = self.eval_scalar(&args[0], g)?;
+                let b = self.eval_scalar(&args[1], g)?;
+                let min = name == "min_of";
+                Ok(V::Scalar(
+                    a.iter()
+                        .zip(&b)
+                        .map(|(&x, &y)| {
+                            if x.is_nan() || y.is_nan() {
+                                f64::NAN
+                            } else if x == y {
+                                // Equal values differ at most in the sign of zero.
+                                if min == x.is_sign_negative() {
+                                    x
+                                } else {
+                                    y
+                                }
+                            } else if min {
+                                x.min(y)
+                            } else {
+                                x.max(y)
+                            }
+                        })
+                        .collect(),
+                ))
+            }
             "vector" => {
                 let vals = self.eval_scalar(&args[0], g)?;
                 Ok(V::Vector(vec![Series {

@@ -1031,3 +1031,28 @@ fn label_replace_rejects_invalid_utf8_destination() {
         &[("m{src=\"a\", ÿ=\"a\"}", 1.0)],
     );
 }
+
+/// `min_of`/`max_of` follow Go's math.Min/math.Max (documented: Min(x, NaN) = NaN,
+/// Min(-0, ±0) = -0, Max(+0, ±0) = +0); `start()`/`end()`/`range()`/`step()` are the
+/// query's parameters in seconds, 0 for `step()`/`range()` of an instant query
+/// (upstream functions.test:2101-2106).
+#[test]
+fn scalar_query_context_functions() {
+    let s = store(&[]);
+    let scalar = |q: &str| match qx(&s, q, 100.0).unwrap().value {
+        Value::Scalar { v, .. } => v,
+        other => panic!("{q}: {other:?}"),
+    };
+    assert_eq!(scalar("min_of(3, 5)"), 3.0);
+    assert_eq!(scalar("max_of(3, -5)"), 3.0);
+    assert!(scalar("min_of(NaN, 1)").is_nan());
+    assert!(scalar("max_of(1, NaN)").is_nan());
+    assert!(scalar("min_of(0, -0)").is_sign_negative());
+    assert!(scalar("min_of(-0, 0)").is_sign_negative());
+    assert!(scalar("max_of(-0, 0)").is_sign_positive());
+    assert!(scalar("max_of(0, -0)").is_sign_positive());
+    assert_eq!(scalar("start()"), 100.0);
+    assert_eq!(scalar("end()"), 100.0);
+    assert_eq!(scalar("step()"), 0.0);
+    assert_eq!(scalar("range()"), 0.0);
+}
