@@ -330,9 +330,11 @@ impl Gen<'_> {
         let choice = if depth == 0 {
             self.rng.below(3)
         } else {
-            self.rng.below(12)
+            self.rng.below(14)
         };
         match choice {
+            12 => self.extra(depth - 1),
+            13 => format!("-({})", self.vector(depth - 1)),
             0 => format!("{}{}", self.gauge(), self.offset()),
             1 | 2 => self.range_fn(),
             3 | 4 => self.aggregation(depth - 1),
@@ -478,10 +480,81 @@ impl Gen<'_> {
         }
     }
 
+    /// Less common functions and modifiers.
+    fn extra(&mut self, depth: u32) -> String {
+        match self.rng.below(16) {
+            0 => format!("{} @ {}", self.gauge(), self.at_time()),
+            1 => format!(
+                "rate({}[2m] @ {}{})",
+                self.counter(),
+                self.at_time(),
+                self.offset()
+            ),
+            2 => format!("absent_over_time({}[1m])", self.gauge()),
+            3 => format!(
+                "label_join({}, \"tag\", \"/\", \"job\", \"instance\")",
+                self.vector(depth)
+            ),
+            4 => format!("vector({})", self.scalar()),
+            5 => {
+                let f = self
+                    .rng
+                    .pick(&["sin", "cos", "tanh", "deg", "rad", "asinh", "atan"]);
+                format!("{f}({})", self.vector(depth))
+            }
+            6 => {
+                let f = self
+                    .rng
+                    .pick(&["minute", "hour", "day_of_week", "day_of_month", "month"]);
+                format!("{f}(fz_mem{})", self.matchers())
+            }
+            7 => format!("round({}, 0.5)", self.vector(depth)),
+            8 => format!("clamp({}, 5, -5)", self.vector(depth)),
+            9 => format!(
+                "histogram_quantile({}, sum by (le) (rate(fz_latency_seconds_bucket[5m])))",
+                self.rng.pick(&["-0.5", "1.5", "NaN"])
+            ),
+            10 => format!(
+                "quantile({}, {})",
+                self.rng.pick(&["-1", "2", "NaN"]),
+                self.vector(depth)
+            ),
+            11 => format!("last_over_time(({})[3m:45s] offset 1m)", self.vector(depth)),
+            12 => format!("timestamp({} offset 30s)", self.gauge()),
+            13 => format!(
+                "({}) {} bool ({})",
+                self.vector(depth),
+                self.rng.pick(&[">", "<", "==", "!="]),
+                self.vector(depth)
+            ),
+            14 => format!("sort_desc({})", self.vector(depth)),
+            _ => format!(
+                "{} unless on (instance) {}",
+                self.vector(depth),
+                self.vector(depth)
+            ),
+        }
+    }
+
+    /// An `@` time: whole or half seconds, inside or outside the data, or `end()`/`start()`.
+    fn at_time(&mut self) -> String {
+        match self.rng.below(4) {
+            0 => "end()".into(),
+            1 => "start()".into(),
+            _ => format!("{}.5", (T0 + 300_000) / 1000 + self.rng.below(700) as i64),
+        }
+    }
+
     fn query(&mut self) -> String {
         match self.rng.below(20) {
             0 => format!("absent({})", self.gauge()),
             1 => self.scalar(),
+            2 => format!(
+                "{} {} bool {}",
+                self.scalar(),
+                self.rng.pick(&["<", ">="]),
+                self.scalar()
+            ),
             _ => self.vector(3),
         }
     }
