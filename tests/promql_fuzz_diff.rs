@@ -131,8 +131,16 @@ fn generate_data(rng: &mut Rng) -> String {
             let name = labels_text("fz_temp", &[("job", job), ("instance", inst)]);
             for t in scrape_times(rng, 0.06).into_iter().flatten() {
                 v += rng.unit() * 10.0 - 5.0;
-                let x = if rng.chance(0.05) { f64::NAN } else { v };
-                out += &format!("{name} {} {t}\n", fmt_val(x));
+                // Staleness markers (the oracle then ingests through remote write,
+                // the only path that keeps them).
+                let x = if rng.chance(0.05) {
+                    "NaN".to_string()
+                } else if rng.chance(0.03) {
+                    "stale".to_string()
+                } else {
+                    fmt_val(v)
+                };
+                out += &format!("{name} {x} {t}\n");
             }
             let mut m = 1e6 + rng.below(1_000_000) as f64;
             let name = labels_text("fz_mem", &[("job", job), ("instance", inst)]);
