@@ -9,6 +9,7 @@
 //! `PROMLITE_FUZZ_SEEDS=1-50 cargo test -p promlite-cli --test promlite-tests promql_fuzz_diff -- --nocapture`.
 //! `PROMLITE_FUZZ_QUERIES=N` changes the number of queries per seed (one oracle batch
 //! per seed; the oracle costs about 0.5-1 s to start, so batches are large).
+//! `PROMLITE_FUZZ_KEEP=1` keeps the data files and batches (always kept on failure).
 //!
 //! The data: counters with resets and missing scrapes, gauges with NaN, a classic
 //! histogram (`le` buckets, `_sum`, `_count`), each series on its own phase with
@@ -25,7 +26,7 @@ use crate::common::{oracle_available, promlite_bin, shared_dir};
 use crate::promql_diff::{compare, points, run_lines, secs};
 
 /// Seeds run by default (CI). Each is one data file and one batch.
-const CI_SEEDS: [u64; 4] = [1, 2, 3, 4];
+const CI_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 /// Queries per seed unless `PROMLITE_FUZZ_QUERIES` says otherwise.
 const QUERIES_PER_SEED: usize = 150;
 /// First scrape slot, unix ms.
@@ -490,7 +491,32 @@ impl Gen<'_> {
 
     /// Less common functions and modifiers.
     fn extra(&mut self, depth: u32) -> String {
-        match self.rng.below(16) {
+        match self.rng.below(20) {
+            16 => format!(
+                "{{__name__=~\"fz_(temp|mem)\"{}}}",
+                self.matchers()
+                    .trim_start_matches('{')
+                    .trim_end_matches('}')
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(|m| format!(",{m}"))
+                    .collect::<String>()
+            ),
+            17 => format!(
+                "rate(fz_requests_total[5m]) * on (job, instance) group_left ({}) {}",
+                self.rng.pick(&["", "extra"]),
+                "label_replace(fz_mem, \"extra\", \"$1\", \"instance\", \"(.*)\")"
+            ),
+            18 => format!(
+                "count_values{} (\"bucket\", floor({} / 10))",
+                self.grouping(),
+                self.gauge()
+            ),
+            19 => format!(
+                "sum by (__name__) ({{__name__=~\"fz_(temp|mem)\"}}) {} on () group_left {}",
+                self.rng.pick(&["+", "/", ">"]),
+                "count(fz_mem)"
+            ),
             0 => format!("{} @ {}", self.gauge(), self.at_time()),
             1 => format!(
                 "rate({}[2m] @ {}{})",
@@ -695,7 +721,7 @@ fn fuzz_matches_prometheus() {
             }
         }
     }
-    if failures.is_empty() {
+    if failures.is_empty() && std::env::var_os("PROMLITE_FUZZ_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
         eprintln!(
