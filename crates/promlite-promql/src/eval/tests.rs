@@ -1056,3 +1056,25 @@ fn scalar_query_context_functions() {
     assert_eq!(scalar("step()"), 0.0);
     assert_eq!(scalar("range()"), 0.0);
 }
+
+/// Found by tests/promql_fuzz_diff.rs (seed 5, `(fz_temp offset -45s) atan2 6`): Prometheus
+/// 2.42 keeps `__name__` on `atan2` results (measured with prom-oracle: `trigy atan2
+/// trigx` gives `{__name__="trigy"}`), 3.x drops it like the other arithmetic operators
+/// (upstream operators.test:530 expects `{} 0.4636476090008061`). We follow 3.x, for
+/// vector/vector and vector/scalar alike.
+#[test]
+fn atan2_drops_metric_name_like_3x() {
+    let s = store(&[
+        (&[("__name__", "trigy")], 0, 60_000, &[10.0]),
+        (&[("__name__", "trigx")], 0, 60_000, &[20.0]),
+    ]);
+    // atan(10/20) and atan(10/2), by hand: 0.46364760900080611, 1.3734007669450159.
+    assert_vec(
+        &q(&s, "trigy atan2 trigx", 60.0),
+        &[("{}", 0.463_647_609_000_806_1)],
+    );
+    assert_vec(
+        &q(&s, "trigy atan2 2", 60.0),
+        &[("{}", 1.373_400_766_945_016)],
+    );
+}
