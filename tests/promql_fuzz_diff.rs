@@ -553,7 +553,18 @@ impl Gen<'_> {
                 self.rng.pick(&["-1", "2", "NaN"]),
                 self.vector(depth)
             ),
-            11 => format!("last_over_time(({})[3m:45s] offset 1m)", self.vector(depth)),
+            11 => {
+                // No subquery inside this one (§14.3): the inner subquery then runs at
+                // the outer one's whole-second steps u = 45 s * k, and its grid start
+                // u - 5m falls on its own 30 s step for every even k, which 2.42
+                // includes and 3.x does not (seeds 184, 198, 289 of the first long run:
+                // `last_over_time((max_over_time(rate(x[1m])[5m:30s]))[3m:45s] offset 1m)`).
+                let mut inner = self.vector(depth);
+                if inner.contains("m:") {
+                    inner = self.gauge();
+                }
+                format!("last_over_time(({inner})[3m:45s] offset 1m)")
+            }
             12 => format!("timestamp({} offset 30s)", self.gauge()),
             13 => format!(
                 "({}) {} bool ({})",
