@@ -9,6 +9,7 @@ mod compliance;
 mod expfmt;
 mod fuzz_regressions;
 mod promql_diff;
+mod promql_fuzz_diff;
 mod promql_parse;
 mod promqltest;
 mod store;

@@ -144,7 +144,7 @@ fn off_edge(times: &BTreeSet<i64>, mut t: i64, step: i64, n: i64) -> i64 {
     t
 }
 
-fn secs(ms: i64) -> Value {
+pub(crate) fn secs(ms: i64) -> Value {
     if ms % 1000 == 0 {
         json!(ms / 1000)
     } else {
@@ -211,7 +211,7 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 /// (timestamp, value) points of one result series.
-fn points(s: &Value) -> Vec<(f64, f64)> {
+pub(crate) fn points(s: &Value) -> Vec<(f64, f64)> {
     let one = |p: &Value| (p[0].as_f64().unwrap_or(f64::NAN), num(&p[1]));
     if let Some(vs) = s.get("values").and_then(Value::as_array) {
         vs.iter().map(one).collect()
@@ -222,7 +222,7 @@ fn points(s: &Value) -> Vec<(f64, f64)> {
     }
 }
 
-fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
+pub(crate) fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
     let st_o = ours["status"].as_str().unwrap_or("?");
     let st_t = theirs["status"].as_str().unwrap_or("?");
     if st_o != st_t {
@@ -319,7 +319,7 @@ fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn run_lines(cmd: &mut Command, what: &str) -> Vec<Value> {
+pub(crate) fn run_lines(cmd: &mut Command, what: &str) -> Vec<Value> {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),

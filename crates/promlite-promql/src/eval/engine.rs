@@ -866,6 +866,33 @@ impl Ctx<'_> {
                 (self.qend - self.qstart) as f64 / 1000.0;
                 g.n
             ])),
+            // Go's math.Min/math.Max: NaN wins, and -0 is below +0.
+            "min_of" | "max_of" => {
+                let a = self.eval_scalar(&args[0], g)?;
+                let b = self.eval_scalar(&args[1], g)?;
+                let min = name == "min_of";
+                Ok(V::Scalar(
+                    a.iter()
+                        .zip(&b)
+                        .map(|(&x, &y)| {
+                            if x.is_nan() || y.is_nan() {
+                                f64::NAN
+                            } else if x == y {
+                                // Equal values differ at most in the sign of zero.
+                                if min == x.is_sign_negative() {
+                                    x
+                                } else {
+                                    y
+                                }
+                            } else if min {
+                                x.min(y)
+                            } else {
+                                x.max(y)
+                            }
+                        })
+                        .collect(),
+                ))
+            }
             "vector" => {
                 let vals = self.eval_scalar(&args[0], g)?;
                 Ok(V::Vector(vec![Series {
@@ -1215,7 +1242,7 @@ impl Ctx<'_> {
                 "invalid regular expression in label_replace(): {re_text}"
             ))
         })?;
-        if dst.is_empty() {
+        if dst.is_empty() || !self.literal_is_utf8(&args[1]) {
             return Err(QueryError::exec(format!(
                 "invalid destination label name in label_replace(): {dst}"
             )));
@@ -1238,6 +1265,18 @@ impl Ctx<'_> {
         Ok(V::Vector(merge_same_labels(out)?))
     }
 
+    /// False when the string literal `e` was written with escapes that make it invalid
+    /// UTF-8 (`"\xff"`): Prometheus keeps the raw bytes and its label-name check
+    /// (UTF-8 validity in 3.x) rejects them; our lexer had to convert them lossily, so
+    /// the check re-reads the literal's source text.
+    fn literal_is_utf8(&self, e: &Expr) -> bool {
+        let e = unwrap_parens(e);
+        match self.query.get(e.span.start..e.span.end) {
+            Some(text) => crate::parser::lexer::quoted_literal_is_utf8(text),
+            None => true,
+        }
+    }
+
     fn label_join(&mut self, args: &[Expr], g: Grid) -> Result<V> {
         let s = self.eval_vector(&args[0], g)?;
         let strarg = |e: &Expr| match &unwrap_parens(e).kind {
@@ -1247,7 +1286,7 @@ impl Ctx<'_> {
         let dst = strarg(&args[1]);
         let sep = strarg(&args[2]);
         let srcs: Vec<String> = args[3..].iter().map(strarg).collect();
-        if dst.is_empty() {
+        if dst.is_empty() || !self.literal_is_utf8(&args[1]) {
             return Err(QueryError::exec(format!(
                 "invalid destination label name in label_join(): {dst}"
             )));

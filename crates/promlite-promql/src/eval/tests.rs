@@ -995,3 +995,86 @@ fn matrix_and_string_serialize_like_prometheus_api() {
         r#"{"resultType":"string","result":[3,"hi"]}"#
     );
 }
+
+/// Regression (functions.test:523): `"\xff"` unquotes to the raw byte 0xFF, which is not
+/// UTF-8, so Prometheus rejects it as a label_replace/label_join destination; valid
+/// escapes of the same character (`"\u00ff"`, `"\303\277"`) still work.
+#[test]
+fn label_replace_rejects_invalid_utf8_destination() {
+    let s = store(&[(&[("__name__", "m"), ("src", "a")], 0, 60_000, &[1.0])]);
+    for query in [
+        r#"label_replace(m, "\xff", "", "src", "(.*)")"#,
+        r#"label_replace(m, ("\377"), "x", "src", "(.*)")"#,
+        r#"label_join(m, "\xff", ",", "src")"#,
+    ] {
+        let e = qerr(&s, query, 0.0);
+        assert!(
+            e.to_string()
+                .contains("invalid destination label name in label_"),
+            "{query}: {e}"
+        );
+    }
+    assert_vec(
+        &q(
+            &s,
+            r#"label_replace(m, "\u00ff", "$1", "src", "(.*)")"#,
+            0.0,
+        ),
+        &[("m{src=\"a\", ÿ=\"a\"}", 1.0)],
+    );
+    assert_vec(
+        &q(
+            &s,
+            r#"label_replace(m, "\303\277", "$1", "src", "(.*)")"#,
+            0.0,
+        ),
+        &[("m{src=\"a\", ÿ=\"a\"}", 1.0)],
+    );
+}
+
+/// `min_of`/`max_of` follow Go's math.Min/math.Max (documented: Min(x, NaN) = NaN,
+/// Min(-0, ±0) = -0, Max(+0, ±0) = +0); `start()`/`end()`/`range()`/`step()` are the
+/// query's parameters in seconds, 0 for `step()`/`range()` of an instant query
+/// (upstream functions.test:2101-2106).
+#[test]
+fn scalar_query_context_functions() {
+    let s = store(&[]);
+    let scalar = |q: &str| match qx(&s, q, 100.0).unwrap().value {
+        Value::Scalar { v, .. } => v,
+        other => panic!("{q}: {other:?}"),
+    };
+    assert_eq!(scalar("min_of(3, 5)"), 3.0);
+    assert_eq!(scalar("max_of(3, -5)"), 3.0);
+    assert!(scalar("min_of(NaN, 1)").is_nan());
+    assert!(scalar("max_of(1, NaN)").is_nan());
+    assert!(scalar("min_of(0, -0)").is_sign_negative());
+    assert!(scalar("min_of(-0, 0)").is_sign_negative());
+    assert!(scalar("max_of(-0, 0)").is_sign_positive());
+    assert!(scalar("max_of(0, -0)").is_sign_positive());
+    assert_eq!(scalar("start()"), 100.0);
+    assert_eq!(scalar("end()"), 100.0);
+    assert_eq!(scalar("step()"), 0.0);
+    assert_eq!(scalar("range()"), 0.0);
+}
+
+/// Found by tests/promql_fuzz_diff.rs (seed 5, `(fz_temp offset -45s) atan2 6`): Prometheus
+/// 2.42 keeps `__name__` on `atan2` results (measured with prom-oracle: `trigy atan2
+/// trigx` gives `{__name__="trigy"}`), 3.x drops it like the other arithmetic operators
+/// (upstream operators.test:530 expects `{} 0.4636476090008061`). We follow 3.x, for
+/// vector/vector and vector/scalar alike.
+#[test]
+fn atan2_drops_metric_name_like_3x() {
+    let s = store(&[
+        (&[("__name__", "trigy")], 0, 60_000, &[10.0]),
+        (&[("__name__", "trigx")], 0, 60_000, &[20.0]),
+    ]);
+    // atan(10/20) and atan(10/2), by hand: 0.46364760900080611, 1.3734007669450159.
+    assert_vec(
+        &q(&s, "trigy atan2 trigx", 60.0),
+        &[("{}", 0.463_647_609_000_806_1)],
+    );
+    assert_vec(
+        &q(&s, "trigy atan2 2", 60.0),
+        &[("{}", 1.373_400_766_945_016)],
+    );
+}

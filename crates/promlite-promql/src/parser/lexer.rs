@@ -338,8 +338,32 @@ pub(crate) fn go_quote_char(c: char) -> String {
 }
 
 /// Lexes `"..."` or `'...'` starting at `start`, with Go escapes. Returns the
-/// unescaped text and the end offset.
+/// unescaped text and the end offset. `\xHH` and octal escapes are raw bytes, as in
+/// Go; a result that is not valid UTF-8 is converted lossily (see
+/// [`quoted_literal_is_utf8`] for the check Prometheus makes on such strings).
 fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
+    let (out, end) = lex_quoted_bytes(src, start)?;
+    let text = String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok((text, end))
+}
+
+/// False when `literal` (the source text of a `"..."` or `'...'` string literal) unquotes
+/// to bytes that are not valid UTF-8, e.g. `"\xff"`: Go keeps such bytes in the string,
+/// and Prometheus then rejects it where a label name is required. True for anything
+/// else (including raw-string literals, which cannot contain escapes).
+pub(crate) fn quoted_literal_is_utf8(literal: &str) -> bool {
+    if !(literal.starts_with('"') || literal.starts_with('\'')) {
+        return true;
+    }
+    match lex_quoted_bytes(literal, 0) {
+        Ok((bytes, _)) => std::str::from_utf8(&bytes).is_ok(),
+        Err(_) => true,
+    }
+}
+
+/// The byte-level core of [`lex_quoted`].
+fn lex_quoted_bytes(src: &str, start: usize) -> Result<(Vec<u8>, usize), LexError> {
     let b = src.as_bytes();
     let q = b[start];
     let mut out: Vec<u8> = Vec::new();
@@ -356,9 +380,7 @@ fn lex_quoted(src: &str, start: usize) -> Result<(String, usize), LexError> {
             return Err(unterminated(i));
         }
         if ch as u32 == q as u32 {
-            let text = String::from_utf8(out)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-            return Ok((text, i + 1));
+            return Ok((out, i + 1));
         }
         if ch != '\\' {
             push_char(&mut out, ch);

@@ -3,7 +3,7 @@
 pub mod ast;
 pub mod errors;
 pub mod functions;
-mod lexer;
+pub(crate) mod lexer;
 mod parse;
 pub mod printer;
 
