@@ -319,6 +319,39 @@ pub(crate) fn compare(ours: &Value, theirs: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs one batch through `promlite eval` and through the real Prometheus
+/// (`prom-oracle`) over the same data file; asserts one answer per query from each.
+pub(crate) fn answers_from_both(
+    data: &Path,
+    batch: &Path,
+    queries: usize,
+) -> (Vec<Value>, Vec<Value>) {
+    let ours = run_lines(
+        Command::new(promlite_bin())
+            .arg("eval")
+            .arg("--data")
+            .arg(data)
+            .arg("--batch")
+            .arg(batch),
+        "promlite eval",
+    );
+    let theirs = run_lines(
+        Command::new("python3")
+            .arg(shared_dir().join("oracle/prom-oracle"))
+            .arg(data)
+            .arg("-q")
+            .arg(batch),
+        "prom-oracle",
+    );
+    assert_eq!(ours.len(), queries, "one answer per query from promlite");
+    assert_eq!(
+        theirs.len(),
+        queries,
+        "one answer per query from the oracle"
+    );
+    (ours, theirs)
+}
+
 pub(crate) fn run_lines(cmd: &mut Command, what: &str) -> Vec<Value> {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
@@ -377,29 +410,7 @@ fn dashboard_matches_prometheus() {
         let batch = dir.join(format!("queries-seed{seed}.jsonl"));
         let text: String = qs.iter().map(|q| format!("{q}\n")).collect();
         std::fs::write(&batch, text).expect("write batch");
-        let ours = run_lines(
-            Command::new(promlite_bin())
-                .arg("eval")
-                .arg("--data")
-                .arg(&data)
-                .arg("--batch")
-                .arg(&batch),
-            "promlite eval",
-        );
-        let theirs = run_lines(
-            Command::new("python3")
-                .arg(shared_dir().join("oracle/prom-oracle"))
-                .arg(&data)
-                .arg("-q")
-                .arg(&batch),
-            "prom-oracle",
-        );
-        assert_eq!(ours.len(), qs.len(), "one answer per query from promlite");
-        assert_eq!(
-            theirs.len(),
-            qs.len(),
-            "one answer per query from the oracle"
-        );
+        let (ours, theirs) = answers_from_both(&data, &batch, qs.len());
         for (o, t) in ours.iter().zip(&theirs) {
             assert_eq!(o["query"], t["query"], "answers in query order");
             compared += 1;

@@ -18,12 +18,11 @@
 //! made (search for "§14").
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::common::{oracle_available, promlite_bin, shared_dir};
-use crate::promql_diff::{compare, points, run_lines, secs};
+use crate::common::oracle_available;
+use crate::promql_diff::{answers_from_both, compare, points, secs};
 
 /// Seeds run by default (CI). Each is one data file and one batch.
 const CI_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -693,29 +692,7 @@ fn fuzz_matches_prometheus() {
         let batch = dir.join(format!("queries-{seed}.jsonl"));
         let text: String = qs.iter().map(|q| format!("{q}\n")).collect();
         std::fs::write(&batch, text).expect("write batch");
-        let ours = run_lines(
-            Command::new(promlite_bin())
-                .arg("eval")
-                .arg("--data")
-                .arg(&data)
-                .arg("--batch")
-                .arg(&batch),
-            "promlite eval",
-        );
-        let theirs = run_lines(
-            Command::new("python3")
-                .arg(shared_dir().join("oracle/prom-oracle"))
-                .arg(&data)
-                .arg("-q")
-                .arg(&batch),
-            "prom-oracle",
-        );
-        assert_eq!(ours.len(), qs.len(), "one answer per query from promlite");
-        assert_eq!(
-            theirs.len(),
-            qs.len(),
-            "one answer per query from the oracle"
-        );
+        let (ours, theirs) = answers_from_both(&data, &batch, qs.len());
         for (o, t) in ours.iter().zip(&theirs) {
             compared += 1;
             if t["status"] == "error" {
