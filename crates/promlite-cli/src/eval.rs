@@ -26,6 +26,7 @@ use std::sync::OnceLock;
 use promlite_model::{format_value, Labels, Queryable};
 use serde_json::{json, Map, Number, Value};
 
+use crate::test_cmd::promqltest::run::strip_strings;
 use engine::{QError, QOutcome, QValue, Settings};
 
 const HELP: &str = "\
@@ -394,33 +395,6 @@ pub fn order_matters(expr: &str) -> bool {
             .unwrap_or_else(|e| unreachable!("static regex: {e}"))
     });
     re.is_match(&strip_strings(expr))
-}
-
-fn strip_strings(q: &str) -> String {
-    let mut out = String::with_capacity(q.len());
-    let mut quote: Option<char> = None;
-    let mut esc = false;
-    for c in q.chars() {
-        match quote {
-            Some(qc) => {
-                if esc {
-                    esc = false;
-                } else if c == '\\' && qc != '`' {
-                    esc = true;
-                } else if c == qc {
-                    quote = None;
-                    out.push(c);
-                }
-            }
-            None => {
-                if matches!(c, '"' | '\'' | '`') {
-                    quote = Some(c);
-                }
-                out.push(c);
-            }
-        }
-    }
-    out
 }
 
 /// JSON timestamp: seconds, with up to three decimals (exact for integer ms).

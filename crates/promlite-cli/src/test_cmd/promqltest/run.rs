@@ -141,7 +141,7 @@ fn optional_features() -> &'static [(Regex, &'static str)] {
 }
 
 /// Strips string literals so that regexes over the query do not see their content.
-fn strip_strings(q: &str) -> String {
+pub(crate) fn strip_strings(q: &str) -> String {
     let mut out = String::with_capacity(q.len());
     let mut quote: Option<char> = None;
     let mut esc = false;
