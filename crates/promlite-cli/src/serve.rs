@@ -123,7 +123,12 @@ fn worker(server: &tiny_http::Server, state: &api::State) {
                 continue;
             }
         };
-        let resp = respond(state, &mut req);
+        // The handler should never panic; if it does, answer 500 and keep serving.
+        let resp =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| respond(state, &mut req)))
+                .unwrap_or_else(|_| {
+                    api::Response::error(500, "internal", "internal error while answering")
+                });
         let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
         if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", resp.content_type) {
             out.add_header(h);

@@ -192,6 +192,9 @@ pub fn handle(state: &State, req: &Request<'_>) -> Response {
         "/api/v1/series" if get_or_post => series(state, &params),
         "/api/v1/labels" if get_or_post => labels(state, &params, None),
         "/api/v1/metadata" if get => metadata(state, &params),
+        // No exemplars are stored; Grafana asks anyway.
+        "/api/v1/query_exemplars" if get_or_post => Response::success(json!([])),
+        "/-/healthy" | "/-/ready" if get => Response::plain(200, "promlite is ready.\n"),
         "/api/v1/status/buildinfo" if get => buildinfo(),
         "/metrics" if get => self_metrics(state),
         "/api/v1/query"
@@ -200,6 +203,9 @@ pub fn handle(state: &State, req: &Request<'_>) -> Response {
         | "/api/v1/labels"
         | "/api/v1/metadata"
         | "/api/v1/status/buildinfo"
+        | "/api/v1/query_exemplars"
+        | "/-/healthy"
+        | "/-/ready"
         | "/metrics" => not_allowed(),
         p => match p
             .strip_prefix("/api/v1/label/")
@@ -285,6 +291,37 @@ fn time_range(params: &Params) -> Result<(i64, i64), Response> {
     Ok((start, end))
 }
 
+/// `limit` of series, labels and label values (absent or 0: none).
+fn limit(params: &Params) -> Result<Option<usize>, Response> {
+    match params.get("limit").filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => match v.parse::<usize>() {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(Response::error(
+                400,
+                "bad_data",
+                &format!("invalid parameter \"limit\": cannot parse {v:?} to a valid limit"),
+            )),
+        },
+    }
+}
+
+/// Success with at most `limit` items, warning (as Prometheus 3 does) when cut.
+fn limited(mut items: Vec<Value>, limit: Option<usize>) -> Response {
+    match limit {
+        Some(n) if items.len() > n => {
+            items.truncate(n);
+            Response::json(
+                200,
+                &json!({"status": "success", "data": items,
+                        "warnings": ["results truncated due to limit"]}),
+            )
+        }
+        _ => Response::success(Value::Array(items)),
+    }
+}
+
 /// The matcher sets of `match[]`, each a single series selector.
 fn match_sets(state: &State, params: &Params) -> Result<Vec<Vec<Matcher>>, Response> {
     let mut out = Vec::new();
@@ -296,10 +333,9 @@ fn match_sets(state: &State, params: &Params) -> Result<Vec<Vec<Matcher>>, Respo
                 &format!("invalid parameter \"match[]\": {msg}"),
             )
         };
-        let sels = engine::selectors(&state.settings, m).map_err(|e| bad(&e.message))?;
-        let is_selector = sels.len() == 1 && !m.contains('(') && !m.contains('[');
-        match sels.into_iter().next() {
-            Some(ms) if is_selector => out.push(ms),
+        let expr = engine::parse(&state.settings, m).map_err(|e| bad(&e.message))?;
+        match expr.kind {
+            promlite::promql::ExprKind::VectorSelector(v) => out.push(v.matchers),
             _ => return Err(bad(&format!("{m:?} is not a series selector"))),
         }
     }
@@ -335,6 +371,7 @@ fn series(state: &State, params: &Params) -> Response {
             ));
         }
         let (start, end) = time_range(params)?;
+        let limit = limit(params)?;
         let found = matching_series(state, &sets, start, end)?;
         let data: Vec<Value> = found
             .iter()
@@ -346,7 +383,7 @@ fn series(state: &State, params: &Params) -> Response {
                 Value::Object(m)
             })
             .collect();
-        Ok(Response::success(Value::Array(data)))
+        Ok(limited(data, limit))
     };
     run().unwrap_or_else(|e| e)
 }
@@ -361,6 +398,7 @@ fn labels(state: &State, params: &Params, name: Option<&str>) -> Response {
             sets.push(vec![all]);
         }
         let (start, end) = time_range(params)?;
+        let limit = limit(params)?;
         let found = matching_series(state, &sets, start, end)?;
         let mut out = BTreeSet::new();
         for l in &found {
@@ -369,7 +407,7 @@ fn labels(state: &State, params: &Params, name: Option<&str>) -> Response {
                 Some(n) => out.extend(l.get(n).map(str::to_string)),
             }
         }
-        Ok(Response::success(json!(out)))
+        Ok(limited(out.into_iter().map(Value::String).collect(), limit))
     };
     run().unwrap_or_else(|e| e)
 }
@@ -561,6 +599,16 @@ mod tests {
         );
         let (st, _) = get(&s, "/api/v1/query?query=up&time=soon");
         assert_eq!(st, 400);
+        let (st, v) = get(&s, "/api/v1/query?query=up&time=0&timeout=later");
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (
+                400,
+                Some("invalid parameter \"timeout\": cannot parse \"later\" to a valid duration")
+            )
+        );
+        let (st, _) = get(&s, "/api/v1/query?query=up&time=0&timeout=30s");
+        assert_eq!(st, 200);
         // Many-to-many matching is an execution error (422 in Prometheus).
         let (st, v) = get(&s, "/api/v1/query?query=up+%2B+on%28%29+up&time=0");
         assert_eq!(
@@ -589,6 +637,20 @@ mod tests {
         );
         let (st, _) = get(&s, "/api/v1/series?match[]=rate(up[1m])");
         assert_eq!(st, 400);
+        let (st, v) = get(&s, "/api/v1/series?match[]=%7Bjob%3D~%22(a%7Cc)%22%7D");
+        assert_eq!(
+            (st, &v["data"]),
+            (200, &json!([{"__name__":"up","job":"a"}])),
+            "regex with parens"
+        );
+        let (st, v) = get(&s, "/api/v1/series?match[]=up&limit=1");
+        assert_eq!(st, 200);
+        assert_eq!(v["data"], json!([{"__name__":"up","job":"a"}]));
+        assert_eq!(v["warnings"], json!(["results truncated due to limit"]));
+        let (_, v) = get(&s, "/api/v1/label/job/values?limit=5");
+        assert_eq!((&v["data"], v.get("warnings")), (&json!(["a", "b"]), None));
+        let (st, _) = get(&s, "/api/v1/labels?limit=-1");
+        assert_eq!(st, 400);
         let (_, v) = get(&s, "/api/v1/labels");
         assert_eq!(v["data"], json!(["__name__", "code", "job"]));
         let (_, v) = get(&s, "/api/v1/labels?match[]=up");
@@ -615,6 +677,11 @@ mod tests {
         let s = state();
         assert_eq!(get(&s, "/api/v1/nope").0, 404);
         assert_eq!(get(&s, "/api/v1/label/a/b/values").0, 404);
+        assert_eq!(
+            get(&s, "/api/v1/query_exemplars?query=up").1["data"],
+            json!([])
+        );
+        assert_eq!(get(&s, "/-/ready").0, 200);
         let r = handle(
             &s,
             &Request {
