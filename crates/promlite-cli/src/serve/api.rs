@@ -216,6 +216,8 @@ pub fn handle(state: &State, req: &Request<'_>) -> Response {
                     return not_allowed();
                 }
                 match percent_decode_path(name) {
+                    // Go's router matches the decoded path: `a%2Fb` is two segments.
+                    Some(n) if n.contains('/') => Response::plain(404, "404 page not found\n"),
                     Some(n) if !n.is_empty() => labels(state, &params, Some(&n)),
                     _ => Response::error(400, "bad_data", &format!("invalid label name: {name:?}")),
                 }
@@ -677,6 +679,11 @@ mod tests {
         let s = state();
         assert_eq!(get(&s, "/api/v1/nope").0, 404);
         assert_eq!(get(&s, "/api/v1/label/a/b/values").0, 404);
+        assert_eq!(
+            get(&s, "/api/v1/label/a%2Fb/values").0,
+            404,
+            "as Prometheus 2.42"
+        );
         assert_eq!(
             get(&s, "/api/v1/query_exemplars?query=up").1["data"],
             json!([])
