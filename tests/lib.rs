@@ -12,4 +12,5 @@ mod promql_diff;
 mod promql_fuzz_diff;
 mod promql_parse;
 mod promqltest;
+mod serve;
 mod store;

@@ -44,8 +44,10 @@ Evaluates PromQL over sample files, answering like prom-oracle (shared/oracle/RE
   --experimental          accept experimental functions (promql-experimental-functions)
   --order auto|labels|keep  result order (auto: by labels unless sort/sort_desc/topk/bottomk)";
 
+/// Result order of an answer.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Order {
+pub(crate) enum Order {
+    /// By labels unless the query orders (sort, topk, ...).
     Auto,
     Labels,
     Keep,
@@ -225,7 +227,7 @@ fn error_record(q: &Value, error_type: &str, msg: &str) -> Value {
 }
 
 /// Answers one query record; also returns the engine error, if any, for the caret.
-fn answer(
+pub(crate) fn answer(
     settings: &Settings,
     db: &dyn Queryable,
     q: &Value,
@@ -505,7 +507,7 @@ fn decimal_seconds_ms(s: &str) -> Option<i64> {
 }
 
 /// A query time: unix seconds (number or numeric string) or RFC 3339.
-fn parse_time_ms(v: &Value) -> Option<i64> {
+pub(crate) fn parse_time_ms(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => decimal_seconds_ms(&n.to_string()),
         Value::String(s) => decimal_seconds_ms(s).or_else(|| parse_rfc3339_ms(s)),
@@ -514,7 +516,7 @@ fn parse_time_ms(v: &Value) -> Option<i64> {
 }
 
 /// A step: seconds (number or numeric string) or a Prometheus duration.
-fn parse_step_ms(v: &Value) -> Option<i64> {
+pub(crate) fn parse_step_ms(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => decimal_seconds_ms(&n.to_string()),
         Value::String(s) => decimal_seconds_ms(s)

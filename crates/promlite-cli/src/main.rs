@@ -9,6 +9,7 @@ mod demo;
 mod eval;
 mod ingest;
 mod parse;
+mod serve;
 mod test_cmd;
 
 const USAGE: &str = "\
@@ -20,6 +21,7 @@ commands:
   ingest   ingest scrape files into a store and print its stats as JSON
   eval     evaluate PromQL over data files (prom-oracle's protocol)
   test     run Prometheus promqltest scripts
+  serve    serve the Prometheus HTTP API over data files
 
 `promlite <command> --help` describes each command.";
 
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         "ingest" => ingest::run(&rest),
         "eval" => eval::run(&rest),
         "test" => test_cmd::run(&rest),
+        "serve" => serve::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

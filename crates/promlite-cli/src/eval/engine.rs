@@ -103,7 +103,8 @@ fn options(settings: &Settings) -> EngineOptions {
     }
 }
 
-fn parse(settings: &Settings, query: &str) -> Result<promlite::promql::Expr, QError> {
+/// Parses `query` with the settings' parser options (parse errors as `bad_data`).
+pub(crate) fn parse(settings: &Settings, query: &str) -> Result<promlite::promql::Expr, QError> {
     parse_with(
         query,
         ParseOptions {

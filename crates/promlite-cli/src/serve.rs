@@ -1,0 +1,174 @@
+//! `promlite serve`: the Prometheus HTTP API read endpoints over data files, so that
+//! promtool, curl or Grafana (as a Prometheus data source) can query promlite.
+//!
+//! ```text
+//! promlite serve [--listen 127.0.0.1:9090] --data FILE... [--lookback-delta D]
+//! ```
+//!
+//! The data files load exactly as for `promlite eval --data`. Endpoints: `/api/v1/query`,
+//! `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels` (GET, or POST with an
+//! `application/x-www-form-urlencoded` body), `/api/v1/label/<name>/values`,
+//! `/api/v1/metadata`, `/api/v1/status/buildinfo` (GET) and promlite's own `/metrics`.
+//! It listens on loopback by default; any other address given with `--listen` is used
+//! as given, without authentication, so only do that on a trusted network.
+
+pub mod api;
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::eval::engine::Settings;
+
+const HELP: &str = "\
+usage: promlite serve [--listen ADDR] --data FILE... [--lookback-delta D]
+
+Serves the Prometheus HTTP API read endpoints over sample files (loaded as by
+`promlite eval --data`): /api/v1/query, /api/v1/query_range, /api/v1/series,
+/api/v1/labels, /api/v1/label/<name>/values, /api/v1/metadata,
+/api/v1/status/buildinfo, and promlite's own counters at /metrics.
+  --listen ADDR           address to listen on (default 127.0.0.1:9090; there is no
+                          authentication, so keep it on loopback unless the network is trusted)
+  --data FILE...          data files (OpenMetrics or text format 0.0.4, with timestamps)
+  --lookback-delta D      lookback delta (default 5m)
+  --threads N             worker threads (default 4)";
+
+/// Requests bodies larger than this are refused with 413.
+const MAX_BODY: u64 = 1 << 20;
+
+/// Runs the subcommand with the arguments after its name.
+pub fn run(args: &[String]) -> ExitCode {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("promlite serve: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &[String]) -> Result<ExitCode, String> {
+    use lexopt::Arg::{Long, Short};
+    let mut p = lexopt::Parser::from_args(args.iter().cloned());
+    let mut listen = "127.0.0.1:9090".to_string();
+    let mut data: Vec<String> = Vec::new();
+    let mut settings = Settings::default();
+    let mut threads = 4usize;
+    let s = |v: std::ffi::OsString| {
+        v.into_string()
+            .map_err(|_| "argument is not UTF-8".to_string())
+    };
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("listen") | Long("web.listen-address") => {
+                listen = s(p.value().map_err(|e| e.to_string())?)?
+            }
+            Long("data") => {
+                for v in p.values().map_err(|e| e.to_string())? {
+                    data.push(s(v)?);
+                }
+            }
+            Long("lookback-delta") => {
+                let v = s(p.value().map_err(|e| e.to_string())?)?;
+                settings.lookback_ms = api::parse_duration_ms(&v)
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| format!("bad --lookback-delta {v:?}"))?;
+            }
+            Long("threads") => {
+                let v = s(p.value().map_err(|e| e.to_string())?)?;
+                threads = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| format!("bad --threads {v:?} (1..=64)"))?;
+            }
+            Short('h') | Long("help") => {
+                println!("{HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            other => return Err(format!("{}\n{HELP}", other.unexpected())),
+        }
+    }
+    if data.is_empty() {
+        return Err(format!("no data files given (--data FILE...)\n{HELP}"));
+    }
+    let store = crate::eval::data::load_files(&data).map_err(|e| e.to_string())?;
+    let state = Arc::new(api::State::new(store, settings));
+    let server = tiny_http::Server::http(&listen).map_err(|e| format!("listen {listen}: {e}"))?;
+    let server = Arc::new(server);
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| listen.clone(), |a| a.to_string());
+    eprintln!("promlite serve: listening on http://{addr}/");
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let server = Arc::clone(&server);
+            let state = Arc::clone(&state);
+            std::thread::spawn(move || worker(&server, &state))
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn worker(server: &tiny_http::Server, state: &api::State) {
+    loop {
+        let mut req = match server.recv() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("promlite serve: accept: {e}");
+                continue;
+            }
+        };
+        // The handler should never panic; if it does, answer 500 and keep serving.
+        let resp =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| respond(state, &mut req)))
+                .unwrap_or_else(|_| {
+                    api::Response::error(500, "internal", "internal error while answering")
+                });
+        let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
+        if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", resp.content_type) {
+            out.add_header(h);
+        }
+        if let Err(e) = req.respond(out) {
+            eprintln!("promlite serve: write response: {e}");
+        }
+    }
+}
+
+fn respond(state: &api::State, req: &mut tiny_http::Request) -> api::Response {
+    let method = req.method().as_str().to_ascii_uppercase();
+    let url = req.url().to_string();
+    let content_type = req
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Content-Type"))
+        .map(|h| h.value.as_str().to_string())
+        .unwrap_or_default();
+    let mut body = Vec::new();
+    if method == "POST" {
+        if req.body_length().is_some_and(|n| n as u64 > MAX_BODY) {
+            return api::Response::too_large(MAX_BODY);
+        }
+        let mut r = req.as_reader().take(MAX_BODY + 1);
+        if let Err(e) = r.read_to_end(&mut body) {
+            return api::Response::error(400, "bad_data", &format!("reading the body: {e}"));
+        }
+        if body.len() as u64 > MAX_BODY {
+            return api::Response::too_large(MAX_BODY);
+        }
+    }
+    api::handle(
+        state,
+        &api::Request {
+            method: &method,
+            url: &url,
+            content_type: &content_type,
+            body: &body,
+            now_ms: api::now_ms(),
+        },
+    )
+}
