@@ -77,6 +77,22 @@ impl Labels {
         Labels(Arc::from(v))
     }
 
+    /// Like [`Labels::from_sorted`], from an exact-size iterator: one allocation, no
+    /// intermediate `Vec` (the store builds every selected series' labels this way).
+    pub fn from_sorted_iter<I>(labels: I) -> Self
+    where
+        I: IntoIterator<Item = Label>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let arc: Arc<[Label]> = labels.into_iter().collect();
+        debug_assert!(
+            arc.windows(2).all(|w| w[0].name < w[1].name),
+            "labels not sorted/unique"
+        );
+        debug_assert!(arc.iter().all(|l| !l.value.is_empty()), "empty label value");
+        Labels(arc)
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

@@ -168,17 +168,13 @@ impl Index {
 
     /// Builds the [`Labels`] of a series from its pair ids.
     pub(crate) fn labels(&self, pairs: &[u32]) -> Labels {
-        let v: Vec<Label> = pairs
-            .iter()
-            .map(|&p| {
-                let (n, v) = self.pair_strings(p);
-                Label {
-                    name: n.clone(),
-                    value: v.clone(),
-                }
-            })
-            .collect();
-        Labels::from_sorted(v)
+        Labels::from_sorted_iter(pairs.iter().map(|&p| {
+            let (n, v) = self.pair_strings(p);
+            Label {
+                name: n.clone(),
+                value: v.clone(),
+            }
+        }))
     }
 
     /// Adds series `sid` (larger than every id added before) to its pairs' postings.
