@@ -1094,20 +1094,7 @@ impl Ctx<'_> {
                         has[i as usize] = true;
                     }
                 }
-                let labels = absent_labels(&args[0]);
-                let pts: Pts = (0..g.n)
-                    .filter(|&i| !has[i])
-                    .map(|i| (i as u32, 1.0))
-                    .collect();
-                Ok(V::Vector(if pts.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Series {
-                        labels,
-                        drop_name: false,
-                        pts,
-                    }]
-                }))
+                Ok(absent_result(absent_labels(&args[0]), &has))
             }
             "absent_over_time" => {
                 let rs = self.load_range(&args[0], g)?;
@@ -1127,20 +1114,7 @@ impl Ctx<'_> {
                         }
                     }
                 }
-                let labels = absent_labels(&args[0]);
-                let pts: Pts = (0..g.n)
-                    .filter(|&i| !has[i])
-                    .map(|i| (i as u32, 1.0))
-                    .collect();
-                Ok(V::Vector(if pts.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![Series {
-                        labels,
-                        drop_name: false,
-                        pts,
-                    }]
-                }))
+                Ok(absent_result(absent_labels(&args[0]), &has))
             }
             "histogram_quantile" => {
                 let q = self.eval_scalar(&args[0], g)?;
@@ -2685,6 +2659,24 @@ fn absent_labels(arg: &Expr) -> Labels {
         }
     }
     b.build()
+}
+
+/// The answer of `absent`/`absent_over_time`: one series with value 1 at every step
+/// where the argument had nothing (`has[step]` false), or nothing at all.
+fn absent_result(labels: Labels, has: &[bool]) -> V {
+    let pts: Pts = (0..has.len())
+        .filter(|&i| !has[i])
+        .map(|i| (i as u32, 1.0))
+        .collect();
+    V::Vector(if pts.is_empty() {
+        Vec::new()
+    } else {
+        vec![Series {
+            labels,
+            drop_name: false,
+            pts,
+        }]
+    })
 }
 
 /// Merges series with equal labels when their points never share a step;
