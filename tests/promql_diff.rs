@@ -352,6 +352,21 @@ pub(crate) fn answers_from_both(
     (ours, theirs)
 }
 
+/// Fails listing (the first 40 of) the answers that differed from Prometheus.
+pub(crate) fn assert_no_failures(failures: &[String], compared: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} answers differ from Prometheus:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 pub(crate) fn run_lines(cmd: &mut Command, what: &str) -> Vec<Value> {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
@@ -437,17 +452,7 @@ fn dashboard_matches_prometheus() {
         "too little compared: {n_points} points, {} empty answers",
         empty.len()
     );
-    assert!(
-        failures.is_empty(),
-        "{} of {compared} answers differ from Prometheus:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(40)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_failures(&failures, compared);
 }
 
 /// Runs `promlite eval --batch` over one of the oracle's stored examples and compares

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use crate::common::oracle_available;
-use crate::promql_diff::{answers_from_both, compare, points, secs};
+use crate::promql_diff::{answers_from_both, assert_no_failures, compare, points, secs};
 
 /// Seeds run by default (CI). Each is one data file and one batch.
 const CI_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -727,15 +727,5 @@ fn fuzz_matches_prometheus() {
         nonempty * 2 > compared,
         "too few non-empty answers: {nonempty} of {compared}"
     );
-    assert!(
-        failures.is_empty(),
-        "{} of {compared} answers differ from Prometheus:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(40)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_failures(&failures, compared);
 }

@@ -1227,12 +1227,7 @@ impl Ctx<'_> {
             if let Some(caps) = re.captures(val) {
                 let mut res = String::new();
                 caps.expand(&repl, &mut res);
-                let mut b = se.labels.builder();
-                b.set(dst.as_str(), res.as_str());
-                se.labels = b.build();
-                if dst == METRIC_NAME {
-                    se.drop_name = false;
-                }
+                set_output_label(&mut se, &dst, &res);
             }
             out.push(se);
         }
@@ -1279,12 +1274,7 @@ impl Ctx<'_> {
                 .map(|n| se.labels.get(n).unwrap_or(""))
                 .collect::<Vec<_>>()
                 .join(&sep);
-            let mut b = se.labels.builder();
-            b.set(dst.as_str(), joined.as_str());
-            se.labels = b.build();
-            if dst == METRIC_NAME {
-                se.drop_name = false;
-            }
+            set_output_label(&mut se, &dst, &joined);
             out.push(se);
         }
         Ok(V::Vector(merge_same_labels(out)?))
@@ -2659,6 +2649,17 @@ fn absent_labels(arg: &Expr) -> Labels {
         }
     }
     b.build()
+}
+
+/// Sets the destination label of `label_replace`/`label_join` (an empty value deletes
+/// it). Writing `__name__` gives the series a name again, so it is no longer dropped.
+fn set_output_label(se: &mut Series, dst: &str, value: &str) {
+    let mut b = se.labels.builder();
+    b.set(dst, value);
+    se.labels = b.build();
+    if dst == METRIC_NAME {
+        se.drop_name = false;
+    }
 }
 
 /// The answer of `absent`/`absent_over_time`: one series with value 1 at every step
