@@ -95,6 +95,35 @@ pub trait Queryable: Send + Sync {
         maxt: i64,
     ) -> Result<Vec<SeriesSamples>, SelectError>;
 
+    /// Streams the same selection as [`Queryable::select`]: calls `f(labels, samples)`
+    /// once per selected series, in the same order, with the series' samples inside
+    /// `[mint, maxt]` (staleness markers included, never empty). The slice is only
+    /// valid during the call, so a store can decode every series into one reused
+    /// buffer instead of allocating a vector per series. `f` returns `false` to stop
+    /// early (the call then returns `Ok`).
+    ///
+    /// A store may call `f` while holding a read lock: keep `f` short and never call
+    /// back into the store from it.
+    ///
+    /// The default calls [`Queryable::select`]; stores override it to avoid copies.
+    ///
+    /// # Errors
+    /// [`SelectError`] when the store cannot or may not answer.
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(Labels, &[Sample]) -> bool,
+    ) -> Result<(), SelectError> {
+        for s in self.select(matchers, mint, maxt)? {
+            if !f(s.labels, &s.samples) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The declared type of metric family `metric_name`, if any scrape declared one.
     /// Used for type-aware annotations (`rate` over a gauge). Default: unknown.
     fn metric_type(&self, metric_name: &str) -> Option<MetricType> {
