@@ -20,6 +20,8 @@
 
 use std::collections::VecDeque;
 
+use promlite_model::Sample;
+
 /// Clock id of samples that carry their own timestamps.
 pub(crate) const EXPLICIT: u32 = u32::MAX;
 
@@ -340,11 +342,94 @@ impl Ring {
         if self.n == 0 || len == 0 || len > self.buf.len() {
             return None;
         }
-        decode_block(&self.buf[..len], n, self.skip, &mut |c, i, _| {
+        decode_block(&self.buf, len, n, self.skip, &mut |c, i, _| {
             out = Some((c, i));
             false
         });
         out
+    }
+
+    /// Appends the samples with `mint <= t <= maxt` to `out`, oldest first. Blocks
+    /// that end before `mint` (the next block already starts before it) are
+    /// skipped without decoding; decoding stops at the first sample after `maxt`.
+    pub(crate) fn decode_window(
+        &self,
+        clocks: &Clocks,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) {
+        let mut off = 0usize;
+        let mut first = true;
+        while off < self.buf.len() {
+            let n = self.block_n(off);
+            let len = self.block_len(off);
+            if len == 0 || off + len > self.buf.len() {
+                return;
+            }
+            let next = off + len;
+            let skip = if first { self.skip } else { 0 };
+            first = false;
+            if next < self.buf.len() && self.block_first_t(next, clocks).is_some_and(|t| t < mint) {
+                off = next;
+                continue;
+            }
+            let block = &self.buf[off..next];
+            let mut done = false;
+            let Some(clock) = block_clock(block) else {
+                return;
+            };
+            if clock == EXPLICIT {
+                decode_block(&self.buf[off..], len, n, skip, &mut |_, t, v| {
+                    if t > maxt {
+                        done = true;
+                        return false;
+                    }
+                    if t >= mint {
+                        out.push(Sample { t, v });
+                    }
+                    true
+                });
+            } else {
+                let Some(col) = clocks.list.get(clock as usize) else {
+                    return;
+                };
+                let base = i64::from(col.base);
+                let (a, b) = col.ts.as_slices();
+                decode_block(&self.buf[off..], len, n, skip, &mut |_, i, v| {
+                    let k = i.wrapping_sub(base) as usize;
+                    let t = if k < a.len() {
+                        a[k]
+                    } else if let Some(&t) = b.get(k - a.len()) {
+                        t
+                    } else {
+                        return true;
+                    };
+                    if t > maxt {
+                        done = true;
+                        return false;
+                    }
+                    if t >= mint {
+                        out.push(Sample { t, v });
+                    }
+                    true
+                });
+            }
+            if done {
+                return;
+            }
+            off = next;
+        }
+    }
+
+    /// Timestamp of the first sample of the block at `off` (from its header).
+    fn block_first_t(&self, off: usize, clocks: &Clocks) -> Option<i64> {
+        let block = self.buf.get(off..)?;
+        let clock = block_clock(block)?;
+        let mut pos = 3usize;
+        read_varint(block, &mut pos)?;
+        let int = unzigzag(read_varint(block, &mut pos)?);
+        clocks.t_of(clock, int)
     }
 
     /// Calls `f(clock, int, value)` for every logical sample, oldest first.
@@ -359,7 +444,7 @@ impl Ring {
             }
             let skip = if first { self.skip } else { 0 };
             first = false;
-            decode_block(&self.buf[off..off + len], n, skip, &mut |c, i, v| {
+            decode_block(&self.buf[off..], len, n, skip, &mut |c, i, v| {
                 f(c, i, v);
                 true
             });
@@ -374,33 +459,47 @@ struct BitReader<'a> {
 }
 
 impl BitReader<'_> {
+    /// The 8 bytes from byte `at` as a big-endian word, zero-padded past the end.
     #[inline]
-    fn bit(&mut self) -> Option<bool> {
-        let byte = *self.data.get(self.pos / 8)?;
-        let b = (byte >> (7 - (self.pos % 8))) & 1;
-        self.pos += 1;
-        Some(b == 1)
+    fn word(&self, at: usize) -> u64 {
+        if let Some(Ok(w)) = self.data.get(at..at + 8).map(<[u8; 8]>::try_from) {
+            return u64::from_be_bytes(w);
+        }
+        // The last bytes of the ring: assemble by hand (no memcpy call).
+        let rest = self.data.get(at..).unwrap_or(&[]);
+        let mut w = 0u64;
+        for &b in rest {
+            w = (w << 8) | u64::from(b);
+        }
+        w << (8 * (8 - rest.len().min(8)) as u32)
     }
 
+    /// The next 64 bits without consuming them (zeros past the end); only the
+    /// first 57 are exact when the position is not byte-aligned.
     #[inline]
+    fn peek(&self) -> u64 {
+        self.word(self.pos / 8) << (self.pos % 8)
+    }
+
+    /// The next `n` bits (`n <= 64`) as an integer, most significant first. One
+    /// unaligned word load for `n <= 56`, two for more.
+    #[inline(always)]
     fn bits(&mut self, n: u32) -> Option<u64> {
-        let mut out = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let byte = *self.data.get(self.pos / 8)?;
-            let off = (self.pos % 8) as u32;
-            let avail = 8 - off;
-            let take = avail.min(left);
-            let chunk = (u64::from(byte) >> (avail - take)) & ((1u64 << take) - 1);
-            out = if take == 64 {
-                chunk
-            } else {
-                (out << take) | chunk
-            };
-            self.pos += take as usize;
-            left -= take;
+        if n == 0 {
+            return Some(0);
         }
-        Some(out)
+        if self.pos + n as usize > self.data.len() * 8 {
+            return None;
+        }
+        if n > 56 {
+            let hi = self.bits(n - 32)?;
+            let lo = self.bits(32)?;
+            return Some((hi << 32) | lo);
+        }
+        // After shifting out at most 7 consumed bits, 57 valid bits remain.
+        let w = self.peek();
+        self.pos += n as usize;
+        Some(w >> (64 - n))
     }
 }
 
@@ -426,9 +525,28 @@ fn sign_extend(x: u64, bits: u32) -> i64 {
     ((x << s) as i64) >> s
 }
 
+/// The clock id in a block's header.
+fn block_clock(block: &[u8]) -> Option<u32> {
+    let mut pos = 3usize;
+    Some((read_varint(block, &mut pos)? as u32).wrapping_sub(1))
+}
+
 /// Decodes a block, calling `f` for samples from index `skip` on until it
 /// returns false.
-fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64) -> bool) {
+///
+/// `data` starts at the block's header and may run past the block (`len` bytes):
+/// the bit reader then loads whole words even at the block's end; nothing past
+/// `len` is ever decoded.
+fn decode_block(
+    data: &[u8],
+    len: usize,
+    n: u8,
+    skip: u8,
+    f: &mut impl FnMut(u32, i64, f64) -> bool,
+) {
+    let Some(block) = data.get(..len) else {
+        return;
+    };
     let mut pos = 3usize;
     let Some(clock) = read_varint(block, &mut pos) else {
         return;
@@ -446,55 +564,73 @@ fn decode_block(block: &[u8], n: u8, skip: u8, f: &mut impl FnMut(u32, i64, f64)
     if skip == 0 && !f(clock, int, f64::from_bits(v)) {
         return;
     }
-    let mut r = BitReader {
-        data: &block[pos..],
-        pos: 0,
+    let end_bit = (len - pos) * 8;
+    // Word loads need 8 readable bytes past the bit position. A block that ends
+    // the ring (the common case for recent samples) has none, so a small block's
+    // bits are copied once into a zero-padded local buffer instead.
+    let mut local = [0u8; 264];
+    let bits_len = len - pos;
+    let data: &[u8] = if data.len() < len + 8 && bits_len + 8 <= local.len() {
+        local[..bits_len].copy_from_slice(&block[pos..]);
+        &local[..bits_len + 8]
+    } else {
+        &data[pos..]
     };
+    let mut r = BitReader { data, pos: 0 };
     let mut delta = 0i64;
     let (mut lead, mut trail) = (0u32, 0u32);
     for i in 1..n {
-        let dod = if !r.bit().unwrap_or(false) {
-            0
-        } else if !r.bit().unwrap_or(false) {
-            match r.bits(7) {
-                Some(x) => sign_extend(x, 7),
-                None => return,
+        // Delta-of-delta: the prefix is 0, 10, 110, 1110 or 1111 (read from one
+        // peeked word; the widest short form, 4 + 20 bits, fits in it).
+        let w = r.peek();
+        let dod = match w.leading_ones() {
+            0 => {
+                r.pos += 1;
+                0
             }
-        } else if !r.bit().unwrap_or(false) {
-            match r.bits(14) {
-                Some(x) => sign_extend(x, 14),
-                None => return,
+            1 => {
+                r.pos += 2 + 7;
+                sign_extend((w >> (64 - 9)) & 0x7f, 7)
             }
-        } else if !r.bit().unwrap_or(false) {
-            match r.bits(20) {
-                Some(x) => sign_extend(x, 20),
-                None => return,
+            2 => {
+                r.pos += 3 + 14;
+                sign_extend((w >> (64 - 17)) & 0x3fff, 14)
             }
-        } else {
-            match r.bits(64) {
-                Some(x) => x as i64,
-                None => return,
+            3 => {
+                r.pos += 4 + 20;
+                sign_extend((w >> (64 - 24)) & 0xf_ffff, 20)
+            }
+            _ => {
+                r.pos += 4;
+                match r.bits(64) {
+                    Some(x) => x as i64,
+                    None => return,
+                }
             }
         };
         delta = delta.wrapping_add(dod);
         int = int.wrapping_add(delta);
-        match r.bit() {
-            None => return,
-            Some(false) => {}
-            Some(true) => {
-                let Some(ctl) = r.bit() else { return };
-                if ctl {
-                    let (Some(lz), Some(sig)) = (r.bits(5), r.bits(6)) else {
-                        return;
-                    };
-                    let sig = if sig == 0 { 64 } else { sig as u32 };
-                    lead = lz as u32;
-                    trail = 64u32.saturating_sub(lead + sig);
-                }
-                let sig = 64 - lead - trail;
-                let Some(x) = r.bits(sig) else { return };
-                v ^= if trail >= 64 { 0 } else { x << trail };
+        // Value: 0 (unchanged), 10 (XOR in the previous window) or 11 (new window:
+        // 5 bits of leading zeros, 6 of significant length, then the bits).
+        let w = r.peek();
+        if w >> 63 == 1 {
+            if (w >> 62) & 1 == 1 {
+                lead = ((w >> (64 - 7)) & 0x1f) as u32;
+                let sig = ((w >> (64 - 13)) & 0x3f) as u32;
+                let sig = if sig == 0 { 64 } else { sig };
+                trail = 64u32.saturating_sub(lead + sig);
+                r.pos += 13;
+            } else {
+                r.pos += 2;
             }
+            let sig = 64 - lead - trail;
+            let Some(x) = r.bits(sig) else { return };
+            v ^= if trail >= 64 { 0 } else { x << trail };
+        } else {
+            r.pos += 1;
+        }
+        if r.pos > end_bit {
+            return;
         }
         if i >= skip && !f(clock, int, f64::from_bits(v)) {
             return;
@@ -545,6 +681,42 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn decode_window_equals_filtered_for_each(
+            steps in proptest::collection::vec((1i64..5_000, any::<u64>(), any::<bool>()), 1..200),
+            cap in 1usize..64,
+            block in 1u8..20,
+            lo in 0i64..400_000,
+            width in 0i64..400_000,
+        ) {
+            // Clock 0 is a scrape clock whose column starts at sequence 7; samples
+            // alternate between it and explicit timestamps while staying ascending.
+            let mut clocks = Clocks::default();
+            clocks.list.push(Clock { base: 7, ts: VecDeque::new() });
+            let mut r = Ring::default();
+            let mut all: std::collections::VecDeque<Sample> = Default::default();
+            let mut t = 0i64;
+            for (step, bits, scraped) in steps {
+                t += step;
+                let v = f64::from_bits(bits);
+                if scraped {
+                    let seq = clocks.list[0].next_seq();
+                    clocks.list[0].ts.push_back(t);
+                    r.push(0, i64::from(seq), v, block);
+                } else {
+                    r.push(EXPLICIT, t, v, block);
+                }
+                all.push_back(Sample { t, v });
+                if all.len() > cap { all.pop_front(); r.evict_one(); }
+            }
+            let (mint, maxt) = (lo, lo + width);
+            let mut got = Vec::new();
+            r.decode_window(&clocks, mint, maxt, &mut got);
+            let want: Vec<(i64, u64)> = all.iter().filter(|x| x.t >= mint && x.t <= maxt).map(|x| (x.t, x.v.to_bits())).collect();
+            let got: Vec<(i64, u64)> = got.iter().map(|x| (x.t, x.v.to_bits())).collect();
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn ring_round_trips_like_a_vec(
             samples in proptest::collection::vec((0i64..100_000, any::<u64>(), 0u8..4, any::<bool>()), 1..300),

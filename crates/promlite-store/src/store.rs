@@ -134,7 +134,29 @@ impl Inner {
         limit: usize,
     ) -> Result<(Vec<SeriesSamples>, usize), SelectError> {
         let mut out = Vec::with_capacity(ids.len());
+        let total = self.visit_series(ids, mint, maxt, limit, &mut |labels, samples| {
+            out.push(SeriesSamples {
+                labels,
+                samples: samples.to_vec(),
+            });
+            true
+        })?;
+        Ok((out, total))
+    }
+
+    /// Decodes every series of `ids` that has samples in `[mint, maxt]` into one
+    /// reused buffer and hands it to `f` with the series' labels; stops when `f`
+    /// returns false. Returns the number of samples handed out.
+    pub(crate) fn visit_series(
+        &self,
+        ids: &[u32],
+        mint: i64,
+        maxt: i64,
+        limit: usize,
+        f: &mut dyn FnMut(Labels, &[Sample]) -> bool,
+    ) -> Result<usize, SelectError> {
         let mut total = 0usize;
+        let mut samples: Vec<Sample> = Vec::new();
         for &sid in ids {
             let Some(Some(s)) = self.series.get(sid as usize) else {
                 continue;
@@ -144,34 +166,23 @@ impl Inner {
                 continue;
             }
             let pending = self.is_pending(sid, s);
-            let mut samples = Vec::with_capacity(s.ring.len());
-            s.ring.for_each(|c, i, v| {
-                if let Some(t) = self.clocks.t_of(c, i) {
-                    if t >= mint && t <= maxt {
-                        samples.push(Sample { t, v });
-                    }
-                }
-            });
+            samples.clear();
+            s.ring.decode_window(&self.clocks, mint, maxt, &mut samples);
             if pending && samples.last().is_some_and(|x| x.t == last_t) {
                 samples.pop();
             }
             if samples.is_empty() {
                 continue;
             }
-            if samples.capacity() > 2 * samples.len() + 8 {
-                // The window held far fewer samples than the ring: give the slack back.
-                samples.shrink_to_fit();
-            }
             total += samples.len();
             if total > limit {
                 return Err(SelectError::TooManySamples { limit });
             }
-            out.push(SeriesSamples {
-                labels: self.labels_of(s),
-                samples,
-            });
+            if !f(self.labels_of(s), &samples) {
+                break;
+            }
         }
-        Ok((out, total))
+        Ok(total)
     }
 
     pub(crate) fn labels_of(&self, s: &Series) -> Labels {
@@ -717,6 +728,19 @@ impl Queryable for Store {
         inner
             .collect_series(&ids, mint, maxt, limit)
             .map(|(v, _)| v)
+    }
+
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(Labels, &[Sample]) -> bool,
+    ) -> Result<(), SelectError> {
+        let inner = self.read();
+        let ids = inner.index.select(matchers, || inner.live_ids());
+        let limit = self.cfg.limits.max_query_samples;
+        inner.visit_series(&ids, mint, maxt, limit, f).map(|_| ())
     }
 
     fn metric_type(&self, metric_name: &str) -> Option<MetricType> {
