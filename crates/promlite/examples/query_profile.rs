@@ -1,7 +1,9 @@
 //! Times the parts of the two benchmark queries on a gen-kcm text directory:
-//! selection from the store alone, then the whole query.
+//! selection from the store alone (streamed, as the evaluator
+//! reads it), then the whole query.
 //!
-//! `cargo run --release -p promlite --example query_profile -- DIR`
+//! `cargo run --release -p promlite --example query_profile -- DIR` (`REPS=N` repeats each
+//! query N times, default 3, e.g. to profile the queries rather than the ingest).
 use std::time::Instant;
 
 use promlite::expfmt::Format;
@@ -44,14 +46,20 @@ fn main() {
             r#"sum(rate(workqueue_adds_total{container="kube-controller-manager"}[5m])) by (instance, name)"#,
         ),
     ] {
-        for _ in 0..3 {
+        let reps: usize = std::env::var("REPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3);
+        for _ in 0..reps {
             let t = Instant::now();
-            let s = store
-                .select(&sel(name), last - 300_000, last)
+            let mut n = 0usize;
+            store
+                .select_each(&sel(name), last - 300_000, last, &mut |_, samples| {
+                    n += samples.len();
+                    true
+                })
                 .expect("select");
             let t_sel = t.elapsed();
-            let n: usize = s.iter().map(|x| x.samples.len()).sum();
-            drop(s);
             let t = Instant::now();
             let r = engine.instant_query(&store, q, last).expect("query");
             let t_q = t.elapsed();

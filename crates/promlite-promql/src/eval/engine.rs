@@ -87,6 +87,17 @@ struct Ctx<'a> {
     lazy_drop: bool,
 }
 
+/// The query error for a failed selection.
+fn select_error(e: SelectError) -> QueryError {
+    match e {
+        SelectError::TooManySamples { .. } => QueryError::new(
+            QueryErrorKind::TooManySamples,
+            "query processing would load too many samples into memory in query execution",
+        ),
+        other => QueryError::exec(other.to_string()),
+    }
+}
+
 fn unwrap_parens(e: &Expr) -> &Expr {
     match &e.kind {
         ExprKind::Paren(inner) => unwrap_parens(inner),
@@ -588,13 +599,7 @@ impl Ctx<'_> {
         self.check_now()?;
         self.storage
             .select(&sel.matchers, mint, maxt)
-            .map_err(|e| match e {
-                SelectError::TooManySamples { .. } => QueryError::new(
-                    QueryErrorKind::TooManySamples,
-                    "query processing would load too many samples into memory in query execution",
-                ),
-                other => QueryError::exec(other.to_string()),
-            })
+            .map_err(select_error)
     }
 
     fn eval(&mut self, e: &Expr, g: Grid) -> Result<V> {
@@ -680,48 +685,59 @@ impl Ctx<'_> {
         } else {
             300_000
         };
-        let data = self.select(
-            sel,
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        let mut err = None;
+        let storage = self.storage;
+        self.check_now()?;
+        let res = storage.select_each(
+            &sel.matchers,
             refs[0].saturating_sub(lb).saturating_add(1),
             refs[g.n - 1],
-        )?;
-        let mut out = Vec::with_capacity(data.len());
-        let mut total = 0usize;
-        for s in data {
-            self.tick()?;
-            let mut pts = Pts::new();
-            let mut j = 0usize;
-            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
-                continue;
-            };
-            // Only steps whose lookback window can reach the series' samples.
-            let i0 = refs.partition_point(|&r| r < first.t);
-            let i1 = refs.partition_point(|&r| r.saturating_sub(lb) < last.t);
-            for (i, &r) in refs.iter().enumerate().take(i1).skip(i0) {
-                while j < s.samples.len() && s.samples[j].t <= r {
-                    j += 1;
+            &mut |labels, samples| {
+                if let Err(e) = self.tick() {
+                    err = Some(e);
+                    return false;
                 }
-                if j == 0 {
-                    continue;
+                let mut pts = Pts::new();
+                let mut j = 0usize;
+                let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+                    return true;
+                };
+                // Only steps whose lookback window can reach the series' samples.
+                let i0 = refs.partition_point(|&r| r < first.t);
+                let i1 = refs.partition_point(|&r| r.saturating_sub(lb) < last.t);
+                for (i, &r) in refs.iter().enumerate().take(i1).skip(i0) {
+                    while j < samples.len() && samples[j].t <= r {
+                        j += 1;
+                    }
+                    if j == 0 {
+                        continue;
+                    }
+                    let last = samples[j - 1];
+                    if last.t > r.saturating_sub(lb) && !is_stale_nan(last.v) {
+                        let v = if timestamps {
+                            last.t as f64 / 1000.0
+                        } else {
+                            last.v
+                        };
+                        pts.push((i as u32, v));
+                    }
                 }
-                let last = s.samples[j - 1];
-                if last.t > r.saturating_sub(lb) && !is_stale_nan(last.v) {
-                    let v = if timestamps {
-                        last.t as f64 / 1000.0
-                    } else {
-                        last.v
-                    };
-                    pts.push((i as u32, v));
+                if !pts.is_empty() {
+                    total += pts.len();
+                    out.push(Series {
+                        labels,
+                        drop_name: false,
+                        pts,
+                    });
                 }
-            }
-            if !pts.is_empty() {
-                total += pts.len();
-                out.push(Series {
-                    labels: s.labels,
-                    drop_name: false,
-                    pts,
-                });
-            }
+                true
+            },
+        );
+        res.map_err(select_error)?;
+        if let Some(e) = err {
+            return Err(e);
         }
         self.check_samples(total)?;
         Ok(out)
@@ -1412,6 +1428,8 @@ impl Ctx<'_> {
         let mut bucket_of: HashMap<(u32, u64), u32> = HashMap::new();
         let mut bucket_info: Vec<(u32, f64)> = Vec::new(); // (group, upper bound)
         let mut per_series: Vec<Option<u32>> = Vec::with_capacity(input.len());
+        // `le` values are few and shared (interned) strings: parse each once.
+        let mut le_cache: Vec<(*const u8, usize, Option<f64>)> = Vec::new();
         for s in &input {
             self.tick()?;
             let h = grouper.hash(&s.labels);
@@ -1420,7 +1438,18 @@ impl Ctx<'_> {
                 (group_labels.len() - 1) as u32
             });
             let le_text = s.labels.get("le");
-            let Some(le) = le_text.and_then(parse_go_float) else {
+            let le = le_text.and_then(|t| {
+                let key = (t.as_ptr(), t.len());
+                if let Some(&(_, _, v)) = le_cache.iter().find(|c| (c.0, c.1) == key) {
+                    return v;
+                }
+                let v = parse_go_float(t);
+                if le_cache.len() < 64 {
+                    le_cache.push((key.0, key.1, v));
+                }
+                v
+            });
+            let Some(le) = le else {
                 self.warn(format!(
                     "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name \"\" {}",
                     le_text.unwrap_or(""),
@@ -1452,7 +1481,13 @@ impl Ctx<'_> {
         let ng = group_labels.len();
         let mut acc: Vec<(bool, f64, f64)> = vec![(false, 0.0, 0.0); nb];
         let mut touched: Vec<u32> = Vec::new();
-        let mut gbuckets: Vec<Vec<f::Bucket>> = vec![Vec::new(); ng];
+        let mut gbuckets: Vec<Vec<f::Bucket>> = {
+            let mut per_group = vec![0usize; ng];
+            for &(gi, _) in &bucket_info {
+                per_group[gi as usize] += 1;
+            }
+            per_group.into_iter().map(Vec::with_capacity).collect()
+        };
         let mut gtouched: Vec<u32> = Vec::new();
         let mut out: Vec<Pts> = vec![Pts::new(); ng];
         for (i, elems) in steps.iter().enumerate() {
@@ -1517,22 +1552,9 @@ impl Ctx<'_> {
         Ok(V::Vector(series))
     }
 
-    fn annotate_counter(&mut self, fname: &str, s: &[RawSeries], span: Span) {
-        let mut seen: HashSet<&str> = HashSet::new();
-        let mut prev: Option<&std::sync::Arc<str>> = None;
-        for se in s {
-            let Some(name_arc) = name_arc(&se.labels) else {
-                continue;
-            };
-            // Fast path: consecutive series usually share the interned name.
-            if prev.is_some_and(|p| std::sync::Arc::ptr_eq(p, name_arc) || **p == **name_arc) {
-                continue;
-            }
-            prev = Some(name_arc);
-            let name: &str = name_arc;
-            if !seen.insert(name) {
-                continue;
-            }
+    fn annotate_counter(&mut self, fname: &str, names: &[std::sync::Arc<str>], span: Span) {
+        for name in names {
+            let name: &str = name;
             let declared = self.storage.metric_type(name).or_else(|| {
                 ["_total", "_bucket", "_sum", "_count"]
                     .iter()
@@ -1611,127 +1633,103 @@ impl Ctx<'_> {
                 }
             }
         }
-        let rs = self.load_range(range_arg, g)?;
-        if matches!(name, "rate" | "increase" | "irate") {
-            self.annotate_counter(name, &rs.series, range_arg.span);
-        }
         let keep_name = matches!(name, "last_over_time" | "first_over_time");
-        let range = rs.range;
-        let mut out = Vec::with_capacity(rs.series.len());
+        let mut out = Vec::new();
         let mut window_samples = vec![0usize; g.n];
         let mut scratch: Vec<f64> = Vec::new();
-        let distinct_names = has_distinct_names(rs.series.iter().map(|s| &s.labels));
+        let mut names = NameSet::default();
         let Some(fk) = RangeFn::from_name(name) else {
             return Err(QueryError::exec(format!(
                 "function \"{name}\" is not supported by this engine"
             )));
         };
-        for s in &rs.series {
-            self.tick()?;
-            let mut pts = Pts::new();
-            let (Some(first), Some(last)) = (s.samples.first(), s.samples.last()) else {
-                continue;
-            };
-            // Only steps whose window can reach the series' samples.
-            let i0 = rs.ends.partition_point(|&e| e < first.t);
-            let i1 = rs
-                .ends
-                .partition_point(|&e| e.saturating_sub(range) < last.t);
-            let (mut lo, mut hi) = (0usize, 0usize);
-            for i in i0..i1.max(i0) {
-                let end = rs.ends[i];
-                let start = end.saturating_sub(range);
-                let (a, b) = window(&s.samples, start, end, &mut lo, &mut hi);
-                let w = &s.samples[a..b];
-                window_samples[i] += w.len();
-                if w.is_empty() {
-                    continue;
-                }
-                let vals = || w.iter().map(|x| x.v);
-                let v = match fk {
-                    RangeFn::Rate => f::extrapolated_rate(w, start, end, true, true),
-                    RangeFn::Increase => f::extrapolated_rate(w, start, end, true, false),
-                    RangeFn::Delta => f::extrapolated_rate(w, start, end, false, false),
-                    RangeFn::Irate => f::instant_value(w, true),
-                    RangeFn::Idelta => f::instant_value(w, false),
-                    RangeFn::Deriv => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
-                    RangeFn::PredictLinear => (w.len() >= 2).then(|| {
-                        let (slope, icpt) = f::linear_regression(w, g.t(i));
-                        let p = param.as_ref().map_or(0.0, |p| p[i]);
-                        slope * p + icpt
-                    }),
-                    RangeFn::Changes => Some(f::changes(w)),
-                    RangeFn::Resets => Some(f::resets(w)),
-                    RangeFn::CountOverTime => Some(w.len() as f64),
-                    RangeFn::SumOverTime => Some(f::sum_values(vals())),
-                    RangeFn::AvgOverTime => {
-                        let mut m = f::MeanAcc::default();
-                        for v in vals() {
-                            m.add(v);
-                        }
-                        Some(m.value())
-                    }
-                    RangeFn::MinOverTime => Some(f::min_max(vals(), false)),
-                    RangeFn::MaxOverTime => Some(f::min_max(vals(), true)),
-                    RangeFn::StddevOverTime => Some(f::variance_over_time(vals()).sqrt()),
-                    RangeFn::StdvarOverTime => Some(f::variance_over_time(vals())),
-                    RangeFn::QuantileOverTime => {
-                        scratch.clear();
-                        scratch.extend(vals());
-                        let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
-                        Some(f::quantile(q, &mut scratch))
-                    }
-                    RangeFn::MadOverTime if w.iter().any(|x| x.v.is_nan()) => Some(f64::NAN),
-                    RangeFn::MadOverTime => {
-                        scratch.clear();
-                        scratch.extend(vals());
-                        let med = f::quantile(0.5, &mut scratch);
-                        for x in scratch.iter_mut() {
-                            *x = (*x - med).abs();
-                        }
-                        Some(f::quantile(0.5, &mut scratch))
-                    }
-                    RangeFn::DoubleExponentialSmoothing => {
-                        (w.len() >= 2).then(|| f::double_exponential_smoothing(w, sfs[i], tfs[i]))
-                    }
-                    RangeFn::LastOverTime => Some(w[w.len() - 1].v),
-                    RangeFn::FirstOverTime => Some(w[0].v),
-                    RangeFn::PresentOverTime => Some(1.0),
-                    RangeFn::TsOfLastOverTime => Some(w[w.len() - 1].t as f64 / 1000.0),
-                    RangeFn::TsOfFirstOverTime => Some(w[0].t as f64 / 1000.0),
-                    RangeFn::TsOfMaxOverTime | RangeFn::TsOfMinOverTime => {
-                        let max = fk == RangeFn::TsOfMaxOverTime;
-                        let mut best = w[0];
-                        for x in &w[1..] {
-                            let better = if max { x.v >= best.v } else { x.v <= best.v };
-                            if better || best.v.is_nan() {
-                                best = *x;
-                            }
-                        }
-                        Some(best.t as f64 / 1000.0)
-                    }
-                };
-                if let Some(v) = v {
-                    pts.push((i as u32, v));
-                }
-            }
+        // The output series of one input series (labels as selected or computed).
+        let emit = |ctx: &Ctx, out: &mut Vec<Series>, labels: Labels, dropped: bool, pts: Pts| {
             if pts.is_empty() {
-                continue;
+                return;
             }
             let (labels, dn) = if keep_name {
-                (s.labels.clone(), s.drop_name)
+                (labels, dropped)
             } else if lazy {
-                (s.labels.clone(), true)
+                (labels, true)
             } else {
-                let (l, dn) = self.drop_name(&s.labels);
-                (l, dn || s.drop_name)
+                let (l, dn) = ctx.drop_name(&labels);
+                (l, dn || dropped)
             };
             out.push(Series {
                 labels,
                 drop_name: dn,
                 pts,
             });
+        };
+        let range_arg_inner = unwrap_parens(range_arg);
+        if let ExprKind::MatrixSelector(ms) = &range_arg_inner.kind {
+            // Streamed: each series is decoded into the store's buffer and reduced
+            // to its points at once; no per-series sample vector is kept.
+            let sel = &ms.selector;
+            let ends: Vec<i64> = (0..g.n)
+                .map(|i| self.ref_time(sel.at, sel.offset, g.t(i)))
+                .collect();
+            let re = RangeEval {
+                fk,
+                range: ms.range,
+                ends: &ends,
+                param: param.as_deref(),
+                sfs: &sfs,
+                tfs: &tfs,
+                g,
+            };
+            let mut err = None;
+            let mut live: Vec<Sample> = Vec::new();
+            let storage = self.storage;
+            self.check_now()?;
+            let res = storage.select_each(
+                &sel.matchers,
+                ends[0].saturating_sub(ms.range).saturating_add(1),
+                ends[g.n - 1],
+                &mut |labels, samples| {
+                    if let Err(e) = self.tick() {
+                        err = Some(e);
+                        return false;
+                    }
+                    live.clear();
+                    live.extend(samples.iter().filter(|x| !is_stale_nan(x.v)));
+                    if live.is_empty() {
+                        return true;
+                    }
+                    names.note(&labels);
+                    let pts = re.points(&live, &mut window_samples, &mut scratch);
+                    emit(self, &mut out, labels, false, pts);
+                    true
+                },
+            );
+            res.map_err(select_error)?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+        } else {
+            let rs = self.load_range(range_arg, g)?;
+            let re = RangeEval {
+                fk,
+                range: rs.range,
+                ends: &rs.ends,
+                param: param.as_deref(),
+                sfs: &sfs,
+                tfs: &tfs,
+                g,
+            };
+            out.reserve(rs.series.len());
+            for s in rs.series {
+                self.tick()?;
+                names.note(&s.labels);
+                let pts = re.points(&s.samples, &mut window_samples, &mut scratch);
+                emit(self, &mut out, s.labels, s.drop_name, pts);
+            }
         }
+        if matches!(name, "rate" | "increase" | "irate") {
+            self.annotate_counter(name, &names.list, range_arg.span);
+        }
+        let distinct_names = names.list.len() + usize::from(names.nameless) > 1;
         let peak = window_samples.iter().copied().max().unwrap_or(0);
         self.check_samples(peak)?;
         if !keep_name && distinct_names && !self.opts.delayed_name_removal {
@@ -2618,6 +2616,149 @@ fn window(
         *lo += 1;
     }
     (*lo, *hi)
+}
+
+/// A range function's parameters, shared by every series it is applied to.
+struct RangeEval<'p> {
+    fk: RangeFn,
+    range: i64,
+    /// The window end per outer step.
+    ends: &'p [i64],
+    param: Option<&'p [f64]>,
+    sfs: &'p [f64],
+    tfs: &'p [f64],
+    g: Grid,
+}
+
+impl RangeEval<'_> {
+    /// The function's value at every step whose window holds samples of this
+    /// series (`samples`: ascending, staleness markers removed). Adds the window
+    /// sizes to `window_samples` for the query's sample limit.
+    fn points(
+        &self,
+        samples: &[Sample],
+        window_samples: &mut [usize],
+        scratch: &mut Vec<f64>,
+    ) -> Pts {
+        let (fk, range, g) = (self.fk, self.range, self.g);
+        let (param, sfs, tfs) = (self.param, self.sfs, self.tfs);
+        let mut pts = Pts::new();
+        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+            return pts;
+        };
+        // Only steps whose window can reach the series' samples.
+        let i0 = self.ends.partition_point(|&e| e < first.t);
+        let i1 = self
+            .ends
+            .partition_point(|&e| e.saturating_sub(range) < last.t);
+        let (mut lo, mut hi) = (0usize, 0usize);
+        for i in i0..i1.max(i0) {
+            let end = self.ends[i];
+            let start = end.saturating_sub(range);
+            let (a, b) = window(samples, start, end, &mut lo, &mut hi);
+            let w = &samples[a..b];
+            window_samples[i] += w.len();
+            if w.is_empty() {
+                continue;
+            }
+            let vals = || w.iter().map(|x| x.v);
+            let v = match fk {
+                RangeFn::Rate => f::extrapolated_rate(w, start, end, true, true),
+                RangeFn::Increase => f::extrapolated_rate(w, start, end, true, false),
+                RangeFn::Delta => f::extrapolated_rate(w, start, end, false, false),
+                RangeFn::Irate => f::instant_value(w, true),
+                RangeFn::Idelta => f::instant_value(w, false),
+                RangeFn::Deriv => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
+                RangeFn::PredictLinear => (w.len() >= 2).then(|| {
+                    let (slope, icpt) = f::linear_regression(w, g.t(i));
+                    let p = param.as_ref().map_or(0.0, |p| p[i]);
+                    slope * p + icpt
+                }),
+                RangeFn::Changes => Some(f::changes(w)),
+                RangeFn::Resets => Some(f::resets(w)),
+                RangeFn::CountOverTime => Some(w.len() as f64),
+                RangeFn::SumOverTime => Some(f::sum_values(vals())),
+                RangeFn::AvgOverTime => {
+                    let mut m = f::MeanAcc::default();
+                    for v in vals() {
+                        m.add(v);
+                    }
+                    Some(m.value())
+                }
+                RangeFn::MinOverTime => Some(f::min_max(vals(), false)),
+                RangeFn::MaxOverTime => Some(f::min_max(vals(), true)),
+                RangeFn::StddevOverTime => Some(f::variance_over_time(vals()).sqrt()),
+                RangeFn::StdvarOverTime => Some(f::variance_over_time(vals())),
+                RangeFn::QuantileOverTime => {
+                    scratch.clear();
+                    scratch.extend(vals());
+                    let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
+                    Some(f::quantile(q, scratch))
+                }
+                RangeFn::MadOverTime if w.iter().any(|x| x.v.is_nan()) => Some(f64::NAN),
+                RangeFn::MadOverTime => {
+                    scratch.clear();
+                    scratch.extend(vals());
+                    let med = f::quantile(0.5, scratch);
+                    for x in scratch.iter_mut() {
+                        *x = (*x - med).abs();
+                    }
+                    Some(f::quantile(0.5, scratch))
+                }
+                RangeFn::DoubleExponentialSmoothing => {
+                    (w.len() >= 2).then(|| f::double_exponential_smoothing(w, sfs[i], tfs[i]))
+                }
+                RangeFn::LastOverTime => Some(w[w.len() - 1].v),
+                RangeFn::FirstOverTime => Some(w[0].v),
+                RangeFn::PresentOverTime => Some(1.0),
+                RangeFn::TsOfLastOverTime => Some(w[w.len() - 1].t as f64 / 1000.0),
+                RangeFn::TsOfFirstOverTime => Some(w[0].t as f64 / 1000.0),
+                RangeFn::TsOfMaxOverTime | RangeFn::TsOfMinOverTime => {
+                    let max = fk == RangeFn::TsOfMaxOverTime;
+                    let mut best = w[0];
+                    for x in &w[1..] {
+                        let better = if max { x.v >= best.v } else { x.v <= best.v };
+                        if better || best.v.is_nan() {
+                            best = *x;
+                        }
+                    }
+                    Some(best.t as f64 / 1000.0)
+                }
+            };
+            if let Some(v) = v {
+                pts.push((i as u32, v));
+            }
+        }
+        pts
+    }
+}
+
+/// The distinct metric names of a range function's input, in first-seen order.
+#[derive(Default)]
+struct NameSet {
+    list: Vec<std::sync::Arc<str>>,
+    seen: HashSet<std::sync::Arc<str>>,
+    nameless: bool,
+}
+
+impl NameSet {
+    fn note(&mut self, labels: &Labels) {
+        let Some(n) = name_arc(labels) else {
+            self.nameless = true;
+            return;
+        };
+        // Fast path: consecutive series usually share the interned name.
+        if self
+            .list
+            .last()
+            .is_some_and(|p| std::sync::Arc::ptr_eq(p, n) || **p == **n)
+        {
+            return;
+        }
+        if self.seen.insert(n.clone()) {
+            self.list.push(n.clone());
+        }
+    }
 }
 
 struct RangeInput {
