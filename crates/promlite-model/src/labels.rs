@@ -77,6 +77,39 @@ impl Labels {
         Labels(Arc::from(v))
     }
 
+    /// Builds a label set from borrowed pairs that are sorted by name, unique and
+    /// non-empty (as a store lends them through
+    /// [`Queryable::select_each`](crate::Queryable::select_each)), keeping those for
+    /// which `keep(name)` is true. One allocation; the strings are shared.
+    pub fn from_pair_refs(
+        pairs: &[crate::PairRef<'_>],
+        mut keep: impl FnMut(&Arc<str>) -> bool,
+    ) -> Self {
+        let label = |&(n, v): &crate::PairRef<'_>| Label {
+            name: n.clone(),
+            value: v.clone(),
+        };
+        // Decide first, then build from a slice iterator: std collects such an
+        // iterator straight into the shared slice (one allocation, no copy).
+        let mut kept = [0u8; 64];
+        let mut k = 0usize;
+        for (i, (n, _)) in pairs.iter().enumerate() {
+            if keep(n) {
+                if k == kept.len() || i > usize::from(u8::MAX) {
+                    // More labels than the stack list holds: the general path.
+                    let v: Vec<Label> = pairs.iter().filter(|(n, _)| keep(n)).map(label).collect();
+                    return Self::from_sorted(v);
+                }
+                kept[k] = i as u8;
+                k += 1;
+            }
+        }
+        if k == pairs.len() {
+            return Self::from_sorted_iter(pairs.iter().map(label));
+        }
+        Self::from_sorted_iter(kept[..k].iter().map(|&i| label(&pairs[usize::from(i)])))
+    }
+
     /// Like [`Labels::from_sorted`], from an exact-size iterator: one allocation, no
     /// intermediate `Vec` (the store builds every selected series' labels this way).
     pub fn from_sorted_iter<I>(labels: I) -> Self

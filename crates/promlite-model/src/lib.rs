@@ -37,4 +37,4 @@ pub use float::{format_go_g, format_openmetrics_float, format_value, parse_go_fl
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
-pub use storage::{MetricType, Queryable, SelectError, SeriesSamples, VecStorage};
+pub use storage::{MetricType, PairRef, Queryable, SelectError, SeriesSamples, VecStorage};

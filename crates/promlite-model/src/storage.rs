@@ -54,6 +54,9 @@ impl MetricType {
     }
 }
 
+/// A label pair lent by a store: name and value, as the store holds them.
+pub type PairRef<'a> = (&'a std::sync::Arc<str>, &'a std::sync::Arc<str>);
+
 /// One selected series: its labels and its samples inside the requested window,
 /// sorted by time, staleness markers included.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,11 +99,13 @@ pub trait Queryable: Send + Sync {
     ) -> Result<Vec<SeriesSamples>, SelectError>;
 
     /// Streams the same selection as [`Queryable::select`]: calls `f(labels, samples)`
-    /// once per selected series, in the same order, with the series' samples inside
-    /// `[mint, maxt]` (staleness markers included, never empty). The slice is only
-    /// valid during the call, so a store can decode every series into one reused
-    /// buffer instead of allocating a vector per series. `f` returns `false` to stop
-    /// early (the call then returns `Ok`).
+    /// once per selected series, in the same order, with the series' label pairs
+    /// (sorted by name, as in [`Labels`]) and its samples inside `[mint, maxt]`
+    /// (staleness markers included, never empty). Both are borrowed only for the
+    /// call, so a store can decode every series into one reused buffer and lend
+    /// its interned strings, and the caller builds only the labels it keeps
+    /// (see [`Labels::from_pair_refs`]). `f` returns `false` to stop early (the
+    /// call then returns `Ok`).
     ///
     /// A store may call `f` while holding a read lock: keep `f` short and never call
     /// back into the store from it.
@@ -114,10 +119,11 @@ pub trait Queryable: Send + Sync {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(Labels, &[Sample]) -> bool,
+        f: &mut dyn FnMut(&[PairRef<'_>], &[Sample]) -> bool,
     ) -> Result<(), SelectError> {
         for s in self.select(matchers, mint, maxt)? {
-            if !f(s.labels, &s.samples) {
+            let pairs: Vec<PairRef<'_>> = s.labels.iter().map(|l| (&l.name, &l.value)).collect();
+            if !f(&pairs, &s.samples) {
                 break;
             }
         }

@@ -5,7 +5,9 @@ use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
-use promlite_model::{Labels, Matcher, MetricType, Queryable, Sample, SelectError, SeriesSamples};
+use promlite_model::{
+    Labels, Matcher, MetricType, PairRef, Queryable, Sample, SelectError, SeriesSamples,
+};
 use serde::Serialize;
 
 use crate::cache::ScrapeCache;
@@ -134,9 +136,9 @@ impl Inner {
         limit: usize,
     ) -> Result<(Vec<SeriesSamples>, usize), SelectError> {
         let mut out = Vec::with_capacity(ids.len());
-        let total = self.visit_series(ids, mint, maxt, limit, &mut |labels, samples| {
+        let total = self.visit_series(ids, mint, maxt, limit, &mut |pairs, samples| {
             out.push(SeriesSamples {
-                labels,
+                labels: Labels::from_pair_refs(pairs, |_| true),
                 samples: samples.to_vec(),
             });
             true
@@ -153,10 +155,11 @@ impl Inner {
         mint: i64,
         maxt: i64,
         limit: usize,
-        f: &mut dyn FnMut(Labels, &[Sample]) -> bool,
+        f: &mut dyn FnMut(&[PairRef<'_>], &[Sample]) -> bool,
     ) -> Result<usize, SelectError> {
         let mut total = 0usize;
         let mut samples: Vec<Sample> = Vec::new();
+        let mut pairs: Vec<PairRef<'_>> = Vec::new();
         for &sid in ids {
             let Some(Some(s)) = self.series.get(sid as usize) else {
                 continue;
@@ -178,7 +181,9 @@ impl Inner {
             if total > limit {
                 return Err(SelectError::TooManySamples { limit });
             }
-            if !f(self.labels_of(s), &samples) {
+            pairs.clear();
+            pairs.extend(self.pairs_of(s).iter().map(|&p| self.index.pair_strings(p)));
+            if !f(&pairs, &samples) {
                 break;
             }
         }
@@ -735,7 +740,7 @@ impl Queryable for Store {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        f: &mut dyn FnMut(Labels, &[Sample]) -> bool,
+        f: &mut dyn FnMut(&[PairRef<'_>], &[Sample]) -> bool,
     ) -> Result<(), SelectError> {
         let inner = self.read();
         let ids = inner.index.select(matchers, || inner.live_ids());

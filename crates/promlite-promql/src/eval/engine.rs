@@ -85,6 +85,18 @@ struct Ctx<'a> {
     /// `__name__` in the labels but mark it dropped (the aggregation ignores
     /// it), saving a label-set allocation per series. Immediate mode only.
     lazy_drop: bool,
+    /// Set by an aggregation for its direct range-function argument: the only
+    /// labels it reads (its grouping), so that the streamed selection builds
+    /// just those. Immediate mode only; see `eval_range_function`.
+    project: Option<Projection>,
+}
+
+/// The labels an aggregation groups by (`by` names, or all but `without` names
+/// and `__name__`).
+#[derive(Debug, Clone)]
+struct Projection {
+    names: Vec<String>,
+    without: bool,
 }
 
 /// The query error for a failed selection.
@@ -138,6 +150,7 @@ pub(super) fn run(
         infos: Vec::new(),
         ticks: 0,
         lazy_drop: false,
+        project: None,
     };
     if !instant
         && matches!(
@@ -433,15 +446,20 @@ impl<'a> Grouper<'a> {
 
     #[inline]
     fn keep(&mut self, l: &Label) -> bool {
-        let p = std::sync::Arc::as_ptr(&l.name) as *const u8 as usize;
+        self.keep_name(&l.name)
+    }
+
+    #[inline]
+    fn keep_name(&mut self, name: &std::sync::Arc<str>) -> bool {
+        let p = std::sync::Arc::as_ptr(name) as *const u8 as usize;
         let slot = (p >> 4) % 64;
         let (q, k) = self.cache[slot];
         if q == p && p != 0 {
             return k;
         }
-        let listed = self.names.iter().any(|n| **n == *l.name);
+        let listed = self.names.iter().any(|n| **n == **name);
         let k = if self.without {
-            !listed && !is_metric_name(&l.name)
+            !listed && !is_metric_name(name)
         } else {
             listed
         };
@@ -694,7 +712,7 @@ impl Ctx<'_> {
             &sel.matchers,
             refs[0].saturating_sub(lb).saturating_add(1),
             refs[g.n - 1],
-            &mut |labels, samples| {
+            &mut |pairs, samples| {
                 if let Err(e) = self.tick() {
                     err = Some(e);
                     return false;
@@ -727,7 +745,7 @@ impl Ctx<'_> {
                 if !pts.is_empty() {
                     total += pts.len();
                     out.push(Series {
-                        labels,
+                        labels: Labels::from_pair_refs(pairs, |_| true),
                         drop_name: false,
                         pts,
                     });
@@ -1415,10 +1433,17 @@ impl Ctx<'_> {
             if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
                 self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
                     && !matches!(c.func.name, "last_over_time" | "first_over_time");
+                if self.lazy_drop && RangeFn::from_name(c.func.name).is_some() {
+                    self.project = Some(Projection {
+                        names: a.grouping.clone(),
+                        without: a.without,
+                    });
+                }
             }
         }
         let input = self.eval_vector(&a.expr, g);
         self.lazy_drop = false;
+        self.project = None;
         let input = input?;
         let names: Vec<String> = a.grouping.iter().filter(|l| *l != "le").cloned().collect();
         let mut grouper = Grouper::new(&names, false);
@@ -1585,6 +1610,8 @@ impl Ctx<'_> {
 
     fn eval_range_function(&mut self, c: &Call, g: Grid) -> Result<V> {
         let lazy = std::mem::replace(&mut self.lazy_drop, false);
+        let project = self.project.take();
+        let (warn_mark, info_mark) = (self.warnings.len(), self.infos.len());
         let name = c.func.name;
         // The range argument and any scalar parameter.
         let (param, range_arg) = match name {
@@ -1682,12 +1709,13 @@ impl Ctx<'_> {
             let mut err = None;
             let mut live: Vec<Sample> = Vec::new();
             let storage = self.storage;
+            let mut grouper = project.as_ref().map(|p| Grouper::new(&p.names, p.without));
             self.check_now()?;
             let res = storage.select_each(
                 &sel.matchers,
                 ends[0].saturating_sub(ms.range).saturating_add(1),
                 ends[g.n - 1],
-                &mut |labels, samples| {
+                &mut |pairs, samples| {
                     if let Err(e) = self.tick() {
                         err = Some(e);
                         return false;
@@ -1697,8 +1725,16 @@ impl Ctx<'_> {
                     if live.is_empty() {
                         return true;
                     }
-                    names.note(&labels);
+                    names.note(pairs.iter().find(|(n, _)| is_metric_name(n)).map(|p| p.1));
                     let pts = re.points(&live, &mut window_samples, &mut scratch);
+                    if pts.is_empty() {
+                        return true;
+                    }
+                    let labels = match grouper.as_mut() {
+                        // The aggregation above reads only its grouping labels.
+                        Some(gr) => Labels::from_pair_refs(pairs, |n| gr.keep_name(n)),
+                        None => Labels::from_pair_refs(pairs, |_| true),
+                    };
                     emit(self, &mut out, labels, false, pts);
                     true
                 },
@@ -1721,15 +1757,24 @@ impl Ctx<'_> {
             out.reserve(rs.series.len());
             for s in rs.series {
                 self.tick()?;
-                names.note(&s.labels);
+                names.note(name_arc(&s.labels));
                 let pts = re.points(&s.samples, &mut window_samples, &mut scratch);
                 emit(self, &mut out, s.labels, s.drop_name, pts);
             }
         }
+        let distinct_names = names.list.len() + usize::from(names.nameless) > 1;
+        if project.is_some() && distinct_names && !keep_name {
+            // Dropping names may make two input series equal, which is an error
+            // that only the full label sets can show: evaluate again without the
+            // projection (rare: one aggregation over several metric names).
+            self.warnings.truncate(warn_mark);
+            self.infos.truncate(info_mark);
+            self.lazy_drop = lazy;
+            return self.eval_range_function(c, g);
+        }
         if matches!(name, "rate" | "increase" | "irate") {
             self.annotate_counter(name, &names.list, range_arg.span);
         }
-        let distinct_names = names.list.len() + usize::from(names.nameless) > 1;
         let peak = window_samples.iter().copied().max().unwrap_or(0);
         self.check_samples(peak)?;
         if !keep_name && distinct_names && !self.opts.delayed_name_removal {
@@ -1771,10 +1816,17 @@ impl Ctx<'_> {
             if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
                 self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
                     && !matches!(c.func.name, "last_over_time" | "first_over_time");
+                if self.lazy_drop && RangeFn::from_name(c.func.name).is_some() {
+                    self.project = Some(Projection {
+                        names: a.grouping.clone(),
+                        without: a.without,
+                    });
+                }
             }
         }
         let input = self.eval_vector(&a.expr, g);
         self.lazy_drop = false;
+        self.project = None;
         let input = input?;
         match a.op {
             AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
@@ -2742,8 +2794,8 @@ struct NameSet {
 }
 
 impl NameSet {
-    fn note(&mut self, labels: &Labels) {
-        let Some(n) = name_arc(labels) else {
+    fn note(&mut self, name: Option<&std::sync::Arc<str>>) {
+        let Some(n) = name else {
             self.nameless = true;
             return;
         };

@@ -130,6 +130,78 @@ fn rate_and_sum_rate() {
 }
 
 #[test]
+fn aggregations_over_range_functions_build_only_grouping_labels() {
+    // Same data and hand calculation as rate_and_sum_rate: instance 0 rises 50 in
+    // the 5m window (rate 50/300), instance 1 rises 100 (rate 100/300).
+    let mut s = counters();
+    let r = q(
+        &s,
+        "sum by (instance) (rate(http_requests_total[5m]))",
+        600.0,
+    );
+    assert_vec(
+        &r,
+        &[
+            ("{instance=\"0\"}", 50.0 / 300.0),
+            ("{instance=\"1\"}", 100.0 / 300.0),
+        ],
+    );
+    let r = q(
+        &s,
+        "sum without (instance) (rate(http_requests_total[5m]))",
+        600.0,
+    );
+    assert_vec(&r, &[("{job=\"api\"}", 150.0 / 300.0)]);
+    let r = q(
+        &s,
+        "count without () (rate(http_requests_total[5m]))",
+        600.0,
+    );
+    assert_vec(
+        &r,
+        &[
+            ("{instance=\"0\", job=\"api\"}", 1.0),
+            ("{instance=\"1\", job=\"api\"}", 1.0),
+        ],
+    );
+    // Two metric names under one aggregation: the gauge warning is given once,
+    // however the engine evaluates the argument.
+    let r = q(
+        &s,
+        "max by (job) (rate({__name__=~\"http_requests_total|mem_bytes\"}[5m]))",
+        600.0,
+    );
+    assert_eq!(vector(&r).len(), 1);
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    // A second counter with instance 0's labels: once rate drops the names, the
+    // two series have the same label set, an error even under an aggregation
+    // that would not read the colliding labels.
+    let other = Labels::from_pairs([
+        ("__name__", "other_total"),
+        ("job", "api"),
+        ("instance", "0"),
+    ]);
+    for i in 0..11 {
+        s.push(
+            &other,
+            Sample {
+                t: i * 60_000,
+                v: i as f64,
+            },
+        );
+    }
+    let e = qerr(
+        &s,
+        "sum by (job) (rate({__name__=~\"http_requests_total|other_total\"}[5m]))",
+        600.0,
+    );
+    assert_eq!(
+        e.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+}
+
+#[test]
 fn rate_over_gauge_warns() {
     let s = counters();
     let r = q(&s, "rate(mem_bytes[5m])", 600.0);
