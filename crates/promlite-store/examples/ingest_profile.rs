@@ -17,6 +17,23 @@ fn cpu() -> f64 {
         .map_or(0.0, |ns| ns / 1e9)
 }
 
+/// User and system CPU time of this thread in seconds (clock-tick resolution).
+fn user_sys() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th
+    // and 13th of them.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let tick = 100.0;
+    (
+        f.get(11).copied().unwrap_or(0.0) / tick,
+        f.get(12).copied().unwrap_or(0.0) / tick,
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let reps: usize = std::env::var("REPS")
@@ -48,9 +65,16 @@ fn main() {
     let t = Target::from_pairs([("job", "p")]);
     let start = Instant::now();
     let c0 = cpu();
+    let us0 = user_sys();
     let r = store
         .ingest_scrape(&t, &bodies[0], Format::Text, 0)
         .expect("first");
+    let us1 = user_sys();
+    println!(
+        "first: user {:.2} s, system {:.2} s",
+        us1.0 - us0.0,
+        us1.1 - us0.1
+    );
     let s = start.elapsed().as_secs_f64();
     let c = cpu() - c0;
     println!(
