@@ -359,37 +359,29 @@ impl Ring {
         maxt: i64,
         out: &mut Vec<Sample>,
     ) {
-        let mut off = 0usize;
-        let mut first = true;
-        while off < self.buf.len() {
-            let n = self.block_n(off);
-            let len = self.block_len(off);
-            if len == 0 || off + len > self.buf.len() {
-                return;
-            }
+        for (off, len, n, skip) in self.blocks() {
             let next = off + len;
-            let skip = if first { self.skip } else { 0 };
-            first = false;
             if next < self.buf.len() && self.block_first_t(next, clocks).is_some_and(|t| t < mint) {
-                off = next;
                 continue;
             }
             let block = &self.buf[off..next];
             let mut done = false;
+            // Keeps one decoded sample; false (stop) once past the window.
+            let mut take = |t: i64, v: f64| {
+                if t > maxt {
+                    done = true;
+                    return false;
+                }
+                if t >= mint {
+                    out.push(Sample { t, v });
+                }
+                true
+            };
             let Some(clock) = block_clock(block) else {
                 return;
             };
             if clock == EXPLICIT {
-                decode_block(&self.buf[off..], len, n, skip, &mut |_, t, v| {
-                    if t > maxt {
-                        done = true;
-                        return false;
-                    }
-                    if t >= mint {
-                        out.push(Sample { t, v });
-                    }
-                    true
-                });
+                decode_block(&self.buf[off..], len, n, skip, &mut |_, t, v| take(t, v));
             } else {
                 let Some(col) = clocks.list.get(clock as usize) else {
                     return;
@@ -405,21 +397,29 @@ impl Ring {
                     } else {
                         return true;
                     };
-                    if t > maxt {
-                        done = true;
-                        return false;
-                    }
-                    if t >= mint {
-                        out.push(Sample { t, v });
-                    }
-                    true
+                    take(t, v)
                 });
             }
             if done {
                 return;
             }
-            off = next;
         }
+    }
+
+    /// `(offset, length, samples, samples to skip)` of every block, oldest first.
+    fn blocks(&self) -> impl Iterator<Item = (usize, usize, u8, u8)> + '_ {
+        let mut off = 0usize;
+        std::iter::from_fn(move || {
+            let n = self.block_n(off);
+            let len = self.block_len(off);
+            if off >= self.buf.len() || len == 0 || off + len > self.buf.len() {
+                return None;
+            }
+            let skip = if off == 0 { self.skip } else { 0 };
+            let block = (off, len, n, skip);
+            off += len;
+            Some(block)
+        })
     }
 
     /// Timestamp of the first sample of the block at `off` (from its header).
@@ -434,21 +434,11 @@ impl Ring {
 
     /// Calls `f(clock, int, value)` for every logical sample, oldest first.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32, i64, f64)) {
-        let mut off = 0usize;
-        let mut first = true;
-        while off < self.buf.len() {
-            let n = self.block_n(off);
-            let len = self.block_len(off);
-            if len == 0 || off + len > self.buf.len() {
-                return;
-            }
-            let skip = if first { self.skip } else { 0 };
-            first = false;
+        for (off, len, n, skip) in self.blocks() {
             decode_block(&self.buf[off..], len, n, skip, &mut |c, i, v| {
                 f(c, i, v);
                 true
             });
-            off += len;
         }
     }
 }

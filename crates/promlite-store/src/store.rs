@@ -124,31 +124,10 @@ impl Inner {
             .unwrap_or(&[])
     }
 
-    /// The labels of a series.
-    /// Decodes the samples in `[mint, maxt]` of the series `ids`, skipping series with
-    /// none; fails once more than `limit` samples are collected. Returns the series and
-    /// the number of samples.
-    pub(crate) fn collect_series(
-        &self,
-        ids: &[u32],
-        mint: i64,
-        maxt: i64,
-        limit: usize,
-    ) -> Result<(Vec<SeriesSamples>, usize), SelectError> {
-        let mut out = Vec::with_capacity(ids.len());
-        let total = self.visit_series(ids, mint, maxt, limit, &mut |pairs, samples| {
-            out.push(SeriesSamples {
-                labels: Labels::from_pair_refs(pairs, |_| true),
-                samples: samples.to_vec(),
-            });
-            true
-        })?;
-        Ok((out, total))
-    }
-
     /// Decodes every series of `ids` that has samples in `[mint, maxt]` into one
-    /// reused buffer and hands it to `f` with the series' labels; stops when `f`
-    /// returns false. Returns the number of samples handed out.
+    /// reused buffer and hands it to `f` with the series' label pairs; stops when
+    /// `f` returns false; fails once more than `limit` samples were handed out.
+    /// Returns the number of samples handed out.
     pub(crate) fn visit_series(
         &self,
         ids: &[u32],
@@ -190,6 +169,7 @@ impl Inner {
         Ok(total)
     }
 
+    /// The labels of a series.
     pub(crate) fn labels_of(&self, s: &Series) -> Labels {
         self.index.labels(self.pairs_of(s))
     }
@@ -727,12 +707,15 @@ impl Queryable for Store {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<SeriesSamples>, SelectError> {
-        let inner = self.read();
-        let ids = inner.index.select(matchers, || inner.live_ids());
-        let limit = self.cfg.limits.max_query_samples;
-        inner
-            .collect_series(&ids, mint, maxt, limit)
-            .map(|(v, _)| v)
+        let mut out = Vec::new();
+        self.select_each(matchers, mint, maxt, &mut |pairs, samples| {
+            out.push(SeriesSamples {
+                labels: Labels::from_pair_refs(pairs, |_| true),
+                samples: samples.to_vec(),
+            });
+            true
+        })?;
+        Ok(out)
     }
 
     fn select_each(
