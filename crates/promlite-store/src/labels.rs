@@ -42,15 +42,37 @@ impl FamilyTracker {
 }
 
 fn normalize_float(v: Cow<'_, str>) -> Cow<'_, str> {
-    match parse_go_float(&v) {
-        Some(f) => {
-            let s = format_openmetrics_float(f);
-            if s == v {
-                v
-            } else {
-                Cow::Owned(s)
-            }
+    // A scrape repeats the same few `le`/`quantile` texts on thousands of lines:
+    // remember the last ones per thread instead of formatting each time.
+    thread_local! {
+        static MEMO: std::cell::RefCell<Vec<(Box<str>, Option<Box<str>>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let hit = MEMO.with(|m| {
+        m.borrow()
+            .iter()
+            .find(|(raw, _)| **raw == *v)
+            .map(|(_, norm)| norm.clone())
+    });
+    let norm = match hit {
+        Some(norm) => norm,
+        None => {
+            let norm = parse_go_float(&v)
+                .map(format_openmetrics_float)
+                .filter(|s| *s != *v)
+                .map(String::into_boxed_str);
+            MEMO.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= 64 {
+                    m.remove(0);
+                }
+                m.push((Box::from(&*v), norm.clone()));
+            });
+            norm
         }
+    };
+    match norm {
+        Some(n) => Cow::Owned(n.into_string()),
         None => v,
     }
 }

@@ -108,26 +108,25 @@ fn series_end(line: &[u8]) -> Option<usize> {
     let end = match memchr::memchr(b'{', &line[..space]) {
         None => space,
         Some(open) => {
-            let mut in_quote = false;
-            let mut escaped = false;
-            let mut close = None;
-            for (i, &b) in line.iter().enumerate().skip(open + 1) {
-                if escaped {
-                    escaped = false;
-                } else if in_quote {
-                    match b {
-                        b'\\' => escaped = true,
-                        b'"' => in_quote = false,
-                        _ => {}
-                    }
-                } else if b == b'"' {
-                    in_quote = true;
-                } else if b == b'}' {
-                    close = Some(i + 1);
-                    break;
+            // Jump between quotes and the closing brace; inside a quoted value
+            // jump between quotes and backslashes (which skip the next byte).
+            let mut i = open + 1;
+            loop {
+                let j = i + memchr::memchr2(b'"', b'}', line.get(i..)?)?;
+                if line[j] == b'}' {
+                    break j + 1;
                 }
+                let mut k = j + 1;
+                loop {
+                    let q = k + memchr::memchr2(b'"', b'\\', line.get(k..)?)?;
+                    if line[q] == b'"' {
+                        k = q + 1;
+                        break;
+                    }
+                    k = q + 2;
+                }
+                i = k;
             }
-            close?
         }
     };
     (line.get(end) == Some(&b' ')).then_some(end)
@@ -187,6 +186,59 @@ fn plain_int(s: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The byte-at-a-time scan `series_end` replaced, as the reference.
+    fn series_end_bytewise(line: &[u8]) -> Option<usize> {
+        let space = memchr::memchr(b' ', line)?;
+        let end = match memchr::memchr(b'{', &line[..space]) {
+            None => space,
+            Some(open) => {
+                let (mut in_quote, mut escaped) = (false, false);
+                let mut close = None;
+                for (i, &b) in line.iter().enumerate().skip(open + 1) {
+                    if escaped {
+                        escaped = false;
+                    } else if in_quote {
+                        match b {
+                            b'\\' => escaped = true,
+                            b'"' => in_quote = false,
+                            _ => {}
+                        }
+                    } else if b == b'"' {
+                        in_quote = true;
+                    } else if b == b'}' {
+                        close = Some(i + 1);
+                        break;
+                    }
+                }
+                close?
+            }
+        };
+        (line.get(end) == Some(&b' ')).then_some(end)
+    }
+
+    proptest! {
+        #[test]
+        fn series_end_equals_bytewise_scan(
+            parts in proptest::collection::vec(prop_oneof![
+                Just("a".to_string()), Just("{".to_string()), Just("}".to_string()),
+                Just("\"".to_string()), Just("\\".to_string()), Just(" ".to_string()),
+                Just("=".to_string()), Just(",".to_string()), "[a-z0-9 ]{0,4}",
+            ], 0..24)
+        ) {
+            let line = parts.concat();
+            prop_assert_eq!(series_end(line.as_bytes()), series_end_bytewise(line.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn series_end_skips_quoted_braces_and_escapes() {
+        let line = br#"m{a="x}\"y",b="\\"} 1"#;
+        assert_eq!(series_end(line), Some(line.len() - 2));
+        assert_eq!(series_end(br#"m{a="x} 1"#), None);
+        assert_eq!(series_end(b"up 1"), Some(2));
+    }
 
     #[test]
     fn plain_numbers_only() {

@@ -537,7 +537,12 @@ impl Store {
             report: IngestReport::default(),
         };
         // Cached keys were validated under the format of earlier scrapes.
-        let lean = self.lean && format == Format::Text && st.format.is_none_or(|f| f == format);
+        // With nothing cached (a target's first scrape) every line would miss, so
+        // the whole body goes straight to the parser.
+        let lean = self.lean
+            && format == Format::Text
+            && st.format.is_none_or(|f| f == format)
+            && !st.cache.order.is_empty();
         match format {
             Format::Text if lean => {
                 let mut lines = TextLines::new(body);
