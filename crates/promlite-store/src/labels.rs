@@ -45,15 +45,10 @@ fn normalize_float(v: Cow<'_, str>) -> Cow<'_, str> {
     // A scrape repeats the same few `le`/`quantile` texts on thousands of lines:
     // remember the last ones per thread instead of formatting each time.
     thread_local! {
-        static MEMO: std::cell::RefCell<Vec<(Box<str>, Option<Box<str>>)>> =
-            const { std::cell::RefCell::new(Vec::new()) };
+        static MEMO: std::cell::RefCell<hashbrown::HashMap<Box<str>, Option<Box<str>>>> =
+            std::cell::RefCell::new(hashbrown::HashMap::new());
     }
-    let hit = MEMO.with(|m| {
-        m.borrow()
-            .iter()
-            .find(|(raw, _)| **raw == *v)
-            .map(|(_, norm)| norm.clone())
-    });
+    let hit = MEMO.with(|m| m.borrow().get(&*v).cloned());
     let norm = match hit {
         Some(norm) => norm,
         None => {
@@ -63,10 +58,10 @@ fn normalize_float(v: Cow<'_, str>) -> Cow<'_, str> {
                 .map(String::into_boxed_str);
             MEMO.with(|m| {
                 let mut m = m.borrow_mut();
-                if m.len() >= 64 {
-                    m.remove(0);
+                if m.len() >= 256 {
+                    m.clear();
                 }
-                m.push((Box::from(&*v), norm.clone()));
+                m.insert(Box::from(&*v), norm.clone());
             });
             norm
         }
@@ -110,7 +105,10 @@ pub(crate) fn build_into<'a>(
         };
         v.push((n, val));
     }
-    v.sort_by(|a, b| a.0.cmp(&b.0));
+    // Exposition libraries write labels sorted by name, so check before sorting.
+    if !v.is_sorted_by(|a, b| a.0 < b.0) {
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     if let Some(w) = v.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(IngestError::DuplicateLabelName {
             name: w[0].0.to_string(),
