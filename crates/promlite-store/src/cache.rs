@@ -53,19 +53,36 @@ impl ScrapeCache {
     /// next line is expected; it is advanced (or resynchronized) on a hit.
     #[inline]
     pub(crate) fn lookup(&self, bytes: &[u8], cursor: &mut usize) -> Option<u32> {
+        self.lookup_or_hash(bytes, cursor).ok()
+    }
+
+    /// [`lookup`](Self::lookup), returning on a miss the key's
+    /// [`hash`](Self::hash) (for [`insert_hashed`](Self::insert_hashed)) when it
+    /// was computed, so a new series is not hashed twice.
+    #[inline]
+    pub(crate) fn lookup_or_hash(
+        &self,
+        bytes: &[u8],
+        cursor: &mut usize,
+    ) -> Result<u32, Option<u64>> {
         if let Some(&e) = self.order.get(*cursor) {
             if self.key(e) == bytes {
                 *cursor += 1;
-                return Some(e);
+                return Ok(e);
             }
         }
+        if self.table.is_empty() {
+            return Err(None);
+        }
         let h = self.hasher.hash_one(bytes);
-        let e = *self.table.find(h, |&e| self.key(e) == bytes)?;
+        let Some(&e) = self.table.find(h, |&e| self.key(e) == bytes) else {
+            return Err(Some(h));
+        };
         let pos = self.entries[e as usize].pos;
         if pos != NO_POS {
             *cursor = pos as usize + 1;
         }
-        Some(e)
+        Ok(e)
     }
 
     /// The entry expected at `cursor` (the previous scrape's order) and its key.

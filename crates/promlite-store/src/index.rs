@@ -106,7 +106,15 @@ impl Index {
     /// The pair id of (name, value), if it exists: one hash lookup.
     #[inline]
     pub(crate) fn pair(&self, name: &str, value: &str) -> Option<u32> {
-        let h = self.hash_pair(name, value);
+        self.pair_hashed(name, value, self.hash_pair(name, value))
+    }
+
+    /// [`pair`](Self::pair) with the pair's [`hash_pair`](Self::hash_pair) given.
+    #[inline]
+    pub(crate) fn pair_hashed(&self, name: &str, value: &str, h: u64) -> Option<u32> {
+        if self.pair_table.is_empty() {
+            return None;
+        }
         self.pair_table
             .find(h, |&p| {
                 let (n, v) = self.pairs[p as usize];

@@ -87,8 +87,8 @@ struct LocalPairs {
 }
 
 impl LocalPairs {
-    fn get_or_insert(&mut self, index: &crate::index::Index, n: &str, v: &str) -> u32 {
-        let h = index.hash_pair(n, v);
+    /// The local id of (n, v), whose `index.hash_pair` is `h`.
+    fn get_or_insert(&mut self, index: &crate::index::Index, n: &str, v: &str, h: u64) -> u32 {
         if let Some(&i) = self.table.find(h, |&i| {
             &*self.pairs[i as usize].0 == n && &*self.pairs[i as usize].1 == v
         }) {
@@ -283,14 +283,15 @@ impl<'b> Stager<'b, '_> {
             return Ok(());
         };
         let bytes = s.series_bytes();
-        if let Some(e) = cache.lookup(bytes, &mut self.cursor) {
-            return self.hit(cache, e, s.value, s.timestamp, s.line);
-        }
+        let known_hash = match cache.lookup_or_hash(bytes, &mut self.cursor) {
+            Ok(e) => return self.hit(cache, e, s.value, s.timestamp, s.line),
+            Err(h) => h,
+        };
         self.count_sample(s.line)?;
         let name = s.name();
         let norm = self.fam.normalized_label(&name);
         labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
-        let h = cache.hash(bytes);
+        let h = known_hash.unwrap_or_else(|| cache.hash(bytes));
         let new_entries = &self.new_entries;
         let dup_bytes = self
             .pending
@@ -299,11 +300,13 @@ impl<'b> Stager<'b, '_> {
         self.refs.clear();
         let mut all_global = true;
         for (n, v) in &self.lv {
-            match self.inner.index.pair(n, v) {
+            let index = &self.inner.index;
+            let h = index.hash_pair(n, v);
+            match index.pair_hashed(n, v, h) {
                 Some(p) => self.refs.push(p),
                 None => {
                     all_global = false;
-                    let i = self.new_pairs.get_or_insert(&self.inner.index, n, v);
+                    let i = self.new_pairs.get_or_insert(index, n, v, h);
                     self.refs.push(PENDING | i);
                 }
             }
