@@ -185,6 +185,19 @@ impl Index {
         }))
     }
 
+    /// One more than the largest pair id.
+    pub(crate) fn pair_slots(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Makes room in pair `p`'s postings for `n` more series (one growth instead
+    /// of many when a scrape adds a large batch).
+    pub(crate) fn reserve_postings(&mut self, p: u32, n: usize) {
+        if let Some(list) = self.postings.get_mut(p as usize) {
+            list.reserve_exact(n);
+        }
+    }
+
     /// Adds series `sid` (larger than every id added before) to its pairs' postings.
     pub(crate) fn add_series(&mut self, sid: u32, pairs: &[u32]) {
         for &p in pairs {

@@ -644,6 +644,25 @@ impl Store {
                 inner.series.reserve_exact(n);
                 inner.pair_arena.reserve_exact(new_series.refs.len());
                 inner.reserve_series(n);
+                if n >= 1024 {
+                    // Many new series: size each touched postings list once.
+                    let mut counts: Vec<u32> = vec![0; inner.index.pair_slots()];
+                    for &r in &new_series.refs {
+                        let p = if r & PENDING != 0 {
+                            pair_ids[(r & !PENDING) as usize]
+                        } else {
+                            r
+                        };
+                        if let Some(c) = counts.get_mut(p as usize) {
+                            *c += 1;
+                        }
+                    }
+                    for (p, &k) in counts.iter().enumerate() {
+                        if k > 0 {
+                            inner.index.reserve_postings(p as u32, k as usize);
+                        }
+                    }
+                }
             }
             for &i in chunk {
                 pairs.clear();

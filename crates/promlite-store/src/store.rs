@@ -205,7 +205,11 @@ impl Inner {
     }
 
     pub(crate) fn find_pairs(&self, ids: &[u32]) -> Option<u32> {
-        let h = self.hash_pairs(ids);
+        self.find_pairs_hashed(ids, self.hash_pairs(ids))
+    }
+
+    /// [`find_pairs`](Self::find_pairs) with the pairs' `hash_pairs` given.
+    fn find_pairs_hashed(&self, ids: &[u32], h: u64) -> Option<u32> {
         self.series_map
             .find(h, |&s| {
                 self.series[s as usize]
@@ -242,12 +246,12 @@ impl Inner {
 
     /// Creates a series from pair ids in label-name order unless it exists.
     pub(crate) fn create_from_pairs(&mut self, pairs: &[u32]) -> u32 {
-        if let Some(s) = self.find_pairs(pairs) {
+        let h = self.hash_pairs(pairs);
+        if let Some(s) = self.find_pairs_hashed(pairs, h) {
             return s;
         }
         let sid = self.series.len() as u32;
         self.index.add_series(sid, pairs);
-        let h = self.hash_pairs(pairs);
         // Grow by an eighth, not by doubling: slack here is paid per series.
         let arena = &mut self.pair_arena;
         if arena.capacity() - arena.len() < pairs.len() {
