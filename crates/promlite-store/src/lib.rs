@@ -74,6 +74,11 @@
 //! full ring.) Timestamped loads ([`Store::ingest_timestamped`],
 //! [`Store::append_batch`]) hold the write lock for the whole batch.
 //!
+//! A selection holds the read lock while it runs; with
+//! [`Queryable::select_each`](promlite_model::Queryable::select_each) that
+//! includes the caller's per-series work (for the evaluator: reducing each
+//! series to its points), so a commit batch waits at most for one selection.
+//!
 //! # Crate features
 //!
 //! None.
