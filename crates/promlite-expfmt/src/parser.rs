@@ -14,9 +14,9 @@ use promlite_model::MetricType;
 use crate::error::{ErrorKind, Found, ParseError};
 use crate::sample::{Exemplar, SampleEvent};
 use crate::scan::{
-    is_blank, parse_int_ms, parse_seconds_ms, parse_value, scan_class, scan_metric_name,
-    scan_quoted, skip_blanks, unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT,
-    METRIC_START,
+    is_blank, parse_int_ms, parse_seconds_ms, parse_value, parse_value_fast, scan_class,
+    scan_label_name, scan_metric_name, scan_quoted, skip_blanks, unescape_help, unescape_label,
+    LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
 };
 use crate::{Event, Format, Mode};
 
@@ -57,6 +57,9 @@ struct Block {
     quoted_name: Option<(usize, usize, bool)>,
     /// Where the label pairs begin (past the quoted name item, if any).
     labels_from: usize,
+    /// Whether the block has the plain shape `{name="value",...}` (see
+    /// [`label_block_fast`]), which lets [`SampleEvent::labels`] take its fast path.
+    plain: bool,
 }
 
 /// A pull parser over an exposition-format body.
@@ -368,12 +371,33 @@ impl<'a> Parser<'a> {
                 Ok((name, close + 1))
             }
             Some(&b) if METRIC_START[usize::from(b)] => {
-                let end = scan_class(line, i + 1, &METRIC_CONT);
+                let end = self.legacy_name_end(line, i);
                 // Only ASCII bytes were scanned, so this cannot fail.
                 let name = self.text(ctx, i, end)?;
                 Ok((Cow::Borrowed(name), end))
             }
             _ => Err(ctx.err(i, ErrorKind::InvalidMetricName)),
+        }
+    }
+
+    /// The end of the legacy metric name whose first byte, at `at`, is valid.
+    ///
+    /// Consecutive lines mostly repeat a name (HELP, TYPE, then the family's samples), so
+    /// the last name is tried first: comparing bytes is cheaper than classifying them.
+    #[inline(always)]
+    fn legacy_name_end(&mut self, line: &'a [u8], at: usize) -> usize {
+        let prev = self.prev_name;
+        let rest = line.get(at..).unwrap_or_default();
+        if rest.starts_with(prev)
+            && !rest
+                .get(prev.len())
+                .is_some_and(|&b| METRIC_CONT[usize::from(b)])
+        {
+            at + prev.len()
+        } else {
+            let end = scan_metric_name(line, at + 1);
+            self.prev_name = line.get(at..end).unwrap_or_default();
+            end
         }
     }
 
@@ -389,19 +413,7 @@ impl<'a> Parser<'a> {
         let mut name_span = None;
         let mut i = at;
         if METRIC_START[usize::from(first)] {
-            let prev = self.prev_name;
-            let rest = &line[at..];
-            i = if rest.starts_with(prev)
-                && !rest
-                    .get(prev.len())
-                    .is_some_and(|&b| METRIC_CONT[usize::from(b)])
-            {
-                at + prev.len()
-            } else {
-                let end = scan_metric_name(line, at + 1);
-                self.prev_name = &line[at..end];
-                end
-            };
+            i = self.legacy_name_end(line, at);
             name_span = Some((at, i, false));
         } else if first != b'{' {
             return Err(ctx.err(
@@ -413,13 +425,23 @@ impl<'a> Parser<'a> {
         }
         let mut series_end = i;
         let mut labels_from = None;
+        let mut plain = true;
         let brace = skip_blanks(line, i);
         if line.get(brace) == Some(&b'{') {
-            let block = self.parse_label_block(line, brace, name_span, ctx, false)?;
+            let block = match label_block_fast(line, brace) {
+                Some(end) => Block {
+                    end,
+                    quoted_name: None,
+                    labels_from: brace + 1,
+                    plain: true,
+                },
+                None => self.parse_label_block(line, brace, name_span, ctx, false)?,
+            };
             if let Some(q) = block.quoted_name {
                 name_span = Some(q);
             }
             labels_from = Some(block.labels_from);
+            plain = block.plain;
             series_end = block.end;
             i = block.end;
         }
@@ -444,15 +466,21 @@ impl<'a> Parser<'a> {
         if v_start == line.len() {
             return Err(ctx.err(v_start, ErrorKind::MissingValue));
         }
-        let v_end = token_end(line, v_start);
-        let value = parse_value(&line[v_start..v_end]).ok_or_else(|| {
-            ctx.err(
-                v_start,
-                ErrorKind::InvalidValue {
-                    value: String::from_utf8_lossy(&line[v_start..v_end]).into_owned(),
-                },
-            )
-        })?;
+        let (value, v_end) = match parse_value_fast(line, v_start) {
+            Some(fast) => fast,
+            None => {
+                let v_end = token_end(line, v_start);
+                let value = parse_value(&line[v_start..v_end]).ok_or_else(|| {
+                    ctx.err(
+                        v_start,
+                        ErrorKind::InvalidValue {
+                            value: String::from_utf8_lossy(&line[v_start..v_end]).into_owned(),
+                        },
+                    )
+                })?;
+                (value, v_end)
+            }
+        };
 
         // Optional timestamp, then (OpenMetrics) an optional exemplar.
         let om = self.format == Format::OpenMetrics;
@@ -501,6 +529,7 @@ impl<'a> Parser<'a> {
             name,
             name_escaped,
             labels_from: labels_from.map_or(series.len(), |l| l - at),
+            plain,
             value,
             timestamp,
             exemplar,
@@ -560,10 +589,12 @@ impl<'a> Parser<'a> {
     /// A `{...}` label block whose `{` is at `open`. `name` is the metric name given before
     /// the block, if any. Validates names, values, separators and duplicates.
     ///
+    /// The caller tries [`label_block_fast`] first; this is the general path.
+    ///
     /// Duplicate names are rare, so the first pass only keeps a 64-bit Bloom filter of the
     /// names; when two names might clash (or `__name__` or an escaped name appears), the
     /// block is parsed again with `collect` set, recording every name for an exact check.
-    #[inline]
+    #[inline(never)]
     fn parse_label_block(
         &mut self,
         line: &[u8],
@@ -699,6 +730,7 @@ impl<'a> Parser<'a> {
             end: i,
             quoted_name,
             labels_from,
+            plain: false,
         })
     }
 
@@ -809,6 +841,46 @@ impl<'a> Iterator for Parser<'a> {
 }
 
 impl std::iter::FusedIterator for Parser<'_> {}
+
+/// The common shape of a label block, `{name="value",...}` (legacy names, no blanks,
+/// optional trailing comma), validated in one tight pass from the `{` at `open`.
+/// Returns the index past the `}`, or `None` for anything else: blanks, quoted names,
+/// `__name__`, two names that might be equal, or any error. The general path then parses
+/// the block from the start (and reports the error, if there is one), so this function
+/// only ever accepts a subset of what the general path accepts, with the same meaning.
+#[inline]
+fn label_block_fast(line: &[u8], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    let mut bloom = 0u64;
+    loop {
+        let c = *line.get(i)?;
+        if c == b'}' {
+            return Some(i + 1);
+        }
+        if !LABEL_START[usize::from(c)] {
+            return None;
+        }
+        let n_end = scan_label_name(line, i + 1);
+        if line.get(n_end..n_end + 2)? != b"=\"" {
+            return None;
+        }
+        let name = line.get(i..n_end)?;
+        let last = *name.last()?;
+        // A Bloom filter of the names: a possible duplicate goes to the general path,
+        // which checks exactly.
+        let bit = 1u64 << ((name.len() + usize::from(c) * 7 + usize::from(last) * 3) & 63);
+        if bloom & bit != 0 || name == b"__name__" {
+            return None;
+        }
+        bloom |= bit;
+        let (close, _) = scan_quoted(line, n_end + 1)?;
+        match line.get(close + 1) {
+            Some(b',') => i = close + 2,
+            Some(b'}') => return Some(close + 2),
+            _ => return None,
+        }
+    }
+}
 
 /// Index of the first blank at or after `i` (or the end of the line).
 #[inline]

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use crate::scan::{is_blank, scan_class, scan_quoted, skip_blanks, unescape_label, LABEL_CONT};
+use crate::scan::{
+    is_blank, scan_class, scan_label_name, scan_quoted, skip_blanks, unescape_label, LABEL_CONT,
+};
 
 /// One sample line, borrowing the input.
 ///
@@ -20,6 +22,9 @@ pub struct SampleEvent<'a> {
     /// Byte index in `series` where the label pairs start (past the quoted metric name,
     /// if any); `series.len()` when there is no label block.
     pub(crate) labels_from: usize,
+    /// Whether the label block has the plain shape `{name="value",...}`: legacy names,
+    /// no blanks (or there is no label block).
+    pub(crate) plain: bool,
     /// The sample value.
     pub value: f64,
     /// The timestamp in milliseconds since the epoch, if the line has one.
@@ -61,7 +66,11 @@ impl<'a> SampleEvent<'a> {
     /// only when a backslash is present). The metric name is not among them.
     #[inline]
     pub fn labels(&self) -> LabelIter<'a> {
-        LabelIter::new(self.series, self.labels_from)
+        LabelIter {
+            s: self.series,
+            pos: self.labels_from,
+            plain: self.plain,
+        }
     }
 }
 
@@ -93,11 +102,42 @@ impl<'a> Exemplar<'a> {
 pub struct LabelIter<'a> {
     s: &'a str,
     pos: usize,
+    /// The block is plain (see [`SampleEvent`]'s field of that name): each pair is
+    /// `name="value"` followed by `,` or `}`.
+    plain: bool,
 }
 
 impl<'a> LabelIter<'a> {
     pub(crate) fn new(s: &'a str, pos: usize) -> Self {
-        LabelIter { s, pos }
+        LabelIter {
+            s,
+            pos,
+            plain: false,
+        }
+    }
+
+    /// The next pair of a plain block.
+    #[inline]
+    fn next_plain(&mut self) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+        let b = self.s.as_bytes();
+        let i = self.pos;
+        if *b.get(i)? == b'}' {
+            self.pos = b.len();
+            return None;
+        }
+        // The name ends at the `=` of `="`.
+        let eq = scan_label_name(b, i);
+        let (close, escaped) = scan_quoted(b, eq + 1)?;
+        let name = self.s.get(i..eq)?;
+        let raw = self.s.get(eq + 2..close)?;
+        // Past the `,` (the loop stops at the `}` next time), or at the `}`.
+        self.pos = close + 1 + usize::from(b.get(close + 1) == Some(&b','));
+        let value = if escaped {
+            unescape_label(raw)
+        } else {
+            Cow::Borrowed(raw)
+        };
+        Some((Cow::Borrowed(name), value))
     }
 
     /// A quoted string at `open`: its inside and the index past the closing quote.
@@ -120,6 +160,9 @@ impl<'a> Iterator for LabelIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if self.plain {
+            return self.next_plain();
+        }
         let b = self.s.as_bytes();
         let mut i = self.pos;
         // Skip the separator left by the previous pair.
