@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use promlite_model::MetricType;
 
 use crate::error::{ErrorKind, Found, ParseError};
-use crate::sample::{Exemplar, SampleEvent};
+use crate::sample::{Exemplar, SampleEvent, Spans};
 use crate::scan::{
     is_blank, parse_int_ms, parse_seconds_ms, parse_value, parse_value_fast, scan_class,
     scan_label_name, scan_metric_name, scan_quoted, skip_blanks, unescape_help, unescape_label,
@@ -426,16 +426,20 @@ impl<'a> Parser<'a> {
         let mut series_end = i;
         let mut labels_from = None;
         let mut plain = true;
+        let mut spans = Spans::default();
         let brace = skip_blanks(line, i);
         if line.get(brace) == Some(&b'{') {
-            let block = match label_block_fast(line, brace) {
+            let block = match label_block_fast(line, brace, at, &mut spans) {
                 Some(end) => Block {
                     end,
                     quoted_name: None,
                     labels_from: brace + 1,
                     plain: true,
                 },
-                None => self.parse_label_block(line, brace, name_span, ctx, false)?,
+                None => {
+                    spans = Spans::default();
+                    self.parse_label_block(line, brace, name_span, ctx, false)?
+                }
             };
             if let Some(q) = block.quoted_name {
                 name_span = Some(q);
@@ -530,6 +534,7 @@ impl<'a> Parser<'a> {
             name_escaped,
             labels_from: labels_from.map_or(series.len(), |l| l - at),
             plain,
+            spans,
             value,
             timestamp,
             exemplar,
@@ -844,12 +849,13 @@ impl std::iter::FusedIterator for Parser<'_> {}
 
 /// The common shape of a label block, `{name="value",...}` (legacy names, no blanks,
 /// optional trailing comma), validated in one tight pass from the `{` at `open`.
+/// Records the first pairs in `spans` (offsets relative to `base`, the series start).
 /// Returns the index past the `}`, or `None` for anything else: blanks, quoted names,
 /// `__name__`, two names that might be equal, or any error. The general path then parses
 /// the block from the start (and reports the error, if there is one), so this function
 /// only ever accepts a subset of what the general path accepts, with the same meaning.
 #[inline]
-fn label_block_fast(line: &[u8], open: usize) -> Option<usize> {
+fn label_block_fast(line: &[u8], open: usize, base: usize, spans: &mut Spans) -> Option<usize> {
     let mut i = open + 1;
     let mut bloom = 0u64;
     loop {
@@ -873,7 +879,8 @@ fn label_block_fast(line: &[u8], open: usize) -> Option<usize> {
             return None;
         }
         bloom |= bit;
-        let (close, _) = scan_quoted(line, n_end + 1)?;
+        let (close, escaped) = scan_quoted(line, n_end + 1)?;
+        spans.push(n_end - base, close - base, escaped);
         match line.get(close + 1) {
             Some(b',') => i = close + 2,
             Some(b'}') => return Some(close + 2),

@@ -25,6 +25,8 @@ pub struct SampleEvent<'a> {
     /// Whether the label block has the plain shape `{name="value",...}`: legacy names,
     /// no blanks (or there is no label block).
     pub(crate) plain: bool,
+    /// Where the first pairs of a plain block are, recorded while validating it.
+    pub(crate) spans: Spans,
     /// The sample value.
     pub value: f64,
     /// The timestamp in milliseconds since the epoch, if the line has one.
@@ -70,6 +72,43 @@ impl<'a> SampleEvent<'a> {
             s: self.series,
             pos: self.labels_from,
             plain: self.plain,
+            spans: self.spans,
+            k: 0,
+        }
+    }
+}
+
+/// How many pairs of a plain label block have their offsets recorded.
+pub(crate) const SPANS: usize = 8;
+
+/// Offsets of the first [`SPANS`] pairs of a plain label block, recorded by the parser so
+/// that [`LabelIter`] can hand out pairs without walking the bytes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Spans {
+    /// How many pairs are recorded (the first `n` of the block).
+    pub(crate) n: u8,
+    /// Bit `k`: value `k` contains a backslash.
+    pub(crate) escaped: u8,
+    /// Pair `k`: the index in `series` of its `=` and of its value's closing quote. The
+    /// pair's name starts at `labels_from` (pair 0) or two bytes past the previous
+    /// closing quote (past `",`).
+    pub(crate) at: [[u16; 2]; SPANS],
+}
+
+impl Spans {
+    /// Records a pair whose `=` is at `eq` and whose closing quote is at `close` (both
+    /// relative to the start of the series). Does nothing once [`SPANS`] pairs are
+    /// recorded or when an offset does not fit in `u16`; offsets only grow, so the
+    /// recorded pairs are always the first ones of the block.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, eq: usize, close: usize, escaped: bool) {
+        let k = usize::from(self.n);
+        if let (Some(slot), Ok(e), Ok(c)) =
+            (self.at.get_mut(k), u16::try_from(eq), u16::try_from(close))
+        {
+            *slot = [e, c];
+            self.escaped |= u8::from(escaped) << k;
+            self.n += 1;
         }
     }
 }
@@ -105,6 +144,10 @@ pub struct LabelIter<'a> {
     /// The block is plain (see [`SampleEvent`]'s field of that name): each pair is
     /// `name="value"` followed by `,` or `}`.
     plain: bool,
+    /// The recorded offsets of the first pairs of a plain block.
+    spans: Spans,
+    /// How many recorded pairs have been handed out.
+    k: u8,
 }
 
 impl<'a> LabelIter<'a> {
@@ -113,25 +156,39 @@ impl<'a> LabelIter<'a> {
             s,
             pos,
             plain: false,
+            spans: Spans::default(),
+            k: 0,
         }
     }
 
     /// The next pair of a plain block.
     #[inline]
     fn next_plain(&mut self) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
-        let b = self.s.as_bytes();
         let i = self.pos;
-        if *b.get(i)? == b'}' {
-            self.pos = b.len();
-            return None;
-        }
-        // The name ends at the `=` of `="`.
-        let eq = scan_label_name(b, i);
-        let (close, escaped) = scan_quoted(b, eq + 1)?;
+        let (eq, close, escaped) = match self.spans.at.get(usize::from(self.k)) {
+            Some(&[eq, close]) if self.k < self.spans.n => {
+                let escaped = self.spans.escaped & (1 << self.k) != 0;
+                self.k += 1;
+                (usize::from(eq), usize::from(close), escaped)
+            }
+            _ => {
+                // Past the recorded pairs: walk the bytes.
+                let b = self.s.as_bytes();
+                if *b.get(i)? == b'}' {
+                    self.pos = b.len();
+                    return None;
+                }
+                // The name ends at the `=` of `="`.
+                let eq = scan_label_name(b, i);
+                let (close, escaped) = scan_quoted(b, eq + 1)?;
+                (eq, close, escaped)
+            }
+        };
         let name = self.s.get(i..eq)?;
         let raw = self.s.get(eq + 2..close)?;
-        // Past the `,` (the loop stops at the `}` next time), or at the `}`.
-        self.pos = close + 1 + usize::from(b.get(close + 1) == Some(&b','));
+        // Past the `",` (at the next name or the `}` of a trailing comma), or past the
+        // `"}` (the end of the series).
+        self.pos = close + 2;
         let value = if escaped {
             unescape_label(raw)
         } else {
