@@ -15,8 +15,8 @@ use crate::error::{ErrorKind, Found, ParseError};
 use crate::sample::{Exemplar, SampleEvent, Spans};
 use crate::scan::{
     is_blank, parse_int_ms, parse_seconds_ms, parse_value, parse_value_fast, scan_class,
-    scan_label_name, scan_metric_name, scan_quoted, skip_blanks, unescape_help, unescape_label,
-    LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
+    scan_label_name, scan_metric_name, scan_quoted, scan_quoted_in_line, skip_blanks,
+    unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
 };
 use crate::{Event, Format, Mode};
 
@@ -177,6 +177,18 @@ impl<'a> Parser<'a> {
                     }));
                 }
                 return None;
+            }
+            if self.format == Format::Text
+                && input
+                    .get(start)
+                    .is_some_and(|&b| METRIC_START[usize::from(b)])
+            {
+                if let Some((sample, next)) = self.sample_fast(start) {
+                    self.pos = next;
+                    self.last_start = start;
+                    self.line += 1;
+                    return Some(Ok(Event::Sample(sample)));
+                }
             }
             let (line_end, next) = match memchr::memchr(b'\n', &input[start..]) {
                 Some(k) => (start + k, start + k + 1),
@@ -399,6 +411,72 @@ impl<'a> Parser<'a> {
             self.prev_name = line.get(at..end).unwrap_or_default();
             end
         }
+    }
+
+    /// The common text-format sample line, parsed straight off the input from `start`
+    /// (where a legacy metric name begins) without looking for the line end first:
+    /// `name{plain labels} value [timestamp]` ended by `\n` or the end of the input.
+    /// Returns the sample and where the next line starts, or `None` for anything else
+    /// (blanks inside the braces, quoted names, CR, a value or timestamp that is not a
+    /// plain decimal, any error, ...): [`Parser::parse_sample`] then parses the same line
+    /// the general way. So this accepts a subset of what `parse_sample` accepts and
+    /// builds the same [`SampleEvent`] from it; offsets are line-relative in both.
+    #[inline(always)]
+    fn sample_fast(&mut self, start: usize) -> Option<(SampleEvent<'a>, usize)> {
+        let rest = self.input.get(start..)?;
+        let name_end = self.legacy_name_end(rest, 0);
+        let mut i = name_end;
+        let mut labels_from = None;
+        let mut spans = Spans::default();
+        if rest.get(i) == Some(&b'{') {
+            labels_from = Some(i + 1);
+            i = label_block_fast(rest, i, 0, &mut spans)?;
+        }
+        let series_end = i;
+        if !is_blank(*rest.get(i)?) {
+            return None;
+        }
+        let (value, v_end) = parse_value_fast(rest, skip_blanks(rest, i + 1))?;
+        let mut timestamp = None;
+        let mut j = skip_blanks(rest, v_end);
+        match rest.get(j) {
+            None | Some(b'\n') => {}
+            Some(_) => {
+                let t_end = j + rest
+                    .get(j..)?
+                    .iter()
+                    .position(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len() - j);
+                timestamp = Some(parse_int_ms(rest.get(j..t_end)?)?);
+                j = skip_blanks(rest, t_end);
+            }
+        }
+        let next = match rest.get(j) {
+            None => self.input.len(),
+            Some(b'\n') => start + j + 1,
+            Some(_) => return None,
+        };
+        let ctx = LineCtx {
+            start,
+            number: self.line,
+        };
+        let series = self.text(ctx, 0, series_end).ok()?;
+        let name = series.get(..name_end)?;
+        Some((
+            SampleEvent {
+                series,
+                name,
+                name_escaped: false,
+                labels_from: labels_from.unwrap_or(series.len()),
+                plain: true,
+                spans,
+                value,
+                timestamp,
+                exemplar: None,
+                line: ctx.number,
+            },
+            next,
+        ))
     }
 
     /// A sample line starting at `at` (the first non-blank byte).
@@ -848,7 +926,9 @@ impl<'a> Iterator for Parser<'a> {
 impl std::iter::FusedIterator for Parser<'_> {}
 
 /// The common shape of a label block, `{name="value",...}` (legacy names, no blanks,
-/// optional trailing comma), validated in one tight pass from the `{` at `open`.
+/// optional trailing comma), validated in one tight pass from the `{` at `open`. `line`
+/// may run past the end of the line (see [`Parser::sample_fast`]): nothing here
+/// crosses a `\n`.
 /// Records the first pairs in `spans` (offsets relative to `base`, the series start).
 /// Returns the index past the `}`, or `None` for anything else: blanks, quoted names,
 /// `__name__`, two names that might be equal, or any error. The general path then parses
@@ -879,7 +959,7 @@ fn label_block_fast(line: &[u8], open: usize, base: usize, spans: &mut Spans) ->
             return None;
         }
         bloom |= bit;
-        let (close, escaped) = scan_quoted(line, n_end + 1)?;
+        let (close, escaped) = scan_quoted_in_line(line, n_end + 1)?;
         spans.push(n_end - base, close - base, escaped);
         match line.get(close + 1) {
             Some(b',') => i = close + 2,

@@ -111,6 +111,18 @@ fn scan_name<const COLON: bool>(line: &[u8], mut i: usize) -> usize {
 /// short for memchr's setup to pay off, and long enough for a byte loop to show.
 #[inline]
 pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
+    scan_quoted_impl::<false>(line, open)
+}
+
+/// [`scan_quoted`] on a slice that may run past the end of the line: `None` as soon as a
+/// `\n` comes before the closing quote (escaped or not), so the string never spans lines.
+#[inline]
+pub(crate) fn scan_quoted_in_line(line: &[u8], open: usize) -> Option<(usize, bool)> {
+    scan_quoted_impl::<true>(line, open)
+}
+
+#[inline(always)]
+fn scan_quoted_impl<const NL: bool>(line: &[u8], open: usize) -> Option<(usize, bool)> {
     let mut i = open + 1;
     let mut escaped = false;
     loop {
@@ -119,7 +131,10 @@ pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
                 break;
             };
             let w = u64::from_le_bytes(bytes);
-            let m = has_byte(w, b'"') | has_byte(w, b'\\');
+            let mut m = has_byte(w, b'"') | has_byte(w, b'\\');
+            if NL {
+                m |= has_byte(w, b'\n');
+            }
             if m != 0 {
                 i += (m.trailing_zeros() / 8) as usize;
                 break;
@@ -130,9 +145,13 @@ pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
             b'"' => return Some((i, escaped)),
             b'\\' => {
                 // A backslash escapes the next byte, whatever it is.
+                if NL && line.get(i + 1) == Some(&b'\n') {
+                    return None;
+                }
                 escaped = true;
                 i += 2;
             }
+            b'\n' if NL => return None,
             _ => i += 1,
         }
     }
@@ -250,7 +269,7 @@ pub(crate) fn parse_int_ms(b: &[u8]) -> Option<i64> {
 }
 
 /// The fast path of [`parse_value`] run straight on the line: an optional `-`, 1 to 15
-/// digits and at most one `.`, ended by a blank or the end of the line. Returns the value
+/// digits and at most one `.`, ended by a blank, a `\n` or the end of the slice. Returns the value
 /// and the index of that end, or `None` for any other token (which [`parse_value`] then
 /// parses, or rejects). The arithmetic is the same as in [`parse_value`].
 #[inline]
@@ -272,7 +291,7 @@ pub(crate) fn parse_value_fast(line: &[u8], start: usize) -> Option<(f64, usize)
                 frac += usize::from(dot);
             }
             Some(b'.') if !dot => dot = true,
-            None | Some(b' ' | b'\t') => break,
+            None | Some(b' ' | b'\t' | b'\n') => break,
             Some(_) => return None,
         }
         i += 1;
@@ -534,5 +553,11 @@ mod tests {
         assert_eq!(scan_quoted(br#""abc"#, 0), None);
         assert_eq!(scan_quoted(br#""abc\"#, 0), None);
         assert_eq!(scan_quoted(br#""""#, 0), Some((1, false)));
+        // Within a line only: a newline (escaped or not) ends the search.
+        assert_eq!(scan_quoted_in_line(b"\"ab\\\"c\" 1\n", 0), Some((6, true)));
+        assert_eq!(scan_quoted_in_line(b"\"abcdefghij\nk\"", 0), None);
+        assert_eq!(scan_quoted_in_line(b"\"a\nk\"", 0), None);
+        assert_eq!(scan_quoted_in_line(b"\"abc\\\n\"", 0), None);
+        assert_eq!(scan_quoted(b"\"abc\\\n\"", 0), Some((6, true)));
     }
 }
