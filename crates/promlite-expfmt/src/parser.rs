@@ -178,16 +178,21 @@ impl<'a> Parser<'a> {
                 }
                 return None;
             }
-            if self.format == Format::Text
-                && input
-                    .get(start)
-                    .is_some_and(|&b| METRIC_START[usize::from(b)])
-            {
-                if let Some((sample, next)) = self.sample_fast(start) {
+            if self.format == Format::Text {
+                // The common lines first, parsed without looking for the line end first;
+                // `None` means "not the common shape": the general path below takes it.
+                let fast = match input.get(start) {
+                    Some(&b) if METRIC_START[usize::from(b)] => self
+                        .sample_fast(start)
+                        .map(|(sample, next)| (Event::Sample(sample), next)),
+                    Some(b'#') => self.metadata_fast(start),
+                    _ => None,
+                };
+                if let Some((event, next)) = fast {
                     self.pos = next;
                     self.last_start = start;
                     self.line += 1;
-                    return Some(Ok(Event::Sample(sample)));
+                    return Some(Ok(event));
                 }
             }
             let (line_end, next) = match memchr::memchr(b'\n', &input[start..]) {
@@ -410,6 +415,72 @@ impl<'a> Parser<'a> {
             let end = scan_metric_name(line, at + 1);
             self.prev_name = line.get(at..end).unwrap_or_default();
             end
+        }
+    }
+
+    /// The common text-format `# HELP name text` (text without backslashes) and
+    /// `# TYPE name type` lines, with single blanks after `#` and the keyword and a
+    /// legacy name, parsed straight off the input from `start` (the `#`). Returns the
+    /// event and where the next line starts, or `None` for anything else, which
+    /// [`Parser::parse_comment`] then parses from the same line. Builds the same event
+    /// as `parse_comment` would.
+    #[inline]
+    fn metadata_fast(&mut self, start: usize) -> Option<(Event<'a>, usize)> {
+        let rest = self.input.get(start..)?;
+        let help = match rest.get(..7)? {
+            b"# HELP " => true,
+            b"# TYPE " => false,
+            _ => return None,
+        };
+        if !METRIC_START[usize::from(*rest.get(7)?)] {
+            return None;
+        }
+        let name_end = self.legacy_name_end(rest, 7);
+        if *rest.get(name_end)? != b' ' {
+            return None;
+        }
+        let body = skip_blanks(rest, name_end);
+        let ctx = LineCtx {
+            start,
+            number: self.line,
+        };
+        if help {
+            // The text runs to the line end; a backslash needs decoding (general path).
+            let (end, next) = match memchr::memchr2(b'\n', b'\\', rest.get(body..)?) {
+                Some(k) if rest.get(body + k) == Some(&b'\n') => (body + k, start + body + k + 1),
+                Some(_) => return None,
+                None => (rest.len(), self.input.len()),
+            };
+            if end > body && rest.get(end - 1) == Some(&b'\r') {
+                return None;
+            }
+            let metric = self.text(ctx, 7, name_end).ok()?;
+            let text = self.text(ctx, body, end).ok()?;
+            let event = Event::Help {
+                metric: Cow::Borrowed(metric),
+                help: Cow::Borrowed(text),
+            };
+            Some((event, next))
+        } else {
+            let word_len = rest
+                .get(body..)?
+                .iter()
+                .position(|b| !b.is_ascii_lowercase())
+                .unwrap_or(rest.len() - body);
+            let typ = parse_type(rest.get(body..body + word_len)?, false)?;
+            let next = match rest.get(body + word_len) {
+                None => self.input.len(),
+                Some(b'\n') => start + body + word_len + 1,
+                Some(_) => return None,
+            };
+            let metric = self.text(ctx, 7, name_end).ok()?;
+            Some((
+                Event::Type {
+                    metric: Cow::Borrowed(metric),
+                    typ,
+                },
+                next,
+            ))
         }
     }
 
