@@ -181,18 +181,14 @@ impl<'a> Parser<'a> {
             if self.format == Format::Text {
                 // The common lines first, parsed without looking for the line end first;
                 // `None` means "not the common shape": the general path below takes it.
+                // (They return this function's type, so that the event is built in place.)
                 let fast = match input.get(start) {
-                    Some(&b) if METRIC_START[usize::from(b)] => self
-                        .sample_fast(start)
-                        .map(|(sample, next)| (Event::Sample(sample), next)),
+                    Some(&b) if METRIC_START[usize::from(b)] => self.sample_fast(start),
                     Some(b'#') => self.metadata_fast(start),
                     _ => None,
                 };
-                if let Some((event, next)) = fast {
-                    self.pos = next;
-                    self.last_start = start;
-                    self.line += 1;
-                    return Some(Ok(event));
+                if fast.is_some() {
+                    return fast;
                 }
             }
             let (line_end, next) = match memchr::memchr(b'\n', &input[start..]) {
@@ -240,7 +236,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `line[a..b]` as a `&str`, or an `InvalidUtf8` error at the first bad byte.
-    #[inline]
+    #[inline(always)]
     fn text(&mut self, ctx: LineCtx, a: usize, b: usize) -> Result<&'a str, ParseError> {
         let (s, e) = (ctx.start + a, ctx.start + b);
         if s >= self.utf8_start {
@@ -418,14 +414,22 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// After a line from `start` parsed on a fast path: the next line starts at `next`.
+    #[inline(always)]
+    fn advance(&mut self, start: usize, next: usize) {
+        self.pos = next;
+        self.last_start = start;
+        self.line += 1;
+    }
+
     /// The common text-format `# HELP name text` (text without backslashes) and
     /// `# TYPE name type` lines, with single blanks after `#` and the keyword and a
     /// legacy name, parsed straight off the input from `start` (the `#`). Returns the
-    /// event and where the next line starts, or `None` for anything else, which
+    /// event (and moves on to the next line), or `None` for anything else, which
     /// [`Parser::parse_comment`] then parses from the same line. Builds the same event
     /// as `parse_comment` would.
     #[inline]
-    fn metadata_fast(&mut self, start: usize) -> Option<(Event<'a>, usize)> {
+    fn metadata_fast(&mut self, start: usize) -> Option<Result<Event<'a>, ParseError>> {
         let rest = self.input.get(start..)?;
         let help = match rest.get(..7)? {
             b"# HELP " => true,
@@ -456,11 +460,11 @@ impl<'a> Parser<'a> {
             }
             let metric = self.text(ctx, 7, name_end).ok()?;
             let text = self.text(ctx, body, end).ok()?;
-            let event = Event::Help {
+            self.advance(start, next);
+            Some(Ok(Event::Help {
                 metric: Cow::Borrowed(metric),
                 help: Cow::Borrowed(text),
-            };
-            Some((event, next))
+            }))
         } else {
             let word_len = rest
                 .get(body..)?
@@ -474,26 +478,24 @@ impl<'a> Parser<'a> {
                 Some(_) => return None,
             };
             let metric = self.text(ctx, 7, name_end).ok()?;
-            Some((
-                Event::Type {
-                    metric: Cow::Borrowed(metric),
-                    typ,
-                },
-                next,
-            ))
+            self.advance(start, next);
+            Some(Ok(Event::Type {
+                metric: Cow::Borrowed(metric),
+                typ,
+            }))
         }
     }
 
     /// The common text-format sample line, parsed straight off the input from `start`
     /// (where a legacy metric name begins) without looking for the line end first:
     /// `name{plain labels} value [timestamp]` ended by `\n` or the end of the input.
-    /// Returns the sample and where the next line starts, or `None` for anything else
+    /// Returns the sample (and moves on to the next line), or `None` for anything else
     /// (blanks inside the braces, quoted names, CR, a value or timestamp that is not a
     /// plain decimal, any error, ...): [`Parser::parse_sample`] then parses the same line
     /// the general way. So this accepts a subset of what `parse_sample` accepts and
     /// builds the same [`SampleEvent`] from it; offsets are line-relative in both.
     #[inline(always)]
-    fn sample_fast(&mut self, start: usize) -> Option<(SampleEvent<'a>, usize)> {
+    fn sample_fast(&mut self, start: usize) -> Option<Result<Event<'a>, ParseError>> {
         let rest = self.input.get(start..)?;
         let name_end = self.legacy_name_end(rest, 0);
         let mut i = name_end;
@@ -533,21 +535,19 @@ impl<'a> Parser<'a> {
         };
         let series = self.text(ctx, 0, series_end).ok()?;
         let name = series.get(..name_end)?;
-        Some((
-            SampleEvent {
-                series,
-                name,
-                name_escaped: false,
-                labels_from: labels_from.unwrap_or(series.len()),
-                plain: true,
-                spans,
-                value,
-                timestamp,
-                exemplar: None,
-                line: ctx.number,
-            },
-            next,
-        ))
+        self.advance(start, next);
+        Some(Ok(Event::Sample(SampleEvent {
+            series,
+            name,
+            name_escaped: false,
+            labels_from: labels_from.unwrap_or(series.len()),
+            plain: true,
+            spans,
+            value,
+            timestamp,
+            exemplar: None,
+            line: ctx.number,
+        })))
     }
 
     /// A sample line starting at `at` (the first non-blank byte).
