@@ -1,11 +1,24 @@
 //! The pull parser.
 //!
-//! ADVICE FOR HACKERS: the sample path (`parse_sample`, `parse_label_block`) is the hot
-//! loop; it walks each line once with table lookups and `memchr`, records byte offsets and
-//! allocates nothing. Everything a caller might decode later (names, label values) is only
-//! validated here, so that [`SampleEvent`]'s lazy accessors can re-walk the bytes without
-//! any error path. If you change what is accepted here, change `sample.rs` to match, and
-//! the proptest round trip in tests/expfmt.rs will tell you if they drift apart.
+//! ADVICE FOR HACKERS: there are two layers.
+//!
+//! - Fast paths (`sample_fast`, `metadata_fast`, `label_block_fast`) take the common
+//!   text-format lines (`name{a="b",...} value [ms]`, plain `# HELP` / `# TYPE`) straight
+//!   off the input, without finding the line end first, and record the offsets of the
+//!   first label pairs (`Spans`) so that `SampleEvent::labels` does not scan the block
+//!   again. They never report an error: on anything unusual they return `None` and the
+//!   line is parsed again by the general path. So they must accept a subset of what the
+//!   general path accepts and build the same event from it, and nothing in them may read
+//!   past a `\n` (`scan_quoted_in_line`, `parse_value_fast` stop there). The fuzz target
+//!   `expfmt_parse` compares both paths on every input (a line indented by one blank
+//!   always takes the general path); tests/fast_paths.rs has the hand-written cases.
+//! - The general path (`parse_sample`, `parse_label_block`, `parse_comment`) handles
+//!   everything, one line at a time, and owns every error and its position.
+//!
+//! Names and label values are only validated here, so that [`SampleEvent`]'s lazy
+//! accessors can re-walk the bytes without any error path. If you change what is accepted
+//! here, change `sample.rs` to match, and the proptest round trip in tests/expfmt.rs will
+//! tell you if they drift apart.
 
 use std::borrow::Cow;
 
