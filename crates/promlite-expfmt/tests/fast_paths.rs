@@ -152,3 +152,51 @@ fn help_and_type_read_the_same_on_both_paths() {
     assert_eq!(metadata("# TYPE m counterx\n"), vec![Err(10)]);
     assert_eq!(metadata("# TYPE m Counter\n"), vec![Err(10)]);
 }
+
+/// Everything a text-format parse says, with error columns moved `shift` to the left.
+fn transcript(body: &[u8], shift: usize) -> Vec<String> {
+    Parser::new(body, Format::Text)
+        .mode(promlite_expfmt::Mode::Tolerant)
+        .map(|ev| match ev {
+            Ok(Event::Sample(s)) => format!(
+                "{} {:?} {:?} {:?} {}",
+                s.name(),
+                s.labels().collect::<Vec<_>>(),
+                s.value.to_bits(),
+                s.timestamp,
+                s.line
+            ),
+            Ok(other) => format!("{other:?}"),
+            Err(e) => format!("{} {} {:?}", e.line, e.column - shift, e.kind),
+        })
+        .collect()
+}
+
+#[test]
+fn real_fixtures_read_the_same_on_both_paths() {
+    // A line indented by one blank always takes the general path (which the other
+    // integration tests check against prometheus_client); unindented, most lines take a
+    // fast path. The fuzz target expfmt_parse does the same on arbitrary bytes.
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "prom") {
+            continue;
+        }
+        let body = std::fs::read(&path).unwrap();
+        let mut indented = vec![b' '];
+        for &b in &body {
+            indented.push(b);
+            if b == b'\n' {
+                indented.push(b' ');
+            }
+        }
+        let fast = transcript(&body, 0);
+        assert!(fast.len() > 1000, "{}", path.display());
+        assert_eq!(fast, transcript(&indented, 1), "{}", path.display());
+        files += 1;
+    }
+    assert!(files >= 6, "fixtures missing in {}", dir.display());
+}
