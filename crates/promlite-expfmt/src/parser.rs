@@ -502,9 +502,9 @@ impl<'a> Parser<'a> {
     /// The common text-format sample line, parsed straight off the input from `start`
     /// (where a legacy metric name begins) without looking for the line end first:
     /// `name{plain labels} value [timestamp]` ended by `\n` or the end of the input.
+    /// (The value and timestamp go through the same functions as on the general path.)
     /// Returns the sample (and moves on to the next line), or `None` for anything else
-    /// (blanks inside the braces, quoted names, CR, a value or timestamp that is not a
-    /// plain decimal, any error, ...): [`Parser::parse_sample`] then parses the same line
+    /// (blanks inside the braces, quoted names, CR, any error, ...): [`Parser::parse_sample`] then parses the same line
     /// the general way. So this accepts a subset of what `parse_sample` accepts and
     /// builds the same [`SampleEvent`] from it; offsets are line-relative in both.
     #[inline(always)]
@@ -522,7 +522,20 @@ impl<'a> Parser<'a> {
         if !is_blank(*rest.get(i)?) {
             return None;
         }
-        let (value, v_end) = parse_value_fast(rest, skip_blanks(rest, i + 1))?;
+        let v_start = skip_blanks(rest, i + 1);
+        let (value, v_end) = match parse_value_fast(rest, v_start) {
+            Some(fast) => fast,
+            None => {
+                // Exponents, long mantissas, NaN, Inf: the full float parser.
+                let v_end = v_start
+                    + rest
+                        .get(v_start..)?
+                        .iter()
+                        .position(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                        .unwrap_or(rest.len() - v_start);
+                (parse_value(rest.get(v_start..v_end)?)?, v_end)
+            }
+        };
         let mut timestamp = None;
         let mut j = skip_blanks(rest, v_end);
         match rest.get(j) {

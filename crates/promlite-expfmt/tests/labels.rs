@@ -78,6 +78,27 @@ fn general_path_blocks() {
 }
 
 #[test]
+fn duplicates_past_the_eighth_pair() {
+    // Pairs 0..=9 are l0..l9; a repeat of l2 or of l9 as the eleventh pair (column of its
+    // name: the block starts at byte 2, each `lK="v",` is 7 bytes, so pair 10 starts at
+    // byte 2 + 70 = 72, column 73).
+    let head: String = (0..10).map(|k| format!("l{k}=\"v\",")).collect();
+    for again in ["l2", "l9"] {
+        let line = format!("m{{{head}{again}=\"w\"}} 1\n");
+        let err = Parser::new(line.as_bytes(), Format::Text)
+            .next_event()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.column, 73, "{line}");
+        assert!(err.to_string().contains("duplicate"), "{err}");
+    }
+    // Without the repeat, all eleven pairs read back.
+    let line = format!("m{{{head}l10=\"w\"}} 1\n");
+    assert_eq!(pairs(&line).len(), 11);
+    assert_eq!(pairs(&line)[10], ("l10".to_owned(), "w".to_owned()));
+}
+
+#[test]
 fn offsets_past_u16_are_walked() {
     // The second value ends past byte 65535 of the series: only the first pair's offsets
     // fit in the recorded u16s.
