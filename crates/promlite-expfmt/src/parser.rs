@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use promlite_model::MetricType;
 
 use crate::error::{ErrorKind, Found, ParseError};
-use crate::sample::{Exemplar, SampleEvent, Spans};
+use crate::sample::{Exemplar, SampleEvent, Spans, SPANS};
 use crate::scan::{
     is_blank, parse_int_ms, parse_seconds_ms, parse_value, parse_value_fast, scan_class,
     scan_label_name, scan_metric_name, scan_quoted, scan_quoted_in_line, skip_blanks,
@@ -119,6 +119,68 @@ pub struct Parser<'a> {
     prev_name: &'a [u8],
     /// Scratch for the duplicate-label check, reused across samples.
     names: Vec<NameSpanDbg>,
+    /// Short label names recently seen, for [`label_block_fast`].
+    label_names: NameCache,
+}
+
+/// Short label names seen at each of the first [`SPANS`] positions of recent plain label
+/// blocks (consecutive series of a family mostly repeat their label names). Entry `k` is
+/// the eight bytes from the start of such a name (the name, its `="`, and whatever
+/// followed) and a mask selecting the name and its `="`: input bytes equal to the entry
+/// under its mask are that same, already validated, name. Unused entries require a first
+/// byte of 0, which no name has.
+#[derive(Debug, Clone)]
+struct NameCache {
+    word: [u64; SPANS],
+    mask: [u64; SPANS],
+    len: [u8; SPANS],
+}
+
+impl Default for NameCache {
+    fn default() -> Self {
+        NameCache {
+            word: [0; SPANS],
+            mask: [0xff; SPANS],
+            len: [0; SPANS],
+        }
+    }
+}
+
+impl NameCache {
+    /// The end of the label name starting at `i` (whose first byte is a valid name
+    /// start), for the `k`-th pair of a block: from the cache when the bytes match entry
+    /// `k`, else scanned (and remembered when short enough).
+    #[inline(always)]
+    fn name_end(&mut self, line: &[u8], i: usize, k: usize) -> usize {
+        let word = line
+            .get(i..i + 8)
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            .map(u64::from_le_bytes);
+        let (Some(w), Some(&cw), Some(&cm), Some(&cl)) =
+            (word, self.word.get(k), self.mask.get(k), self.len.get(k))
+        else {
+            return scan_label_name(line, i + 1);
+        };
+        if (w ^ cw) & cm == 0 {
+            return i + usize::from(cl);
+        }
+        let end = scan_label_name(line, i + 1);
+        let len = end - i;
+        // Six name bytes and `="` fill the word.
+        if len <= 6 && line.get(end..end + 2) == Some(b"=\"") {
+            if let (Some(ew), Some(em), Some(el), Ok(l)) = (
+                self.word.get_mut(k),
+                self.mask.get_mut(k),
+                self.len.get_mut(k),
+                u8::try_from(len),
+            ) {
+                *ew = w;
+                *em = u64::MAX >> (64 - 8 * (len + 2));
+                *el = l;
+            }
+        }
+        end
+    }
 }
 
 /// `NameSpan` with a `Debug` impl, so `Parser` can derive `Debug`.
@@ -140,6 +202,7 @@ impl<'a> Parser<'a> {
             utf8_start: 0,
             prev_name: b"",
             names: Vec::new(),
+            label_names: NameCache::default(),
         }
     }
 
@@ -516,7 +579,7 @@ impl<'a> Parser<'a> {
         let mut spans = Spans::default();
         if rest.get(i) == Some(&b'{') {
             labels_from = Some(i + 1);
-            i = label_block_fast(rest, i, 0, &mut spans)?;
+            i = label_block_fast(rest, i, 0, &mut spans, &mut self.label_names)?;
         }
         let series_end = i;
         if !is_blank(*rest.get(i)?) {
@@ -604,7 +667,7 @@ impl<'a> Parser<'a> {
         let mut spans = Spans::default();
         let brace = skip_blanks(line, i);
         if line.get(brace) == Some(&b'{') {
-            let block = match label_block_fast(line, brace, at, &mut spans) {
+            let block = match label_block_fast(line, brace, at, &mut spans, &mut self.label_names) {
                 Some(end) => Block {
                     end,
                     quoted_name: None,
@@ -1032,9 +1095,16 @@ impl std::iter::FusedIterator for Parser<'_> {}
 /// the block from the start (and reports the error, if there is one), so this function
 /// only ever accepts a subset of what the general path accepts, with the same meaning.
 #[inline]
-fn label_block_fast(line: &[u8], open: usize, base: usize, spans: &mut Spans) -> Option<usize> {
+fn label_block_fast(
+    line: &[u8],
+    open: usize,
+    base: usize,
+    spans: &mut Spans,
+    names: &mut NameCache,
+) -> Option<usize> {
     let mut i = open + 1;
     let mut bloom = 0u64;
+    let mut k = 0usize;
     loop {
         let c = *line.get(i)?;
         if c == b'}' {
@@ -1043,7 +1113,8 @@ fn label_block_fast(line: &[u8], open: usize, base: usize, spans: &mut Spans) ->
         if !LABEL_START[usize::from(c)] {
             return None;
         }
-        let n_end = scan_label_name(line, i + 1);
+        let n_end = names.name_end(line, i, k);
+        k += 1;
         if line.get(n_end..n_end + 2)? != b"=\"" {
             return None;
         }
