@@ -1,22 +1,35 @@
 //! The pull parser.
 //!
-//! ADVICE FOR HACKERS: the sample path (`parse_sample`, `parse_label_block`) is the hot
-//! loop; it walks each line once with table lookups and `memchr`, records byte offsets and
-//! allocates nothing. Everything a caller might decode later (names, label values) is only
-//! validated here, so that [`SampleEvent`]'s lazy accessors can re-walk the bytes without
-//! any error path. If you change what is accepted here, change `sample.rs` to match, and
-//! the proptest round trip in tests/expfmt.rs will tell you if they drift apart.
+//! ADVICE FOR HACKERS: there are two layers.
+//!
+//! - Fast paths (`sample_fast`, `metadata_fast`, `label_block_fast`) take the common
+//!   text-format lines (`name{a="b",...} value [ms]`, plain `# HELP` / `# TYPE`) straight
+//!   off the input, without finding the line end first, and record the offsets of the
+//!   first label pairs (`Spans`) so that `SampleEvent::labels` does not scan the block
+//!   again. They never report an error: on anything unusual they return `None` and the
+//!   line is parsed again by the general path. So they must accept a subset of what the
+//!   general path accepts and build the same event from it, and nothing in them may read
+//!   past a `\n` (`scan_quoted_in_line`, `parse_value_fast` stop there). The fuzz target
+//!   `expfmt_parse` compares both paths on every input (a line indented by one blank
+//!   always takes the general path); tests/fast_paths.rs has the hand-written cases.
+//! - The general path (`parse_sample`, `parse_label_block`, `parse_comment`) handles
+//!   everything, one line at a time, and owns every error and its position.
+//!
+//! Names and label values are only validated here, so that [`SampleEvent`]'s lazy
+//! accessors can re-walk the bytes without any error path. If you change what is accepted
+//! here, change `sample.rs` to match, and the proptest round trip in tests/expfmt.rs will
+//! tell you if they drift apart.
 
 use std::borrow::Cow;
 
 use promlite_model::MetricType;
 
 use crate::error::{ErrorKind, Found, ParseError};
-use crate::sample::{Exemplar, SampleEvent};
+use crate::sample::{Exemplar, SampleEvent, Spans, SPANS};
 use crate::scan::{
-    is_blank, parse_int_ms, parse_seconds_ms, parse_value, scan_class, scan_metric_name,
-    scan_quoted, skip_blanks, unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT,
-    METRIC_START,
+    is_blank, parse_int_ms, parse_seconds_ms, parse_value, parse_value_fast, scan_class,
+    scan_label_name, scan_metric_name, scan_quoted, scan_quoted_in_line, skip_blanks,
+    unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
 };
 use crate::{Event, Format, Mode};
 
@@ -57,6 +70,9 @@ struct Block {
     quoted_name: Option<(usize, usize, bool)>,
     /// Where the label pairs begin (past the quoted name item, if any).
     labels_from: usize,
+    /// Whether the block has the plain shape `{name="value",...}` (see
+    /// [`label_block_fast`]), which lets [`SampleEvent::labels`] take its fast path.
+    plain: bool,
 }
 
 /// A pull parser over an exposition-format body.
@@ -103,6 +119,68 @@ pub struct Parser<'a> {
     prev_name: &'a [u8],
     /// Scratch for the duplicate-label check, reused across samples.
     names: Vec<NameSpanDbg>,
+    /// Short label names recently seen, for [`label_block_fast`].
+    label_names: NameCache,
+}
+
+/// Short label names seen at each of the first [`SPANS`] positions of recent plain label
+/// blocks (consecutive series of a family mostly repeat their label names). Entry `k` is
+/// the eight bytes from the start of such a name (the name, its `="`, and whatever
+/// followed) and a mask selecting the name and its `="`: input bytes equal to the entry
+/// under its mask are that same, already validated, name. Unused entries require a first
+/// byte of 0, which no name has.
+#[derive(Debug, Clone)]
+struct NameCache {
+    word: [u64; SPANS],
+    mask: [u64; SPANS],
+    len: [u8; SPANS],
+}
+
+impl Default for NameCache {
+    fn default() -> Self {
+        NameCache {
+            word: [0; SPANS],
+            mask: [0xff; SPANS],
+            len: [0; SPANS],
+        }
+    }
+}
+
+impl NameCache {
+    /// The end of the label name starting at `i` (whose first byte is a valid name
+    /// start), for the `k`-th pair of a block: from the cache when the bytes match entry
+    /// `k`, else scanned (and remembered when short enough).
+    #[inline(always)]
+    fn name_end(&mut self, line: &[u8], i: usize, k: usize) -> usize {
+        let word = line
+            .get(i..i + 8)
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            .map(u64::from_le_bytes);
+        let (Some(w), Some(&cw), Some(&cm), Some(&cl)) =
+            (word, self.word.get(k), self.mask.get(k), self.len.get(k))
+        else {
+            return scan_label_name(line, i + 1);
+        };
+        if (w ^ cw) & cm == 0 {
+            return i + usize::from(cl);
+        }
+        let end = scan_label_name(line, i + 1);
+        let len = end - i;
+        // Six name bytes and `="` fill the word.
+        if len <= 6 && line.get(end..end + 2) == Some(b"=\"") {
+            if let (Some(ew), Some(em), Some(el), Ok(l)) = (
+                self.word.get_mut(k),
+                self.mask.get_mut(k),
+                self.len.get_mut(k),
+                u8::try_from(len),
+            ) {
+                *ew = w;
+                *em = u64::MAX >> (64 - 8 * (len + 2));
+                *el = l;
+            }
+        }
+        end
+    }
 }
 
 /// `NameSpan` with a `Debug` impl, so `Parser` can derive `Debug`.
@@ -124,6 +202,7 @@ impl<'a> Parser<'a> {
             utf8_start: 0,
             prev_name: b"",
             names: Vec::new(),
+            label_names: NameCache::default(),
         }
     }
 
@@ -175,6 +254,19 @@ impl<'a> Parser<'a> {
                 }
                 return None;
             }
+            if self.format == Format::Text {
+                // The common lines first, parsed without looking for the line end first;
+                // `None` means "not the common shape": the general path below takes it.
+                // (They return this function's type, so that the event is built in place.)
+                let fast = match input.get(start) {
+                    Some(&b) if METRIC_START[usize::from(b)] => self.sample_fast(start),
+                    Some(b'#') => self.metadata_fast(start),
+                    _ => None,
+                };
+                if fast.is_some() {
+                    return fast;
+                }
+            }
             let (line_end, next) = match memchr::memchr(b'\n', &input[start..]) {
                 Some(k) => (start + k, start + k + 1),
                 None => (input.len(), input.len()),
@@ -220,7 +312,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `line[a..b]` as a `&str`, or an `InvalidUtf8` error at the first bad byte.
-    #[inline]
+    #[inline(always)]
     fn text(&mut self, ctx: LineCtx, a: usize, b: usize) -> Result<&'a str, ParseError> {
         let (s, e) = (ctx.start + a, ctx.start + b);
         if s >= self.utf8_start {
@@ -368,13 +460,183 @@ impl<'a> Parser<'a> {
                 Ok((name, close + 1))
             }
             Some(&b) if METRIC_START[usize::from(b)] => {
-                let end = scan_class(line, i + 1, &METRIC_CONT);
+                let end = self.legacy_name_end(line, i);
                 // Only ASCII bytes were scanned, so this cannot fail.
                 let name = self.text(ctx, i, end)?;
                 Ok((Cow::Borrowed(name), end))
             }
             _ => Err(ctx.err(i, ErrorKind::InvalidMetricName)),
         }
+    }
+
+    /// The end of the legacy metric name whose first byte, at `at`, is valid.
+    ///
+    /// Consecutive lines mostly repeat a name (HELP, TYPE, then the family's samples), so
+    /// the last name is tried first: comparing bytes is cheaper than classifying them.
+    #[inline(always)]
+    fn legacy_name_end(&mut self, line: &'a [u8], at: usize) -> usize {
+        let prev = self.prev_name;
+        let rest = line.get(at..).unwrap_or_default();
+        if rest.starts_with(prev)
+            && !rest
+                .get(prev.len())
+                .is_some_and(|&b| METRIC_CONT[usize::from(b)])
+        {
+            at + prev.len()
+        } else {
+            let end = scan_metric_name(line, at + 1);
+            self.prev_name = line.get(at..end).unwrap_or_default();
+            end
+        }
+    }
+
+    /// After a line from `start` parsed on a fast path: the next line starts at `next`.
+    #[inline(always)]
+    fn advance(&mut self, start: usize, next: usize) {
+        self.pos = next;
+        self.last_start = start;
+        self.line += 1;
+    }
+
+    /// The common text-format `# HELP name text` (text without backslashes) and
+    /// `# TYPE name type` lines, with single blanks after `#` and the keyword and a
+    /// legacy name, parsed straight off the input from `start` (the `#`). Returns the
+    /// event (and moves on to the next line), or `None` for anything else, which
+    /// [`Parser::parse_comment`] then parses from the same line. Builds the same event
+    /// as `parse_comment` would.
+    #[inline]
+    fn metadata_fast(&mut self, start: usize) -> Option<Result<Event<'a>, ParseError>> {
+        let rest = self.input.get(start..)?;
+        let help = match rest.get(..7)? {
+            b"# HELP " => true,
+            b"# TYPE " => false,
+            _ => return None,
+        };
+        if !METRIC_START[usize::from(*rest.get(7)?)] {
+            return None;
+        }
+        let name_end = self.legacy_name_end(rest, 7);
+        if *rest.get(name_end)? != b' ' {
+            return None;
+        }
+        let body = skip_blanks(rest, name_end);
+        let ctx = LineCtx {
+            start,
+            number: self.line,
+        };
+        if help {
+            // The text runs to the line end; a backslash needs decoding (general path).
+            let (end, next) = match memchr::memchr2(b'\n', b'\\', rest.get(body..)?) {
+                Some(k) if rest.get(body + k) == Some(&b'\n') => (body + k, start + body + k + 1),
+                Some(_) => return None,
+                None => (rest.len(), self.input.len()),
+            };
+            if end > body && rest.get(end - 1) == Some(&b'\r') {
+                return None;
+            }
+            let metric = self.text(ctx, 7, name_end).ok()?;
+            let text = self.text(ctx, body, end).ok()?;
+            self.advance(start, next);
+            Some(Ok(Event::Help {
+                metric: Cow::Borrowed(metric),
+                help: Cow::Borrowed(text),
+            }))
+        } else {
+            let word_len = rest
+                .get(body..)?
+                .iter()
+                .position(|b| !b.is_ascii_lowercase())
+                .unwrap_or(rest.len() - body);
+            let typ = parse_type(rest.get(body..body + word_len)?, false)?;
+            let next = match rest.get(body + word_len) {
+                None => self.input.len(),
+                Some(b'\n') => start + body + word_len + 1,
+                Some(_) => return None,
+            };
+            let metric = self.text(ctx, 7, name_end).ok()?;
+            self.advance(start, next);
+            Some(Ok(Event::Type {
+                metric: Cow::Borrowed(metric),
+                typ,
+            }))
+        }
+    }
+
+    /// The common text-format sample line, parsed straight off the input from `start`
+    /// (where a legacy metric name begins) without looking for the line end first:
+    /// `name{plain labels} value [timestamp]` ended by `\n` or the end of the input.
+    /// (The value and timestamp go through the same functions as on the general path.)
+    /// Returns the sample (and moves on to the next line), or `None` for anything else
+    /// (blanks inside the braces, quoted names, CR, any error, ...): [`Parser::parse_sample`] then parses the same line
+    /// the general way. So this accepts a subset of what `parse_sample` accepts and
+    /// builds the same [`SampleEvent`] from it; offsets are line-relative in both.
+    #[inline(always)]
+    fn sample_fast(&mut self, start: usize) -> Option<Result<Event<'a>, ParseError>> {
+        let rest = self.input.get(start..)?;
+        let name_end = self.legacy_name_end(rest, 0);
+        let mut i = name_end;
+        let mut labels_from = None;
+        let mut spans = Spans::default();
+        if rest.get(i) == Some(&b'{') {
+            labels_from = Some(i + 1);
+            i = label_block_fast(rest, i, 0, &mut spans, &mut self.label_names)?;
+        }
+        let series_end = i;
+        if !is_blank(*rest.get(i)?) {
+            return None;
+        }
+        let v_start = skip_blanks(rest, i + 1);
+        let (value, v_end) = match parse_value_fast(rest, v_start) {
+            Some(fast) => fast,
+            None => {
+                // Exponents, long mantissas, NaN, Inf: the full float parser.
+                let v_end = v_start
+                    + rest
+                        .get(v_start..)?
+                        .iter()
+                        .position(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                        .unwrap_or(rest.len() - v_start);
+                (parse_value(rest.get(v_start..v_end)?)?, v_end)
+            }
+        };
+        let mut timestamp = None;
+        let mut j = skip_blanks(rest, v_end);
+        match rest.get(j) {
+            None | Some(b'\n') => {}
+            Some(_) => {
+                let t_end = j + rest
+                    .get(j..)?
+                    .iter()
+                    .position(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len() - j);
+                timestamp = Some(parse_int_ms(rest.get(j..t_end)?)?);
+                j = skip_blanks(rest, t_end);
+            }
+        }
+        let next = match rest.get(j) {
+            None => self.input.len(),
+            Some(b'\n') => start + j + 1,
+            Some(_) => return None,
+        };
+        let ctx = LineCtx {
+            start,
+            number: self.line,
+        };
+        let series = self.text(ctx, 0, series_end).ok()?;
+        let name = series.get(..name_end)?;
+        self.advance(start, next);
+        Some(Ok(Event::Sample(SampleEvent {
+            series,
+            name,
+            name_escaped: false,
+            labels_from: labels_from.unwrap_or(series.len()),
+            plain: true,
+            spans,
+            value,
+            timestamp,
+            exemplar: None,
+            line: ctx.number,
+        })))
     }
 
     /// A sample line starting at `at` (the first non-blank byte).
@@ -389,19 +651,7 @@ impl<'a> Parser<'a> {
         let mut name_span = None;
         let mut i = at;
         if METRIC_START[usize::from(first)] {
-            let prev = self.prev_name;
-            let rest = &line[at..];
-            i = if rest.starts_with(prev)
-                && !rest
-                    .get(prev.len())
-                    .is_some_and(|&b| METRIC_CONT[usize::from(b)])
-            {
-                at + prev.len()
-            } else {
-                let end = scan_metric_name(line, at + 1);
-                self.prev_name = &line[at..end];
-                end
-            };
+            i = self.legacy_name_end(line, at);
             name_span = Some((at, i, false));
         } else if first != b'{' {
             return Err(ctx.err(
@@ -413,13 +663,27 @@ impl<'a> Parser<'a> {
         }
         let mut series_end = i;
         let mut labels_from = None;
+        let mut plain = true;
+        let mut spans = Spans::default();
         let brace = skip_blanks(line, i);
         if line.get(brace) == Some(&b'{') {
-            let block = self.parse_label_block(line, brace, name_span, ctx, false)?;
+            let block = match label_block_fast(line, brace, at, &mut spans, &mut self.label_names) {
+                Some(end) => Block {
+                    end,
+                    quoted_name: None,
+                    labels_from: brace + 1,
+                    plain: true,
+                },
+                None => {
+                    spans = Spans::default();
+                    self.parse_label_block(line, brace, name_span, ctx, false)?
+                }
+            };
             if let Some(q) = block.quoted_name {
                 name_span = Some(q);
             }
             labels_from = Some(block.labels_from);
+            plain = block.plain;
             series_end = block.end;
             i = block.end;
         }
@@ -444,15 +708,21 @@ impl<'a> Parser<'a> {
         if v_start == line.len() {
             return Err(ctx.err(v_start, ErrorKind::MissingValue));
         }
-        let v_end = token_end(line, v_start);
-        let value = parse_value(&line[v_start..v_end]).ok_or_else(|| {
-            ctx.err(
-                v_start,
-                ErrorKind::InvalidValue {
-                    value: String::from_utf8_lossy(&line[v_start..v_end]).into_owned(),
-                },
-            )
-        })?;
+        let (value, v_end) = match parse_value_fast(line, v_start) {
+            Some(fast) => fast,
+            None => {
+                let v_end = token_end(line, v_start);
+                let value = parse_value(&line[v_start..v_end]).ok_or_else(|| {
+                    ctx.err(
+                        v_start,
+                        ErrorKind::InvalidValue {
+                            value: String::from_utf8_lossy(&line[v_start..v_end]).into_owned(),
+                        },
+                    )
+                })?;
+                (value, v_end)
+            }
+        };
 
         // Optional timestamp, then (OpenMetrics) an optional exemplar.
         let om = self.format == Format::OpenMetrics;
@@ -501,6 +771,8 @@ impl<'a> Parser<'a> {
             name,
             name_escaped,
             labels_from: labels_from.map_or(series.len(), |l| l - at),
+            plain,
+            spans,
             value,
             timestamp,
             exemplar,
@@ -560,10 +832,12 @@ impl<'a> Parser<'a> {
     /// A `{...}` label block whose `{` is at `open`. `name` is the metric name given before
     /// the block, if any. Validates names, values, separators and duplicates.
     ///
+    /// The caller tries [`label_block_fast`] first; this is the general path.
+    ///
     /// Duplicate names are rare, so the first pass only keeps a 64-bit Bloom filter of the
     /// names; when two names might clash (or `__name__` or an escaped name appears), the
     /// block is parsed again with `collect` set, recording every name for an exact check.
-    #[inline]
+    #[inline(never)]
     fn parse_label_block(
         &mut self,
         line: &[u8],
@@ -699,6 +973,7 @@ impl<'a> Parser<'a> {
             end: i,
             quoted_name,
             labels_from,
+            plain: false,
         })
     }
 
@@ -809,6 +1084,58 @@ impl<'a> Iterator for Parser<'a> {
 }
 
 impl std::iter::FusedIterator for Parser<'_> {}
+
+/// The common shape of a label block, `{name="value",...}` (legacy names, no blanks,
+/// optional trailing comma), validated in one tight pass from the `{` at `open`. `line`
+/// may run past the end of the line (see [`Parser::sample_fast`]): nothing here
+/// crosses a `\n`.
+/// Records the first pairs in `spans` (offsets relative to `base`, the series start).
+/// Returns the index past the `}`, or `None` for anything else: blanks, quoted names,
+/// `__name__`, two names that might be equal, or any error. The general path then parses
+/// the block from the start (and reports the error, if there is one), so this function
+/// only ever accepts a subset of what the general path accepts, with the same meaning.
+#[inline]
+fn label_block_fast(
+    line: &[u8],
+    open: usize,
+    base: usize,
+    spans: &mut Spans,
+    names: &mut NameCache,
+) -> Option<usize> {
+    let mut i = open + 1;
+    let mut bloom = 0u64;
+    let mut k = 0usize;
+    loop {
+        let c = *line.get(i)?;
+        if c == b'}' {
+            return Some(i + 1);
+        }
+        if !LABEL_START[usize::from(c)] {
+            return None;
+        }
+        let n_end = names.name_end(line, i, k);
+        k += 1;
+        if line.get(n_end..n_end + 2)? != b"=\"" {
+            return None;
+        }
+        let name = line.get(i..n_end)?;
+        let last = *name.last()?;
+        // A Bloom filter of the names: a possible duplicate goes to the general path,
+        // which checks exactly.
+        let bit = 1u64 << ((name.len() + usize::from(c) * 7 + usize::from(last) * 3) & 63);
+        if bloom & bit != 0 || name == b"__name__" {
+            return None;
+        }
+        bloom |= bit;
+        let (close, escaped) = scan_quoted_in_line(line, n_end + 1)?;
+        spans.push(n_end - base, close - base, escaped);
+        match line.get(close + 1) {
+            Some(b',') => i = close + 2,
+            Some(b'}') => return Some(close + 2),
+            _ => return None,
+        }
+    }
+}
 
 /// Index of the first blank at or after `i` (or the end of the line).
 #[inline]

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use crate::scan::{is_blank, scan_class, scan_quoted, skip_blanks, unescape_label, LABEL_CONT};
+use crate::scan::{
+    is_blank, scan_class, scan_label_name, scan_quoted, skip_blanks, unescape_label, LABEL_CONT,
+};
 
 /// One sample line, borrowing the input.
 ///
@@ -20,6 +22,11 @@ pub struct SampleEvent<'a> {
     /// Byte index in `series` where the label pairs start (past the quoted metric name,
     /// if any); `series.len()` when there is no label block.
     pub(crate) labels_from: usize,
+    /// Whether the label block has the plain shape `{name="value",...}`: legacy names,
+    /// no blanks (or there is no label block).
+    pub(crate) plain: bool,
+    /// Where the first pairs of a plain block are, recorded while validating it.
+    pub(crate) spans: Spans,
     /// The sample value.
     pub value: f64,
     /// The timestamp in milliseconds since the epoch, if the line has one.
@@ -61,7 +68,48 @@ impl<'a> SampleEvent<'a> {
     /// only when a backslash is present). The metric name is not among them.
     #[inline]
     pub fn labels(&self) -> LabelIter<'a> {
-        LabelIter::new(self.series, self.labels_from)
+        LabelIter {
+            s: self.series,
+            pos: self.labels_from,
+            plain: self.plain,
+            spans: self.spans,
+            k: 0,
+        }
+    }
+}
+
+/// How many pairs of a plain label block have their offsets recorded.
+pub(crate) const SPANS: usize = 8;
+
+/// Offsets of the first [`SPANS`] pairs of a plain label block, recorded by the parser so
+/// that [`LabelIter`] can hand out pairs without walking the bytes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Spans {
+    /// How many pairs are recorded (the first `n` of the block).
+    pub(crate) n: u8,
+    /// Bit `k`: value `k` contains a backslash.
+    pub(crate) escaped: u8,
+    /// Pair `k`: the index in `series` of its `=` and of its value's closing quote. The
+    /// pair's name starts at `labels_from` (pair 0) or two bytes past the previous
+    /// closing quote (past `",`).
+    pub(crate) at: [[u16; 2]; SPANS],
+}
+
+impl Spans {
+    /// Records a pair whose `=` is at `eq` and whose closing quote is at `close` (both
+    /// relative to the start of the series). Does nothing once [`SPANS`] pairs are
+    /// recorded or when an offset does not fit in `u16`; offsets only grow, so the
+    /// recorded pairs are always the first ones of the block.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, eq: usize, close: usize, escaped: bool) {
+        let k = usize::from(self.n);
+        if let (Some(slot), Ok(e), Ok(c)) =
+            (self.at.get_mut(k), u16::try_from(eq), u16::try_from(close))
+        {
+            *slot = [e, c];
+            self.escaped |= u8::from(escaped) << k;
+            self.n += 1;
+        }
     }
 }
 
@@ -93,11 +141,60 @@ impl<'a> Exemplar<'a> {
 pub struct LabelIter<'a> {
     s: &'a str,
     pos: usize,
+    /// The block is plain (see [`SampleEvent`]'s field of that name): each pair is
+    /// `name="value"` followed by `,` or `}`.
+    plain: bool,
+    /// The recorded offsets of the first pairs of a plain block.
+    spans: Spans,
+    /// How many recorded pairs have been handed out.
+    k: u8,
 }
 
 impl<'a> LabelIter<'a> {
     pub(crate) fn new(s: &'a str, pos: usize) -> Self {
-        LabelIter { s, pos }
+        LabelIter {
+            s,
+            pos,
+            plain: false,
+            spans: Spans::default(),
+            k: 0,
+        }
+    }
+
+    /// The next pair of a plain block.
+    #[inline]
+    fn next_plain(&mut self) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+        let i = self.pos;
+        let (eq, close, escaped) = match self.spans.at.get(usize::from(self.k)) {
+            Some(&[eq, close]) if self.k < self.spans.n => {
+                let escaped = self.spans.escaped & (1 << self.k) != 0;
+                self.k += 1;
+                (usize::from(eq), usize::from(close), escaped)
+            }
+            _ => {
+                // Past the recorded pairs: walk the bytes.
+                let b = self.s.as_bytes();
+                if *b.get(i)? == b'}' {
+                    self.pos = b.len();
+                    return None;
+                }
+                // The name ends at the `=` of `="`.
+                let eq = scan_label_name(b, i);
+                let (close, escaped) = scan_quoted(b, eq + 1)?;
+                (eq, close, escaped)
+            }
+        };
+        let name = self.s.get(i..eq)?;
+        let raw = self.s.get(eq + 2..close)?;
+        // Past the `",` (at the next name or the `}` of a trailing comma), or past the
+        // `"}` (the end of the series).
+        self.pos = close + 2;
+        let value = if escaped {
+            unescape_label(raw)
+        } else {
+            Cow::Borrowed(raw)
+        };
+        Some((Cow::Borrowed(name), value))
     }
 
     /// A quoted string at `open`: its inside and the index past the closing quote.
@@ -120,6 +217,9 @@ impl<'a> Iterator for LabelIter<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if self.plain {
+            return self.next_plain();
+        }
         let b = self.s.as_bytes();
         let mut i = self.pos;
         // Skip the separator left by the previous pair.

@@ -63,20 +63,34 @@ fn has_byte(w: u64, b: u8) -> u64 {
 }
 
 /// Index just past the legacy metric name characters (`[a-zA-Z0-9_:]`) starting at `i`.
+#[inline]
+pub(crate) fn scan_metric_name(line: &[u8], i: usize) -> usize {
+    scan_name::<true>(line, i)
+}
+
+/// Index just past the legacy label name characters (`[a-zA-Z0-9_]`) starting at `i`.
+#[inline]
+pub(crate) fn scan_label_name(line: &[u8], i: usize) -> usize {
+    scan_name::<false>(line, i)
+}
+
+/// Index just past the run of name characters starting at `i`: `[a-zA-Z0-9_]`, plus `:`
+/// when `COLON`.
 ///
 /// Classifies eight bytes per step (SWAR): for an ASCII byte `b`, adding `0x80 - c`
 /// sets its high bit exactly when `b >= c`, without carrying into the next byte, so
 /// ranges are two such tests. A byte >= 0x80 may carry into the bytes above it, but it
 /// is itself the first non-name byte, so only bytes below it are read.
 #[inline]
-pub(crate) fn scan_metric_name(line: &[u8], mut i: usize) -> usize {
+fn scan_name<const COLON: bool>(line: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = line.get(i..i + 8) {
         let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
         let w = u64::from_le_bytes(bytes);
         let ge = |c: u8| w.wrapping_add(LO * u64::from(0x80 - c)) & HI;
-        let ok = (ge(b'0') & !ge(b':' + 1))
+        let digits_end = if COLON { b':' + 1 } else { b'9' + 1 };
+        let ok = (ge(b'0') & !ge(digits_end))
             | (ge(b'A') & !ge(b'Z' + 1))
             | (ge(b'_') & !ge(b'_' + 1))
             | (ge(b'a') & !ge(b'z' + 1));
@@ -86,7 +100,8 @@ pub(crate) fn scan_metric_name(line: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    scan_class(line, i, &METRIC_CONT)
+    let table = if COLON { &METRIC_CONT } else { &LABEL_CONT };
+    scan_class(line, i, table)
 }
 
 /// Scans a quoted string whose opening `"` is at `open`. Returns the index of the closing
@@ -96,6 +111,18 @@ pub(crate) fn scan_metric_name(line: &[u8], mut i: usize) -> usize {
 /// short for memchr's setup to pay off, and long enough for a byte loop to show.
 #[inline]
 pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
+    scan_quoted_impl::<false>(line, open)
+}
+
+/// [`scan_quoted`] on a slice that may run past the end of the line: `None` as soon as a
+/// `\n` comes before the closing quote (escaped or not), so the string never spans lines.
+#[inline]
+pub(crate) fn scan_quoted_in_line(line: &[u8], open: usize) -> Option<(usize, bool)> {
+    scan_quoted_impl::<true>(line, open)
+}
+
+#[inline(always)]
+fn scan_quoted_impl<const NL: bool>(line: &[u8], open: usize) -> Option<(usize, bool)> {
     let mut i = open + 1;
     let mut escaped = false;
     loop {
@@ -104,7 +131,10 @@ pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
                 break;
             };
             let w = u64::from_le_bytes(bytes);
-            let m = has_byte(w, b'"') | has_byte(w, b'\\');
+            let mut m = has_byte(w, b'"') | has_byte(w, b'\\');
+            if NL {
+                m |= has_byte(w, b'\n');
+            }
             if m != 0 {
                 i += (m.trailing_zeros() / 8) as usize;
                 break;
@@ -115,9 +145,13 @@ pub(crate) fn scan_quoted(line: &[u8], open: usize) -> Option<(usize, bool)> {
             b'"' => return Some((i, escaped)),
             b'\\' => {
                 // A backslash escapes the next byte, whatever it is.
+                if NL && line.get(i + 1) == Some(&b'\n') {
+                    return None;
+                }
                 escaped = true;
                 i += 2;
             }
+            b'\n' if NL => return None,
             _ => i += 1,
         }
     }
@@ -135,7 +169,7 @@ pub(crate) fn unescape_help(s: &str, quote: bool) -> Cow<'_, str> {
 }
 
 fn unescape(s: &str, quote: bool) -> Cow<'_, str> {
-    if !s.as_bytes().contains(&b'\\') {
+    if memchr::memchr(b'\\', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
@@ -232,6 +266,47 @@ pub(crate) fn parse_int_ms(b: &[u8]) -> Option<i64> {
     } else {
         v.checked_neg()
     }
+}
+
+/// The fast path of [`parse_value`] run straight on the line: an optional `-`, 1 to 15
+/// digits and at most one `.`, ended by a blank, a `\n` or the end of the slice. Returns the value
+/// and the index of that end, or `None` for any other token (which [`parse_value`] then
+/// parses, or rejects). The arithmetic is the same as in [`parse_value`].
+#[inline(always)]
+pub(crate) fn parse_value_fast(line: &[u8], start: usize) -> Option<(f64, usize)> {
+    let neg = line.get(start) == Some(&b'-');
+    let mut i = start + usize::from(neg);
+    let mut m: u64 = 0;
+    let mut n = 0usize;
+    let mut frac = 0usize;
+    let mut dot = false;
+    loop {
+        match line.get(i) {
+            Some(&c) if c.is_ascii_digit() => {
+                if n == 15 {
+                    return None;
+                }
+                m = m * 10 + u64::from(c - b'0');
+                n += 1;
+                frac += usize::from(dot);
+            }
+            Some(b'.') if !dot => dot = true,
+            None | Some(b' ' | b'\t' | b'\n') => break,
+            Some(_) => return None,
+        }
+        i += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    // n <= 15, so m < 10^15 < 2^53 (exact, and the signed conversion is one
+    // instruction) and frac <= 15 indexes POW10.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)]
+    let mut v = m as i64 as f64;
+    if frac != 0 {
+        v /= *POW10.get(frac)?;
+    }
+    Some((if neg { -v } else { v }, i))
 }
 
 /// Parses an OpenMetrics timestamp, a decimal number of seconds such as `1520879607.789`
@@ -362,6 +437,52 @@ mod tests {
     }
 
     #[test]
+    fn fast_value_scan_agrees_with_parse_value() {
+        for s in [
+            "0",
+            "-0",
+            "1",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "1.5",
+            "0.000000000000001",
+            "99999.99999",
+            "1.",
+            ".5",
+            "-2.25",
+            "1234567890123456",
+            "1e3",
+            "+1",
+            "-",
+            ".",
+            "1.2.3",
+            "--1",
+            "NaN",
+            "+Inf",
+            "1_0",
+            "12a",
+        ] {
+            let want = parse_value(s.as_bytes());
+            for tail in ["", " 17", "\t"] {
+                let line = format!("{s}{tail}");
+                if let Some((v, end)) = parse_value_fast(line.as_bytes(), 0) {
+                    assert_eq!(Some(v.to_bits()), want.map(f64::to_bits), "{line:?}");
+                    assert_eq!(end, s.len(), "{line:?}");
+                }
+            }
+        }
+        // The common forms do take the fast path.
+        assert_eq!(parse_value_fast(b"x 12.5 7", 2), Some((12.5, 6)));
+        assert_eq!(
+            parse_value_fast(b"-0", 0).map(|v| v.0.is_sign_negative()),
+            Some(true)
+        );
+        assert_eq!(parse_value_fast(b"1e3", 0), None);
+        assert_eq!(parse_value_fast(b"1234567890123456", 0), None);
+    }
+
+    #[test]
     fn integer_timestamps() {
         assert_eq!(parse_int_ms(b"1782468875486"), Some(1_782_468_875_486));
         assert_eq!(parse_int_ms(b"-1"), Some(-1));
@@ -420,6 +541,8 @@ mod tests {
                 line[pos] = bad;
                 let want = scan_class(&line, 0, &METRIC_CONT);
                 assert_eq!(scan_metric_name(&line, 0), want, "byte {bad:#x} at {pos}");
+                let want = scan_class(&line, 0, &LABEL_CONT);
+                assert_eq!(scan_label_name(&line, 0), want, "byte {bad:#x} at {pos}");
             }
         }
     }
@@ -431,5 +554,11 @@ mod tests {
         assert_eq!(scan_quoted(br#""abc"#, 0), None);
         assert_eq!(scan_quoted(br#""abc\"#, 0), None);
         assert_eq!(scan_quoted(br#""""#, 0), Some((1, false)));
+        // Within a line only: a newline (escaped or not) ends the search.
+        assert_eq!(scan_quoted_in_line(b"\"ab\\\"c\" 1\n", 0), Some((6, true)));
+        assert_eq!(scan_quoted_in_line(b"\"abcdefghij\nk\"", 0), None);
+        assert_eq!(scan_quoted_in_line(b"\"a\nk\"", 0), None);
+        assert_eq!(scan_quoted_in_line(b"\"abc\\\n\"", 0), None);
+        assert_eq!(scan_quoted(b"\"abc\\\n\"", 0), Some((6, true)));
     }
 }
