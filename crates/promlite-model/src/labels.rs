@@ -183,7 +183,28 @@ impl Labels {
 
     /// Keeps only the labels for which `keep` returns true.
     pub fn filter(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
-        Labels(self.0.iter().filter(|l| keep(l)).cloned().collect())
+        if self.0.len() > 64 {
+            return Labels(self.0.iter().filter(|l| keep(l)).cloned().collect());
+        }
+        // Decide first: keeping everything shares this set (no allocation), and
+        // a slice iterator collects straight into the new shared slice.
+        let mut kept = [0u8; 64];
+        let mut k = 0usize;
+        for (i, l) in self.0.iter().enumerate() {
+            if keep(l) {
+                kept[k] = i as u8;
+                k += 1;
+            }
+        }
+        if k == self.0.len() {
+            return self.clone();
+        }
+        Labels(
+            kept[..k]
+                .iter()
+                .map(|&i| self.0[usize::from(i)].clone())
+                .collect(),
+        )
     }
 
     /// Keeps only the labels whose names are in `names` (`by (...)` grouping).
