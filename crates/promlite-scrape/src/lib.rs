@@ -416,7 +416,8 @@ impl Scraper {
             Auth::None => Ok(None),
             Auth::BearerToken(t) => Ok(Some(t.trim().to_string())),
             Auth::BearerTokenFile(p) => {
-                let bytes = std::fs::read(p).map_err(|e| self.file_err("bearer token file", p, e))?;
+                let bytes =
+                    std::fs::read(p).map_err(|e| self.file_err("bearer token file", p, e))?;
                 let s = String::from_utf8(bytes).map_err(|_| {
                     self.file_err(
                         "bearer token file",
@@ -576,12 +577,13 @@ fn tls_config(cfg: &ScrapeConfig, https: bool) -> Result<TlsConfig, ScrapeError>
         path: path.to_path_buf(),
         msg,
     };
-    let read_pem = |what: &'static str, path: &Path| -> Result<Vec<PemItem<'static>>, ScrapeError> {
-        let bytes = std::fs::read(path).map_err(|e| file_err(what, path, e.to_string()))?;
-        ureq::tls::parse_pem(&bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| file_err(what, path, e.to_string()))
-    };
+    let read_pem =
+        |what: &'static str, path: &Path| -> Result<Vec<PemItem<'static>>, ScrapeError> {
+            let bytes = std::fs::read(path).map_err(|e| file_err(what, path, e.to_string()))?;
+            ureq::tls::parse_pem(&bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| file_err(what, path, e.to_string()))
+        };
     let mut b = TlsConfig::builder()
         .provider(TlsProvider::Rustls)
         .disable_verification(t.insecure_skip_verify);
@@ -594,7 +596,11 @@ fn tls_config(cfg: &ScrapeConfig, https: bool) -> Result<TlsConfig, ScrapeError>
             })
             .collect();
         if certs.is_empty() {
-            return Err(file_err("CA file", p, "no PEM certificate in it".to_string()));
+            return Err(file_err(
+                "CA file",
+                p,
+                "no PEM certificate in it".to_string(),
+            ));
         }
         b = b.root_certs(RootCerts::Specific(Arc::new(certs)));
     }
@@ -615,12 +621,13 @@ fn tls_config(cfg: &ScrapeConfig, https: bool) -> Result<TlsConfig, ScrapeError>
                     "no PEM certificate in it".to_string(),
                 ));
             }
-            let key: Option<PrivateKey<'static>> = read_pem("client key", k)?
-                .into_iter()
-                .find_map(|i| match i {
-                    PemItem::PrivateKey(k) => Some(k),
-                    _ => None,
-                });
+            let key: Option<PrivateKey<'static>> =
+                read_pem("client key", k)?
+                    .into_iter()
+                    .find_map(|i| match i {
+                        PemItem::PrivateKey(k) => Some(k),
+                        _ => None,
+                    });
             let key = key
                 .ok_or_else(|| file_err("client key", k, "no PEM private key in it".to_string()))?;
             b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
@@ -707,7 +714,16 @@ mod tests {
         let mut cfg = ScrapeConfig::new("https://127.0.0.1:1/metrics");
         cfg.tls.ca_file = Some("/nonexistent/ca.pem".into());
         let e = Scraper::new(cfg.clone()).unwrap_err();
-        assert!(matches!(e, ScrapeError::File { what: "CA file", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ScrapeError::File {
+                    what: "CA file",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         cfg.tls.ca_file = None;
         cfg.tls.cert_file = Some("/nonexistent/c.pem".into());
         let e = Scraper::new(cfg).unwrap_err();
@@ -722,12 +738,21 @@ mod tests {
         let store = Store::new(promlite_store::StoreConfig::default());
         let e = s.scrape(&store, 1_000_000).unwrap_err();
         assert!(
-            matches!(e, ScrapeError::File { what: "bearer token file", .. }),
+            matches!(
+                e,
+                ScrapeError::File {
+                    what: "bearer token file",
+                    ..
+                }
+            ),
             "{e}"
         );
         let up = promlite_model::Queryable::select(
             &store,
-            &[promlite_model::Matcher::new(promlite_model::MatchOp::Equal, "__name__", "up").unwrap()],
+            &[
+                promlite_model::Matcher::new(promlite_model::MatchOp::Equal, "__name__", "up")
+                    .unwrap(),
+            ],
             0,
             2_000_000,
         )
