@@ -16,3 +16,4 @@ mod scrape;
 mod serve;
 mod store;
 mod support;
+mod watch;
