@@ -361,3 +361,49 @@ fn failed_scrape_after_a_good_one_marks_everything_stale() {
     scraper.scrape(&store, T0 + 30_000).unwrap();
     assert_eq!(instant(&store, "process_cpu_seconds_total", T0 + 30_000), 1);
 }
+
+#[test]
+fn request_headers_and_gzip_openmetrics_body() {
+    use std::io::Write as _;
+    let body = b"# TYPE x counter\nx_total 3\nx_created 1.7e9\n# EOF\n".to_vec();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&body).unwrap();
+    let gz = gz.finish().unwrap();
+    let seen: Arc<Mutex<Option<Req>>> = Arc::default();
+    let s2 = seen.clone();
+    let srv = Server::start(
+        None,
+        Arc::new(move |r: &Req| {
+            *s2.lock().unwrap() = Some(r.clone());
+            Resp {
+                status: 200,
+                content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                    .to_string(),
+                body: gz.clone(),
+                headers: vec![("Content-Encoding".to_string(), "gzip".to_string())],
+            }
+        }),
+    );
+    let mut c = cfg(srv.url("http"));
+    c.timeout = Duration::from_secs(7);
+    let store = Store::new(StoreConfig::default());
+    let rep = Scraper::new(c).unwrap().scrape(&store, T0).unwrap();
+    assert_eq!(rep.format, Format::OpenMetrics);
+    assert_eq!(rep.body_bytes, body.len(), "decompressed");
+    assert_eq!(select(&store, "x_total")[0].1, vec![(T0, 3.0)]);
+    let req = seen.lock().unwrap().clone().unwrap();
+    // Prometheus's weighting: OpenMetrics 1.0.0 first, text 0.0.4 still accepted.
+    assert_eq!(
+        req.header("accept"),
+        Some(
+            "application/openmetrics-text;version=1.0.0;q=0.5,\
+application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        )
+    );
+    assert!(
+        req.header("accept-encoding").unwrap_or("").contains("gzip"),
+        "{req:?}"
+    );
+    assert_eq!(req.header("x-prometheus-scrape-timeout-seconds"), Some("7"));
+    assert!(req.header("authorization").is_none());
+}

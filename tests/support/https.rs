@@ -153,6 +153,8 @@ pub struct Resp {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// More response headers (such as `Content-Encoding`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Resp {
@@ -161,6 +163,7 @@ impl Resp {
             status: 200,
             content_type: "text/plain; version=0.0.4; charset=utf-8".to_string(),
             body,
+            headers: Vec::new(),
         }
     }
 
@@ -169,6 +172,7 @@ impl Resp {
             status,
             content_type: "text/plain; charset=utf-8".to_string(),
             body: msg.as_bytes().to_vec(),
+            headers: Vec::new(),
         }
     }
 }
@@ -289,8 +293,13 @@ fn exchange<S: Read + Write>(
     drop(r);
     let resp = handler(&Req { path, headers });
     hits.fetch_add(1, Ordering::Relaxed);
+    let extra: String = resp
+        .headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         resp.status,
         resp.content_type,
         resp.body.len()
