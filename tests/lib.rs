@@ -12,5 +12,8 @@ mod promql_diff;
 mod promql_fuzz_diff;
 mod promql_parse;
 mod promqltest;
+mod scrape;
 mod serve;
 mod store;
+mod support;
+mod watch;

@@ -9,8 +9,10 @@ mod demo;
 mod eval;
 mod ingest;
 mod parse;
+mod scrape_args;
 mod serve;
 mod test_cmd;
+mod watch;
 
 const USAGE: &str = "\
 usage: promlite <command> [args]
@@ -21,7 +23,8 @@ commands:
   ingest   ingest scrape files into a store and print its stats as JSON
   eval     evaluate PromQL over data files (prom-oracle's protocol)
   test     run Prometheus promqltest scripts
-  serve    serve the Prometheus HTTP API over data files
+  serve    serve the Prometheus HTTP API over data files or live scrapes
+  watch    scrape live endpoints and redraw the kube-controller-manager dashboard
 
 `promlite <command> --help` describes each command.";
 
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         "eval" => eval::run(&rest),
         "test" => test_cmd::run(&rest),
         "serve" => serve::run(&rest),
+        "watch" => watch::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -1,11 +1,13 @@
-//! `promlite serve`: the Prometheus HTTP API read endpoints over data files, so that
-//! promtool, curl or Grafana (as a Prometheus data source) can query promlite.
+//! `promlite serve`: the Prometheus HTTP API read endpoints over data files or live
+//! scrapes, so that promtool, curl or Grafana (as a Prometheus data source) can query
+//! promlite.
 //!
 //! ```text
-//! promlite serve [--listen 127.0.0.1:9090] --data FILE... [--lookback-delta D]
+//! promlite serve [--listen 127.0.0.1:9090] (--data FILE... | --scrape URL...) [--lookback-delta D]
 //! ```
 //!
-//! The data files load exactly as for `promlite eval --data`. Endpoints: `/api/v1/query`,
+//! The data files load exactly as for `promlite eval --data`; `--scrape` URLs are
+//! scraped every `--interval` by a background thread into the same store. Endpoints: `/api/v1/query`,
 //! `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels` (GET, or POST with an
 //! `application/x-www-form-urlencoded` body), `/api/v1/label/<name>/values`,
 //! `/api/v1/metadata`, `/api/v1/status/buildinfo` (GET) and promlite's own `/metrics`.
@@ -21,17 +23,21 @@ use std::sync::Arc;
 use crate::eval::engine::Settings;
 
 const HELP: &str = "\
-usage: promlite serve [--listen ADDR] --data FILE... [--lookback-delta D]
+usage: promlite serve [--listen ADDR] (--data FILE... | --scrape URL...) [--lookback-delta D]
+         [scrape flags]
 
 Serves the Prometheus HTTP API read endpoints over sample files (loaded as by
-`promlite eval --data`): /api/v1/query, /api/v1/query_range, /api/v1/series,
+`promlite eval --data`) and/or live scrapes: /api/v1/query, /api/v1/query_range, /api/v1/series,
 /api/v1/labels, /api/v1/label/<name>/values, /api/v1/metadata,
 /api/v1/status/buildinfo, and promlite's own counters at /metrics.
   --listen ADDR           address to listen on (default 127.0.0.1:9090; there is no
                           authentication, so keep it on loopback unless the network is trusted)
   --data FILE...          data files (OpenMetrics or text format 0.0.4, with timestamps)
+  --scrape URL...         scrape these endpoints every --interval in the background
+                          (job \"promlite\" unless --job; records up, scrape_*)
   --lookback-delta D      lookback delta (default 5m)
-  --threads N             worker threads (default 4)";
+  --threads N             worker threads (default 4)
+scrape flags (with --scrape):";
 
 /// Requests bodies larger than this are refused with 413.
 const MAX_BODY: u64 = 1 << 20;
@@ -52,6 +58,8 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut p = lexopt::Parser::from_args(args.iter().cloned());
     let mut listen = "127.0.0.1:9090".to_string();
     let mut data: Vec<String> = Vec::new();
+    let mut scrape_urls: Vec<String> = Vec::new();
+    let mut sa = crate::scrape_args::ScrapeArgs::default();
     let mut settings = Settings::default();
     let mut threads = 4usize;
     let s = |v: std::ffi::OsString| {
@@ -60,6 +68,15 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     };
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
+            Long(flag) if crate::scrape_args::ScrapeArgs::is_flag(flag) => {
+                let flag = flag.to_string();
+                sa.take(&flag, &mut p)?;
+            }
+            Long("scrape") => {
+                for v in p.values().map_err(|e| e.to_string())? {
+                    scrape_urls.push(s(v)?);
+                }
+            }
             Long("listen") | Long("web.listen-address") => {
                 listen = s(p.value().map_err(|e| e.to_string())?)?
             }
@@ -83,17 +100,30 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                     .ok_or_else(|| format!("bad --threads {v:?} (1..=64)"))?;
             }
             Short('h') | Long("help") => {
-                println!("{HELP}");
+                println!("{HELP}\n{}", crate::scrape_args::FLAGS_HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             other => return Err(format!("{}\n{HELP}", other.unexpected())),
         }
     }
-    if data.is_empty() {
-        return Err(format!("no data files given (--data FILE...)\n{HELP}"));
+    if data.is_empty() && scrape_urls.is_empty() {
+        return Err(format!(
+            "no data files and no scrape targets given (--data FILE... or --scrape URL...)\n{HELP}"
+        ));
     }
-    let store = crate::eval::data::load_files(&data).map_err(|e| e.to_string())?;
+    let scrapers = sa.scrapers(&scrape_urls, "promlite", &[])?;
+    // Data files keep all their samples; scrapes alone keep the default recent window.
+    let store = if data.is_empty() {
+        promlite::store::Store::new(promlite::store::StoreConfig::default())
+    } else {
+        crate::eval::data::load_files(&data).map_err(|e| e.to_string())?
+    };
     let state = Arc::new(api::State::new(store, settings));
+    if !scrapers.is_empty() {
+        let state = Arc::clone(&state);
+        let interval = sa.interval;
+        std::thread::spawn(move || scrape_loop(&scrapers, &state, interval));
+    }
     let server = tiny_http::Server::http(&listen).map_err(|e| format!("listen {listen}: {e}"))?;
     let server = Arc::new(server);
     let addr = server
@@ -112,6 +142,38 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
         let _ = w.join();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Scrapes every target each interval into the served store, forever; reports
+/// a target's errors on stderr when it goes down or its error changes, and when it
+/// recovers.
+fn scrape_loop(
+    scrapers: &[promlite::scrape::Scraper],
+    state: &api::State,
+    interval: std::time::Duration,
+) {
+    use crate::scrape_args::{scrape_round, sleep_until_next, TargetStatus};
+    let mut status = vec![TargetStatus::default(); scrapers.len()];
+    let mut last: Vec<Option<String>> = vec![None; scrapers.len()];
+    let start = std::time::Instant::now();
+    loop {
+        let results = scrape_round(scrapers, state.store(), &mut status);
+        for (i, r) in results.into_iter().enumerate() {
+            state.record_scrape(r.is_ok());
+            let url = &scrapers[i].config().url;
+            match r {
+                Err(e) if last[i].as_ref() != Some(&e) => {
+                    eprintln!("promlite serve: scrape failed: {e}");
+                    last[i] = Some(e);
+                }
+                Ok(()) if last[i].take().is_some() => {
+                    eprintln!("promlite serve: {url} is up again");
+                }
+                _ => {}
+            }
+        }
+        sleep_until_next(start, interval);
+    }
 }
 
 fn worker(server: &tiny_http::Server, state: &api::State) {

@@ -21,6 +21,8 @@ pub enum Unit {
     Cores,
     /// Bytes per second.
     BytesPerSecond,
+    /// A plain number, as the Prometheus API prints it (for ad-hoc queries).
+    Number,
 }
 
 /// One dashboard panel: a title, a PromQL query and the unit of its values.
@@ -114,6 +116,7 @@ pub fn format_unit(v: f64, unit: Unit) -> String {
         Unit::PerSecond => format!("{v:.3}/s"),
         Unit::Cores => format!("{v:.4} cores"),
         Unit::BytesPerSecond => format!("{:.1} KiB/s", v / 1024.0),
+        Unit::Number => promlite_model::format_value(v),
     }
 }
 

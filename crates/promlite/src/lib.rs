@@ -4,7 +4,9 @@
 //! - [`model`]: label sets, matchers, samples;
 //! - [`expfmt`]: the exposition-format parser;
 //! - [`store`]: the in-memory time-series store;
-//! - [`promql`]: the PromQL parser and evaluator.
+//! - [`promql`]: the PromQL parser and evaluator;
+//! - `scrape` (cargo feature `scrape`, off by default): fetch endpoints over
+//!   HTTP(S) with bearer tokens or client certificates into a store.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -13,6 +15,10 @@ pub use promlite_expfmt as expfmt;
 pub use promlite_model as model;
 pub use promlite_promql as promql;
 pub use promlite_store as store;
+
+/// Scraping endpoints over HTTP(S) (the `promlite-scrape` crate).
+#[cfg(feature = "scrape")]
+pub use promlite_scrape as scrape;
 
 pub mod dashboard;
 pub mod sim;

@@ -19,6 +19,8 @@ pub struct State {
     requests: AtomicU64,
     queries: AtomicU64,
     query_errors: AtomicU64,
+    scrapes: AtomicU64,
+    scrape_failures: AtomicU64,
 }
 
 impl State {
@@ -30,6 +32,21 @@ impl State {
             requests: AtomicU64::new(0),
             queries: AtomicU64::new(0),
             query_errors: AtomicU64::new(0),
+            scrapes: AtomicU64::new(0),
+            scrape_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// The store the API reads (and `serve --scrape` writes).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Counts one scrape for `/metrics`.
+    pub fn record_scrape(&self, ok: bool) {
+        self.scrapes.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.scrape_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -486,6 +503,18 @@ fn self_metrics(state: &State) -> Response {
         "counter",
         "Queries answered with an error.",
         ld(&state.query_errors),
+    );
+    one(
+        "promlite_scrapes_total",
+        "counter",
+        "Scrapes of --scrape targets.",
+        ld(&state.scrapes),
+    );
+    one(
+        "promlite_scrape_failures_total",
+        "counter",
+        "Scrapes of --scrape targets that failed.",
+        ld(&state.scrape_failures),
     );
     one(
         "promlite_store_series",

@@ -1,0 +1,2 @@
+//! Test infrastructure beyond `common`: an in-process HTTP(S) server.
+pub mod https;
