@@ -89,21 +89,10 @@ impl Labels {
             name: n.clone(),
             value: v.clone(),
         };
-        // Decide first, then build from a slice iterator: std collects such an
-        // iterator straight into the shared slice (one allocation, no copy).
-        let mut kept = [0u8; 64];
-        let mut k = 0usize;
-        for (i, (n, _)) in pairs.iter().enumerate() {
-            if keep(n) {
-                if k == kept.len() || i > usize::from(u8::MAX) {
-                    // More labels than the stack list holds: the general path.
-                    let v: Vec<Label> = pairs.iter().filter(|(n, _)| keep(n)).map(label).collect();
-                    return Self::from_sorted(v);
-                }
-                kept[k] = i as u8;
-                k += 1;
-            }
-        }
+        let Some((kept, k)) = kept_indices(pairs, |(n, _)| keep(n)) else {
+            let v: Vec<Label> = pairs.iter().filter(|(n, _)| keep(n)).map(label).collect();
+            return Self::from_sorted(v);
+        };
         if k == pairs.len() {
             return Self::from_sorted_iter(pairs.iter().map(label));
         }
@@ -183,19 +172,10 @@ impl Labels {
 
     /// Keeps only the labels for which `keep` returns true.
     pub fn filter(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
-        if self.0.len() > 64 {
+        let Some((kept, k)) = kept_indices(&self.0, &mut keep) else {
             return Labels(self.0.iter().filter(|l| keep(l)).cloned().collect());
-        }
-        // Decide first: keeping everything shares this set (no allocation), and
-        // a slice iterator collects straight into the new shared slice.
-        let mut kept = [0u8; 64];
-        let mut k = 0usize;
-        for (i, l) in self.0.iter().enumerate() {
-            if keep(l) {
-                kept[k] = i as u8;
-                k += 1;
-            }
-        }
+        };
+        // Keeping everything shares this set (no allocation).
         if k == self.0.len() {
             return self.clone();
         }
@@ -339,6 +319,25 @@ impl LabelsBuilder {
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Labels(Arc::from(v))
     }
+}
+
+/// The indices, in order, of the items `keep` accepts, for slices of at most 64
+/// items (`None` for longer ones). Deciding first lets the callers build the new
+/// shared slice from a slice iterator, which std collects straight into one
+/// allocation (a filtering iterator would go through a `Vec` and a copy).
+fn kept_indices<T>(items: &[T], mut keep: impl FnMut(&T) -> bool) -> Option<([u8; 64], usize)> {
+    if items.len() > 64 {
+        return None;
+    }
+    let mut kept = [0u8; 64];
+    let mut k = 0usize;
+    for (i, x) in items.iter().enumerate() {
+        if keep(x) {
+            kept[k] = i as u8;
+            k += 1;
+        }
+    }
+    Some((kept, k))
 }
 
 #[cfg(test)]

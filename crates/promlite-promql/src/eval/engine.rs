@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use hashbrown::{HashMap, HashSet};
 use promlite_model::{
-    is_stale_nan, parse_go_float, Label, Labels, LabelsBuilder, MatchOp, MetricType, Queryable,
-    Sample, SelectError, METRIC_NAME,
+    is_stale_nan, parse_go_float, Label, Labels, LabelsBuilder, MatchOp, MetricType, PairRef,
+    Queryable, Sample, SelectError, METRIC_NAME,
 };
 
 use super::functions as f;
@@ -620,6 +620,32 @@ impl Ctx<'_> {
             .map_err(select_error)
     }
 
+    /// Streams the series `sel` selects in `[mint, maxt]` (samples borrowed from
+    /// the store, staleness markers included) through `f`, checking cancellation
+    /// and the timeout once per series; `f` gets the context back.
+    fn stream(
+        &mut self,
+        sel: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(&Self, &[PairRef<'_>], &[Sample]),
+    ) -> Result<()> {
+        self.check_now()?;
+        let storage = self.storage;
+        let mut err = None;
+        storage
+            .select_each(&sel.matchers, mint, maxt, &mut |pairs, samples| {
+                if let Err(e) = self.tick() {
+                    err = Some(e);
+                    return false;
+                }
+                f(self, pairs, samples);
+                true
+            })
+            .map_err(select_error)?;
+        err.map_or(Ok(()), Err)
+    }
+
     fn eval(&mut self, e: &Expr, g: Grid) -> Result<V> {
         self.check_now()?;
         match &e.kind {
@@ -705,22 +731,15 @@ impl Ctx<'_> {
         };
         let mut out = Vec::new();
         let mut total = 0usize;
-        let mut err = None;
-        let storage = self.storage;
-        self.check_now()?;
-        let res = storage.select_each(
-            &sel.matchers,
+        self.stream(
+            sel,
             refs[0].saturating_sub(lb).saturating_add(1),
             refs[g.n - 1],
-            &mut |pairs, samples| {
-                if let Err(e) = self.tick() {
-                    err = Some(e);
-                    return false;
-                }
+            |_, pairs, samples| {
                 let mut pts = Pts::new();
                 let mut j = 0usize;
                 let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-                    return true;
+                    return;
                 };
                 // Only steps whose lookback window can reach the series' samples.
                 let i0 = refs.partition_point(|&r| r < first.t);
@@ -750,13 +769,8 @@ impl Ctx<'_> {
                         pts,
                     });
                 }
-                true
             },
-        );
-        res.map_err(select_error)?;
-        if let Some(e) = err {
-            return Err(e);
-        }
+        )?;
         self.check_samples(total)?;
         Ok(out)
     }
@@ -1454,7 +1468,7 @@ impl Ctx<'_> {
         let mut bucket_info: Vec<(u32, f64)> = Vec::new(); // (group, upper bound)
         let mut per_series: Vec<Option<u32>> = Vec::with_capacity(input.len());
         // `le` values are few and shared (interned) strings: parse each once.
-        let mut le_cache: Vec<(*const u8, usize, Option<f64>)> = Vec::new();
+        let mut le_cache: Vec<(&str, Option<f64>)> = Vec::new();
         for s in &input {
             self.tick()?;
             let h = grouper.hash(&s.labels);
@@ -1464,13 +1478,12 @@ impl Ctx<'_> {
             });
             let le_text = s.labels.get("le");
             let le = le_text.and_then(|t| {
-                let key = (t.as_ptr(), t.len());
-                if let Some(&(_, _, v)) = le_cache.iter().find(|c| (c.0, c.1) == key) {
+                if let Some(&(_, v)) = le_cache.iter().find(|c| c.0 == t) {
                     return v;
                 }
                 let v = parse_go_float(t);
                 if le_cache.len() < 64 {
-                    le_cache.push((key.0, key.1, v));
+                    le_cache.push((t, v));
                 }
                 v
             });
@@ -1706,43 +1719,37 @@ impl Ctx<'_> {
                 tfs: &tfs,
                 g,
             };
-            let mut err = None;
             let mut live: Vec<Sample> = Vec::new();
-            let storage = self.storage;
             let mut grouper = project.as_ref().map(|p| Grouper::new(&p.names, p.without));
-            self.check_now()?;
-            let res = storage.select_each(
-                &sel.matchers,
+            self.stream(
+                sel,
                 ends[0].saturating_sub(ms.range).saturating_add(1),
                 ends[g.n - 1],
-                &mut |pairs, samples| {
-                    if let Err(e) = self.tick() {
-                        err = Some(e);
-                        return false;
-                    }
-                    live.clear();
-                    live.extend(samples.iter().filter(|x| !is_stale_nan(x.v)));
-                    if live.is_empty() {
-                        return true;
+                |ctx, pairs, samples| {
+                    // Staleness markers are not samples here; copy only when there are any.
+                    let samples = if samples.iter().any(|x| is_stale_nan(x.v)) {
+                        live.clear();
+                        live.extend(samples.iter().filter(|x| !is_stale_nan(x.v)));
+                        &live[..]
+                    } else {
+                        samples
+                    };
+                    if samples.is_empty() {
+                        return;
                     }
                     names.note(pairs.iter().find(|(n, _)| is_metric_name(n)).map(|p| p.1));
-                    let pts = re.points(&live, &mut window_samples, &mut scratch);
+                    let pts = re.points(samples, &mut window_samples, &mut scratch);
                     if pts.is_empty() {
-                        return true;
+                        return;
                     }
                     let labels = match grouper.as_mut() {
                         // The aggregation above reads only its grouping labels.
                         Some(gr) => Labels::from_pair_refs(pairs, |n| gr.keep_name(n)),
                         None => Labels::from_pair_refs(pairs, |_| true),
                     };
-                    emit(self, &mut out, labels, false, pts);
-                    true
+                    emit(ctx, &mut out, labels, false, pts);
                 },
-            );
-            res.map_err(select_error)?;
-            if let Some(e) = err {
-                return Err(e);
-            }
+            )?;
         } else {
             let rs = self.load_range(range_arg, g)?;
             let re = RangeEval {
