@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -39,4 +39,17 @@ pub fn oracle_available(test: &str) -> bool {
 pub fn which(cmd: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+}
+
+/// Runs `../shared/tools/gen-kcm` with `args` (`-q --out OUT` appended) and
+/// asserts it succeeded.
+pub fn gen_kcm(args: &[&str], out: &Path) {
+    let st = std::process::Command::new("python3")
+        .arg(shared_dir().join("tools/gen-kcm"))
+        .args(args)
+        .args(["-q", "--out"])
+        .arg(out)
+        .status()
+        .expect("run gen-kcm");
+    assert!(st.success(), "gen-kcm {args:?} failed");
 }

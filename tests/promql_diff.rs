@@ -28,7 +28,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::common::{oracle_available, promlite_bin, shared_dir};
+use crate::common::{gen_kcm, oracle_available, promlite_bin, shared_dir};
 
 const SEEDS: [&str; 3] = ["1", "7", "42"];
 /// First scrape (unix seconds); 40 scrapes 15 s apart follow.
@@ -93,9 +93,9 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn generate(seed: &str, out: &Path) {
-    let st = Command::new("python3")
-        .arg(shared_dir().join("tools/gen-kcm"))
-        .args([
+    let t0 = T0.to_string();
+    gen_kcm(
+        &[
             "--instances",
             "2",
             "--queues",
@@ -104,21 +104,20 @@ fn generate(seed: &str, out: &Path) {
             "40",
             "--interval",
             "15",
-        ])
-        // ±2 s of jitter on millisecond timestamps: scrapes never sit on a 15 s grid.
-        .args(["--jitter", "2", "--restart-prob", "0.05", "--seed", seed])
-        .args([
+            // ±2 s of jitter on millisecond timestamps: scrapes never sit on a 15 s grid.
+            "--jitter",
+            "2",
+            "--restart-prob",
+            "0.05",
+            "--seed",
+            seed,
             "--start",
-            &T0.to_string(),
+            &t0,
             "--format",
             "openmetrics",
-            "-q",
-            "--out",
-        ])
-        .arg(out)
-        .status()
-        .expect("run gen-kcm");
-    assert!(st.success(), "gen-kcm failed for seed {seed}");
+        ],
+        out,
+    );
 }
 
 /// Every sample timestamp (ms) in an OpenMetrics file with decimal-second timestamps.

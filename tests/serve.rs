@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{oracle_available, promlite_bin, shared_dir, which};
+use crate::common::{gen_kcm, oracle_available, promlite_bin, which};
 
 /// Dashboard queries of the kube-controller-manager issue.
 const QUERIES: &[&str] = &[
@@ -253,9 +253,9 @@ fn promtool_and_curl_against_promlite_serve() {
         dir: dir.clone(),
     };
     let data = dir.join("kcm.om");
-    let st = Command::new("python3")
-        .arg(shared_dir().join("tools/gen-kcm"))
-        .args([
+    let start = START.to_string();
+    gen_kcm(
+        &[
             "--instances",
             "2",
             "--queues",
@@ -267,14 +267,10 @@ fn promtool_and_curl_against_promlite_serve() {
             "--format",
             "openmetrics",
             "--start",
-            &START.to_string(),
-            "-q",
-            "--out",
-        ])
-        .arg(&data)
-        .status()
-        .expect("run gen-kcm");
-    assert!(st.success(), "gen-kcm failed");
+            &start,
+        ],
+        &data,
+    );
     let port = start_server(&data, &mut guard);
     let url = format!("http://127.0.0.1:{port}");
 
