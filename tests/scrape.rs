@@ -40,6 +40,7 @@ fn fixture_samples() -> usize {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .count();
     assert_eq!(n, lines);
+    // `grep -v '^#' kube-controller-manager-1.35.0.prom | grep -c .` prints 2852.
     assert_eq!(
         n, 2852,
         "wc-style count of the 1.35.0 fixture's sample lines"
