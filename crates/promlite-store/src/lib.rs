@@ -93,6 +93,7 @@ mod error;
 mod index;
 mod labels;
 mod lean;
+mod memo;
 mod ring;
 mod scrape;
 mod store;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::cache::ScrapeCache;
 use crate::labels::{self, FamilyTracker};
 use crate::lean::{Line, TextLines};
+use crate::memo::{Memo, Resolve};
 use crate::ring::EXPLICIT;
 use crate::store::{Committing, Inner, Meta, Store, TargetState, COMMIT_BATCH};
 use crate::{IngestError, LimitKind, Target};
@@ -192,13 +193,42 @@ struct Stager<'b, 'i> {
     staged: Vec<Staged>,
     new_pairs: LocalPairs,
     new_series: NewSeries,
-    miss_existing: bool,
+    /// Misses that found an existing series: (series id, line). A series
+    /// reached twice this way, or both this way and through the cache, is a
+    /// duplicate; `finish` checks. (Byte-identical repeats of a new series are
+    /// caught by `new_series`, which sees the same label set twice.)
+    miss_existing: Vec<(u32, usize)>,
     /// Cache misses of this scrape; they enter the cache only on commit.
-    pending: HashTable<u32>,
     new_entries: Vec<(&'b [u8], u64)>,
     lv: labels::LabelVec<'b>,
     refs: smallvec::SmallVec<[u32; 16]>,
+    memo: Memo<'b>,
     report: IngestReport,
+}
+
+/// Pair refs for the labels of cache misses: a global pair id, or `PENDING |`
+/// a pair first seen in this scrape.
+struct PairResolver<'a> {
+    index: &'a crate::index::Index,
+    new_pairs: &'a mut LocalPairs,
+    max_value_len: usize,
+}
+
+impl Resolve for PairResolver<'_> {
+    #[inline]
+    fn resolve(&mut self, n: &str, v: &str) -> u32 {
+        let index = self.index;
+        let h = index.hash_pair(n, v);
+        match index.pair_hashed(n, v, h) {
+            Some(p) => p,
+            None => PENDING | self.new_pairs.get_or_insert(index, n, v, h),
+        }
+    }
+
+    #[inline]
+    fn plain_value(&self, v: &str) -> bool {
+        !v.is_empty() && v.len() <= self.max_value_len
+    }
 }
 
 impl<'b> Stager<'b, '_> {
@@ -290,59 +320,60 @@ impl<'b> Stager<'b, '_> {
         self.count_sample(s.line)?;
         let name = s.name();
         let norm = self.fam.normalized_label(&name);
-        labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
         let h = known_hash.unwrap_or_else(|| cache.hash(bytes));
-        let new_entries = &self.new_entries;
-        let dup_bytes = self
-            .pending
-            .find(h, |&p| new_entries[p as usize].0 == bytes)
-            .is_some();
-        self.refs.clear();
-        let mut all_global = true;
-        for (n, v) in &self.lv {
-            let index = &self.inner.index;
-            let h = index.hash_pair(n, v);
-            match index.pair_hashed(n, v, h) {
-                Some(p) => self.refs.push(p),
-                None => {
-                    all_global = false;
-                    let i = self.new_pairs.get_or_insert(index, n, v, h);
-                    self.refs.push(PENDING | i);
-                }
+        let mut resolver = PairResolver {
+            index: &self.inner.index,
+            new_pairs: &mut self.new_pairs,
+            max_value_len: self.limits.max_label_value_len,
+        };
+        let memo_hit = self.memo.apply(
+            name.clone(),
+            s.labels(),
+            norm,
+            &mut resolver,
+            &mut self.refs,
+        );
+        if !memo_hit {
+            labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
+            self.refs.clear();
+            for (n, v) in &self.lv {
+                self.refs.push(resolver.resolve(n, v));
             }
+            self.memo.record(
+                name,
+                s.labels(),
+                norm,
+                &self.lv,
+                &self.refs,
+                self.target_labels,
+            );
         }
+        let all_global = self.refs.iter().all(|&r| r & PENDING == 0);
         let existing = if all_global {
             self.inner.find_pairs(&self.refs)
         } else {
             None
         };
         let sref = match existing {
-            Some(sid) if !dup_bytes => {
-                self.miss_existing = true;
+            Some(sid) => {
+                self.miss_existing.push((sid, s.line));
                 sid
             }
-            None if !dup_bytes => {
+            None => {
                 let (i, fresh) = self.new_series.insert(hash_refs(&self.refs), &self.refs);
                 if !fresh {
+                    let norm = self.fam.normalized_label(&s.name());
+                    let lv = labels::build(&s, norm, self.target_labels, self.limits)?;
                     return Err(IngestError::DuplicateSeries {
-                        labels: Labels::from_pairs(self.lv.drain(..)),
+                        labels: Labels::from_pairs(lv),
                         line: s.line,
                     });
                 }
                 PENDING | i
             }
-            _ => {
-                return Err(IngestError::DuplicateSeries {
-                    labels: Labels::from_pairs(self.lv.drain(..)),
-                    line: s.line,
-                })
-            }
         };
         let p = self.new_entries.len() as u32;
         self.new_entries.push((bytes, h));
-        let new_entries = &self.new_entries;
-        self.pending
-            .insert_unique(h, p, |&q| new_entries[q as usize].1);
         self.push(sref, PENDING | p, s.value, s.timestamp);
         Ok(())
     }
@@ -350,21 +381,33 @@ impl<'b> Stager<'b, '_> {
     fn finish(self) -> Result<StagedScrape<'b>, IngestError> {
         let inner = self.inner;
         let limits = self.limits;
-        if self.miss_existing {
-            // A series reached through two different spellings of its labels.
-            let mut sids: Vec<u32> = self
-                .staged
-                .iter()
-                .filter(|s| s.sref & PENDING == 0)
-                .map(|s| s.sref)
-                .collect();
-            sids.sort_unstable();
-            if let Some(w) = sids.windows(2).find(|w| w[0] == w[1]) {
-                let labels = inner.series[w[0] as usize]
+        if !self.miss_existing.is_empty() {
+            // A series reached twice through the cache misses (two spellings,
+            // or the same bytes twice), or through a miss and a cache hit.
+            let mut misses = self.miss_existing;
+            misses.sort_unstable();
+            let mut dup = misses
+                .windows(2)
+                .filter(|w| w[0].0 == w[1].0)
+                .map(|w| (w[1].1, w[1].0))
+                .min();
+            if dup.is_none() {
+                dup = self
+                    .staged
+                    .iter()
+                    .filter(|s| s.entry & PENDING == 0)
+                    .filter_map(|s| {
+                        let i = misses.partition_point(|m| m.0 < s.sref);
+                        misses.get(i).filter(|m| m.0 == s.sref).map(|m| (m.1, m.0))
+                    })
+                    .min();
+            }
+            if let Some((line, sid)) = dup {
+                let labels = inner.series[sid as usize]
                     .as_ref()
                     .map(|s| inner.labels_of(s))
                     .unwrap_or_default();
-                return Err(IngestError::DuplicateSeries { labels, line: 0 });
+                return Err(IngestError::DuplicateSeries { labels, line });
             }
         }
         let n_new = self.new_series.spans.len();
@@ -532,11 +575,11 @@ impl Store {
                 spans: Vec::with_capacity(expect_new),
                 table: HashTable::with_capacity(expect_new),
             },
-            miss_existing: false,
-            pending: HashTable::with_capacity(expect_new),
+            miss_existing: Vec::new(),
             new_entries: Vec::with_capacity(expect_new),
             lv: Vec::with_capacity(16),
             refs: smallvec::SmallVec::new(),
+            memo: Memo::default(),
             report: IngestReport::default(),
         };
         // Cached keys were validated under the format of earlier scrapes.
@@ -673,7 +716,7 @@ impl Store {
                         r
                     }
                 }));
-                sids.push(inner.create_from_pairs(&pairs));
+                sids.push(inner.create_new_from_pairs(&pairs));
             }
         }
         report.series_created = sids.len();

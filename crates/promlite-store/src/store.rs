@@ -250,6 +250,18 @@ impl Inner {
         if let Some(s) = self.find_pairs_hashed(pairs, h) {
             return s;
         }
+        self.insert_series(pairs, h)
+    }
+
+    /// Creates a series known not to exist (a scrape's staging looked it up
+    /// under the same writer lock): one lookup-table access instead of two.
+    pub(crate) fn create_new_from_pairs(&mut self, pairs: &[u32]) -> u32 {
+        let h = self.hash_pairs(pairs);
+        debug_assert!(self.find_pairs_hashed(pairs, h).is_none());
+        self.insert_series(pairs, h)
+    }
+
+    fn insert_series(&mut self, pairs: &[u32], h: u64) -> u32 {
         let sid = self.series.len() as u32;
         self.index.add_series(sid, pairs);
         // Grow by an eighth, not by doubling: slack here is paid per series.
