@@ -149,11 +149,14 @@ impl ScrapeCache {
         idx
     }
 
-    /// Makes room for `n` more entries.
-    pub(crate) fn reserve(&mut self, n: usize) {
+    /// Makes room for `n` more entries whose keys total `bytes` bytes.
+    pub(crate) fn reserve(&mut self, n: usize, bytes: usize) {
         if n == 0 {
             return;
         }
+        // Exactly: the arena is the cache's largest part, and doubling it
+        // would leave up to half of it unused.
+        self.arena.reserve_exact(bytes);
         self.entries.reserve(n);
         let ScrapeCache {
             hasher,

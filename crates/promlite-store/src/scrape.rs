@@ -756,7 +756,10 @@ impl Store {
             }
         }
         // Cache: add the misses, note timestamp mode, set the new order.
-        st.cache.reserve(new_entries.len());
+        st.cache.reserve(
+            new_entries.len(),
+            new_entries.iter().map(|(b, _)| b.len()).sum(),
+        );
         let mut order = Vec::with_capacity(staged.len());
         for x in &staged {
             let sid = resolve(x.sref);
