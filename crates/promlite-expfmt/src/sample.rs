@@ -76,6 +76,54 @@ impl<'a> SampleEvent<'a> {
             k: 0,
         }
     }
+
+    /// Skips the leading label pairs that lie wholly in the first `prefix` bytes
+    /// of [`series_bytes`](Self::series_bytes), through the value's closing
+    /// quote: returns how many were skipped and an iterator over the rest.
+    ///
+    /// For a caller that has already decoded a line whose series bytes share
+    /// those `prefix` bytes: the skipped pairs are the same as that line's
+    /// first pairs (a pair's bytes decide where it ends), so they need not be
+    /// decoded or compared again. Only pairs whose offsets the parser
+    /// recorded are skipped (the first eight of a plain block); a block that
+    /// is not plain skips none.
+    ///
+    /// ```
+    /// use promlite_expfmt::{Event, Format, Parser};
+    /// let body = b"m{a=\"1\",b=\"2\",le=\"5\"} 1\nm{a=\"1\",b=\"2\",le=\"10\"} 1\n";
+    /// let mut p = Parser::new(body, Format::Text);
+    /// let Some(Ok(Event::Sample(first))) = p.next_event() else { panic!() };
+    /// let Some(Ok(Event::Sample(second))) = p.next_event() else { panic!() };
+    /// let same = first
+    ///     .series_bytes()
+    ///     .iter()
+    ///     .zip(second.series_bytes())
+    ///     .take_while(|(x, y)| x == y)
+    ///     .count();
+    /// let (skipped, rest) = second.labels_skipping(same);
+    /// assert_eq!(skipped, 2);
+    /// let rest: Vec<_> = rest.map(|(n, v)| format!("{n}={v}")).collect();
+    /// assert_eq!(rest, ["le=10"]);
+    /// ```
+    #[inline]
+    pub fn labels_skipping(&self, prefix: usize) -> (usize, LabelIter<'a>) {
+        let mut it = self.labels();
+        if !self.plain {
+            return (0, it);
+        }
+        let mut k = 0u8;
+        while k < self.spans.n {
+            let close = usize::from(self.spans.at[usize::from(k)][1]);
+            if close >= prefix {
+                break;
+            }
+            k += 1;
+            // Past the closing quote and the `,` or `}` after it.
+            it.pos = close + 2;
+        }
+        it.k = k;
+        (usize::from(k), it)
+    }
 }
 
 /// How many pairs of a plain label block have their offsets recorded.

@@ -10,13 +10,15 @@
 //! the target's labels), and its validation of names (duplicates, count,
 //! lengths). Only changed values are normalized, checked and interned.
 //!
-//! A body label that a target label overrides keeps the target's value
-//! whatever it says. Lines the memo cannot describe exactly (an empty value,
-//! which drops the label) take the general path and leave the memo empty until
-//! the next line it can describe.
+//! Two layouts are remembered, since histogram buckets (with `le`) and their
+//! `_sum` and `_count` (without) alternate. A body label that a target label
+//! overrides keeps the target's value whatever it says. Lines the memo cannot
+//! describe exactly (an empty value, which drops the label) take the general
+//! path and are not remembered.
 
 use std::borrow::Cow;
 
+use promlite_expfmt::SampleEvent;
 use promlite_model::{Labels, METRIC_NAME};
 
 use crate::labels::LabelVec;
@@ -24,9 +26,16 @@ use crate::labels::LabelVec;
 /// `pos` of a body label overridden by a target label.
 const OVERRIDDEN: u8 = u8::MAX;
 
-/// See the module docs.
+/// The last two label layouts seen (histogram buckets and their `_sum` and
+/// `_count` alternate between two), most recently used first.
 #[derive(Debug, Default)]
 pub(crate) struct Memo<'b> {
+    slots: [Slot<'b>; 2],
+}
+
+/// One remembered line.
+#[derive(Debug, Default)]
+struct Slot<'b> {
     valid: bool,
     /// The label whose values were normalized (`le`, `quantile`), if any.
     norm: Option<&'static str>,
@@ -38,6 +47,27 @@ pub(crate) struct Memo<'b> {
     pos: Vec<u8>,
     /// The sorted pair refs of the line, target labels included.
     sorted: Vec<u32>,
+    /// The line's series bytes, and where its label block starts.
+    bytes: &'b [u8],
+    block: Option<usize>,
+}
+
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut i = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let x = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(y.try_into().expect("8 bytes"));
+        let d = x ^ y;
+        if d != 0 {
+            return i + (d.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + a[i..].iter().zip(&b[i..]).take_while(|(x, y)| x == y).count()
 }
 
 /// What [`Memo::apply`] needs from the stager for a changed value.
@@ -49,57 +79,130 @@ pub(crate) trait Resolve {
 }
 
 impl<'b> Memo<'b> {
-    /// Fills `out` with the sorted pair refs of the line whose labels are
-    /// `name` then `labels` (written order), if the memo describes it; returns
-    /// false (and leaves `out` unspecified) otherwise.
+    /// Fills `out` with the sorted pair refs of sample `s` (named `name`), if
+    /// a remembered line describes it; returns false (and leaves `out`
+    /// unspecified) otherwise. Pairs in the bytes `s` shares with that line
+    /// are taken as they are, without decoding them.
     pub(crate) fn apply(
         &mut self,
-        name: Cow<'b, str>,
-        labels: impl Iterator<Item = (Cow<'b, str>, Cow<'b, str>)>,
+        s: &SampleEvent<'b>,
+        name: &Cow<'b, str>,
         norm: Option<&'static str>,
         resolve: &mut impl Resolve,
         out: &mut smallvec::SmallVec<[u32; 16]>,
     ) -> bool {
-        if !self.valid || self.norm != norm {
+        if self.slots[0].apply(s, name, norm, resolve, out) {
+            return true;
+        }
+        if self.slots[1].apply(s, name, norm, resolve, out) {
+            self.slots.swap(0, 1);
+            return true;
+        }
+        false
+    }
+
+    /// Remembers a line that took the general path (see [`Slot::record`]),
+    /// in place of the least recently used one.
+    pub(crate) fn record(
+        &mut self,
+        s: &SampleEvent<'b>,
+        name: Cow<'b, str>,
+        norm: Option<&'static str>,
+        lv: &LabelVec<'b>,
+        refs: &[u32],
+        extra: &Labels,
+    ) {
+        self.slots.swap(0, 1);
+        self.slots[0].record(s, name, norm, lv, refs, extra);
+    }
+}
+
+impl<'b> Slot<'b> {
+    /// [`Memo::apply`] for this line. Changes nothing unless it succeeds.
+    fn apply(
+        &mut self,
+        s: &SampleEvent<'b>,
+        name: &Cow<'b, str>,
+        norm: Option<&'static str>,
+        resolve: &mut impl Resolve,
+        out: &mut smallvec::SmallVec<[u32; 16]>,
+    ) -> bool {
+        if !self.valid {
             return false;
         }
-        out.clear();
-        out.extend_from_slice(&self.sorted);
+        let bytes = s.series_bytes();
+        // Another family may normalize another label (or none): then the
+        // values of the labels named either way are resolved again, and no
+        // pair is skipped.
+        let norm_changed = self.norm != norm;
+        // Label blocks are compared from their `{`, so that a new metric name
+        // with the same labels (`x_sum`, then `x_count`) still skips them.
+        let skip_to = match (memchr::memchr(b'{', bytes), self.block) {
+            (Some(b), Some(pb)) if !norm_changed => {
+                b + common_prefix(&bytes[b..], &self.bytes[pb..])
+            }
+            _ => 0,
+        };
+        let (skipped, rest) = s.labels_skipping(skip_to);
+        if 1 + skipped > self.names.len() {
+            return false;
+        }
+        // First check that the names are the remembered ones and note the
+        // values that changed; only then resolve them and update the slot.
+        let mut changed: smallvec::SmallVec<[(usize, Cow<'b, str>); 4]> = smallvec::SmallVec::new();
         let mut count = 0;
-        for (n, v) in std::iter::once((Cow::Borrowed(METRIC_NAME), name)).chain(labels) {
-            let j = count;
+        let leading = std::iter::once((Cow::Borrowed(METRIC_NAME), name.clone()));
+        for (n, v) in leading.chain(rest) {
+            let j = if count == 0 { 0 } else { count + skipped };
             count += 1;
             if j >= self.names.len() || self.names[j] != n {
                 return false;
             }
-            let p = self.pos[j];
-            if p == OVERRIDDEN {
+            if self.pos[j] == OVERRIDDEN {
                 continue;
             }
-            if self.raws[j] != v {
+            let renorm = norm_changed && (self.norm == Some(&*n) || norm == Some(&*n));
+            if renorm || self.raws[j] != v {
                 if !resolve.plain_value(&v) {
                     return false;
                 }
-                let r = if norm == Some(&*n) {
-                    resolve.resolve(&n, &crate::labels::normalize_float(v.clone()))
-                } else {
-                    resolve.resolve(&n, &v)
-                };
-                self.raws[j] = v;
-                self.refs[j] = r;
+                changed.push((j, v));
             }
-            out[usize::from(p)] = self.refs[j];
         }
-        count == self.names.len()
+        if count + skipped != self.names.len() {
+            return false;
+        }
+        for (j, v) in changed {
+            let n = &self.names[j];
+            self.refs[j] = if norm == Some(&**n) {
+                resolve.resolve(n, &crate::labels::normalize_float(v.clone()))
+            } else {
+                resolve.resolve(n, &v)
+            };
+            self.raws[j] = v;
+        }
+        out.clear();
+        out.extend_from_slice(&self.sorted);
+        for (&p, &r) in self.pos.iter().zip(&self.refs) {
+            if p != OVERRIDDEN {
+                out[usize::from(p)] = r;
+            }
+        }
+        self.sorted.clear();
+        self.sorted.extend_from_slice(out);
+        self.bytes = bytes;
+        self.block = memchr::memchr(b'{', bytes);
+        self.norm = norm;
+        true
     }
 
     /// Remembers a line that took the general path: `lv` its sorted labels
     /// (from `labels::build_into`), `refs` their pair refs, `extra` the target's
     /// labels.
-    pub(crate) fn record(
+    fn record(
         &mut self,
+        s: &SampleEvent<'b>,
         name: Cow<'b, str>,
-        labels: impl Iterator<Item = (Cow<'b, str>, Cow<'b, str>)>,
         norm: Option<&'static str>,
         lv: &LabelVec<'b>,
         refs: &[u32],
@@ -110,7 +213,7 @@ impl<'b> Memo<'b> {
         self.raws.clear();
         self.refs.clear();
         self.pos.clear();
-        for (n, v) in std::iter::once((Cow::Borrowed(METRIC_NAME), name)).chain(labels) {
+        for (n, v) in std::iter::once((Cow::Borrowed(METRIC_NAME), name)).chain(s.labels()) {
             if extra.get(&n).is_some() {
                 self.names.push(n);
                 self.raws.push(v);
@@ -135,6 +238,8 @@ impl<'b> Memo<'b> {
         self.sorted.clear();
         self.sorted.extend_from_slice(refs);
         self.norm = norm;
+        self.bytes = s.series_bytes();
+        self.block = memchr::memchr(b'{', self.bytes);
         self.valid = true;
     }
 }

@@ -327,8 +327,8 @@ impl<'b> Stager<'b, '_> {
             max_value_len: self.limits.max_label_value_len,
         };
         let memo_hit = self.memo.apply(
-            name.clone(),
-            s.labels(),
+            &s,
+            &name,
             norm,
             &mut resolver,
             &mut self.refs,
@@ -340,8 +340,8 @@ impl<'b> Stager<'b, '_> {
                 self.refs.push(resolver.resolve(n, v));
             }
             self.memo.record(
+                &s,
                 name,
-                s.labels(),
                 norm,
                 &self.lv,
                 &self.refs,
