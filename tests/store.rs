@@ -365,3 +365,139 @@ fn real_kcm_fixture_ingests_and_a_second_scrape_hits_the_cache() {
     );
     assert_eq!(store.stats().samples, 2 * r1.samples_appended);
 }
+
+// ---------------------------------------------------------------------------
+// Label sets of new series: a proptest against a hand-written model.
+//
+// A target's first scrape builds every series' label set from its line, and
+// the store reuses the work of the previous lines where names repeat (see
+// promlite-store's memo.rs). The bodies below are made of runs of lines that
+// share a label layout (the names in one written order) with values drawn
+// from a handful, so lines share long prefixes, differ in one value, switch
+// layouts back and forth, and hit every rule: `le` normalized only inside the
+// `# TYPE h histogram` family, target labels overriding body labels, empty
+// values dropped, escaped values, unsorted and more than eight labels.
+
+/// Label names a layout draws from (`job` is also a target label).
+const LABEL_NAMES: [&str; 11] = [
+    "a", "b", "job", "le", "zone", "pod", "c", "d", "e", "f", "g",
+];
+/// Decoded values, and how each is written inside quotes.
+const VALUES: [(&str, &str); 8] = [
+    ("x", "x"),
+    ("1", "1"),
+    ("10", "10"),
+    ("+Inf", "+Inf"),
+    ("2.5", "2.5"),
+    ("", ""),
+    ("q\"t", "q\\\"t"),
+    (
+        "kube-controller-manager-control-plane-0",
+        "kube-controller-manager-control-plane-0",
+    ),
+];
+/// How Prometheus 3 writes each value of `VALUES` when it normalizes `le`
+/// (worked out by hand: integers gain ".0", everything else is unchanged).
+fn normalized(v: &str) -> &str {
+    match v {
+        "1" => "1.0",
+        "10" => "10.0",
+        other => other,
+    }
+}
+const METRICS: [&str; 6] = ["h_bucket", "h_sum", "h_count", "u_bucket", "m", "m_total"];
+
+#[derive(Debug, Clone)]
+struct Run {
+    /// Indices into LABEL_NAMES, in written order (unique).
+    layout: Vec<usize>,
+    /// Per line: metric index and one value index per layout label.
+    lines: Vec<(usize, Vec<usize>)>,
+}
+
+fn run_strategy() -> impl Strategy<Value = Run> {
+    proptest::sample::subsequence((0..LABEL_NAMES.len()).collect::<Vec<_>>(), 0..=10)
+        .prop_shuffle()
+        .prop_flat_map(|layout| {
+            let n = layout.len();
+            let line = (
+                0..METRICS.len(),
+                proptest::collection::vec(0..VALUES.len(), n),
+            );
+            (Just(layout), proptest::collection::vec(line, 1..6))
+        })
+        .prop_map(|(layout, lines)| Run { layout, lines })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn new_series_get_the_label_sets_the_rules_give(
+        typed in any::<bool>(),
+        runs in proptest::collection::vec(run_strategy(), 1..8),
+        repeat_layouts in any::<bool>(),
+    ) {
+        let target = Target::from_pairs([("instance", "i:1"), ("job", "t")]);
+        let mut body = String::new();
+        if typed {
+            body.push_str("# TYPE h histogram\n");
+        }
+        let mut runs = runs;
+        if repeat_layouts {
+            // The same runs again, so layouts come back after others.
+            let again = runs.clone();
+            runs.extend(again);
+        }
+        let mut want: Vec<BTreeMap<String, String>> = Vec::new();
+        for run in &runs {
+            for (metric, vals) in &run.lines {
+                let metric = METRICS[*metric];
+                let mut text = metric.to_string();
+                let mut set = BTreeMap::new();
+                set.insert("__name__".to_string(), metric.to_string());
+                if !run.layout.is_empty() {
+                    text.push('{');
+                    for (k, (&li, &vi)) in run.layout.iter().zip(vals).enumerate() {
+                        let (name, (value, written)) = (LABEL_NAMES[li], VALUES[vi]);
+                        if k > 0 {
+                            text.push(',');
+                        }
+                        text.push_str(&format!("{name}=\"{written}\""));
+                        let family_h = typed && metric.starts_with("h_");
+                        let value = if family_h && name == "le" { normalized(value) } else { value };
+                        set.insert(name.to_string(), value.to_string());
+                    }
+                    text.push('}');
+                }
+                text.push_str(" 1\n");
+                body.push_str(&text);
+                for l in target.labels().iter() {
+                    set.insert(l.name.to_string(), l.value.to_string());
+                }
+                set.retain(|_, v| !v.is_empty());
+                want.push(set);
+            }
+        }
+        let distinct: BTreeSet<_> = want.iter().cloned().collect();
+        let store = Store::new(StoreConfig::default());
+        let r = store.ingest_scrape(&target, body.as_bytes(), Format::Text, 1000);
+        if distinct.len() < want.len() {
+            // Two lines name one series: the scrape is rejected, nothing stored.
+            prop_assert!(matches!(r, Err(IngestError::DuplicateSeries { .. })), "{r:?}\n{body}");
+            prop_assert_eq!(store.stats().series, 0);
+        } else {
+            prop_assert!(r.is_ok(), "{r:?}\n{body}");
+            let got: BTreeSet<BTreeMap<String, String>> = store
+                .series_labels()
+                .iter()
+                .map(|l| l.iter().map(|x| (x.name.to_string(), x.value.to_string())).collect())
+                .collect();
+            prop_assert_eq!(got, distinct, "{}", body);
+            // The second scrape of the same body hits the cache for every line.
+            let r2 = store.ingest_scrape(&target, body.as_bytes(), Format::Text, 2000).unwrap();
+            prop_assert_eq!(r2.series_created, 0);
+            prop_assert_eq!(r2.samples_appended, want.len());
+        }
+    }
+}

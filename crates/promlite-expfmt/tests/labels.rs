@@ -117,3 +117,84 @@ fn duplicates_are_still_caught_in_plain_blocks() {
     assert_eq!(err.column, 15);
     assert!(err.to_string().contains("duplicate"), "{err}");
 }
+
+/// Length of the common prefix of two byte strings, byte by byte.
+fn common(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Checks `labels_skipping` for `cur` against `prev` at every prefix length up
+/// to their common prefix: the skipped pairs are `prev`'s first pairs, and the
+/// rest are `cur`'s remaining pairs.
+fn check_skipping(prev: &promlite_expfmt::SampleEvent<'_>, cur: &promlite_expfmt::SampleEvent<'_>) {
+    let prev_pairs: Vec<_> = prev.labels().collect();
+    let cur_pairs: Vec<_> = cur.labels().collect();
+    let d = common(prev.series_bytes(), cur.series_bytes());
+    for prefix in [0, d / 2, d.saturating_sub(1), d] {
+        let (skipped, rest) = cur.labels_skipping(prefix);
+        assert_eq!(
+            &cur_pairs[..skipped],
+            &prev_pairs[..skipped],
+            "{} / {} at {prefix}",
+            prev.series(),
+            cur.series()
+        );
+        assert_eq!(
+            rest.collect::<Vec<_>>(),
+            &cur_pairs[skipped..],
+            "{}",
+            cur.series()
+        );
+    }
+}
+
+#[test]
+fn skipping_shared_pairs_by_hand() {
+    let body = "m{a=\"1\",b=\"2\",le=\"5\"} 1\n\
+                m{a=\"1\",b=\"2\",le=\"10\"} 1\n\
+                m{a=\"1\",b=\"20\"} 1\n\
+                m{a=\"1\",b=\"2\\\"\"} 1\n\
+                m{a=\"1\",b=\"2\\\"\",c=\"3\"} 1\n\
+                m { a=\"1\",b=\"2\\\"\",c=\"3\"} 1\n";
+    let mut p = Parser::new(body.as_bytes(), Format::Text);
+    let mut events = Vec::new();
+    while let Some(ev) = p.next_event() {
+        if let Ok(Event::Sample(s)) = ev {
+            events.push(s);
+        }
+    }
+    // Counted by hand: pairs of each line wholly (through the closing quote)
+    // inside the bytes it shares with the line before.
+    let want = [2, 1, 1, 2, 0];
+    for (k, w) in events.windows(2).zip(want) {
+        let d = common(k[0].series_bytes(), k[1].series_bytes());
+        assert_eq!(k[1].labels_skipping(d).0, w, "{}", k[1].series());
+        check_skipping(&k[0], &k[1]);
+    }
+}
+
+#[test]
+fn skipping_shared_pairs_of_real_fixtures() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "prom") {
+            continue;
+        }
+        let body = std::fs::read(&path).unwrap();
+        let mut p = Parser::new(&body, Format::Text);
+        let mut prev = None;
+        while let Some(ev) = p.next_event() {
+            if let Ok(Event::Sample(s)) = ev {
+                if let Some(prev) = &prev {
+                    check_skipping(prev, &s);
+                    checked += 1;
+                }
+                prev = Some(s);
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked} pairs of lines checked");
+}

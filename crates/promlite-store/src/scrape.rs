@@ -326,27 +326,17 @@ impl<'b> Stager<'b, '_> {
             new_pairs: &mut self.new_pairs,
             max_value_len: self.limits.max_label_value_len,
         };
-        let memo_hit = self.memo.apply(
-            &s,
-            &name,
-            norm,
-            &mut resolver,
-            &mut self.refs,
-        );
+        let memo_hit = self
+            .memo
+            .apply(&s, &name, norm, &mut resolver, &mut self.refs);
         if !memo_hit {
             labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
             self.refs.clear();
             for (n, v) in &self.lv {
                 self.refs.push(resolver.resolve(n, v));
             }
-            self.memo.record(
-                &s,
-                name,
-                norm,
-                &self.lv,
-                &self.refs,
-                self.target_labels,
-            );
+            self.memo
+                .record(&s, name, norm, &self.lv, &self.refs, self.target_labels);
         }
         let all_global = self.refs.iter().all(|&r| r & PENDING == 0);
         let existing = if all_global {
