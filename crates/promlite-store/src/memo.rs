@@ -90,12 +90,12 @@ impl<'b> Memo<'b> {
     pub(crate) fn apply(
         &mut self,
         s: &SampleEvent<'b>,
-        name: &Cow<'b, str>,
+        name: Cow<'b, str>,
         norm: Option<&'static str>,
         resolve: &mut impl Resolve,
         out: &mut smallvec::SmallVec<[u32; 16]>,
     ) -> bool {
-        if self.slots[0].apply(s, name, norm, resolve, out) {
+        if self.slots[0].apply(s, name.clone(), norm, resolve, out) {
             return true;
         }
         if self.slots[1].apply(s, name, norm, resolve, out) {
@@ -126,7 +126,7 @@ impl<'b> Slot<'b> {
     fn apply(
         &mut self,
         s: &SampleEvent<'b>,
-        name: &Cow<'b, str>,
+        name: Cow<'b, str>,
         norm: Option<&'static str>,
         resolve: &mut impl Resolve,
         out: &mut smallvec::SmallVec<[u32; 16]>,
@@ -155,7 +155,7 @@ impl<'b> Slot<'b> {
         // values that changed; only then resolve them and update the slot.
         let mut changed: smallvec::SmallVec<[(usize, Cow<'b, str>); 4]> = smallvec::SmallVec::new();
         let mut count = 0;
-        let leading = std::iter::once((Cow::Borrowed(METRIC_NAME), name.clone()));
+        let leading = std::iter::once((Cow::Borrowed(METRIC_NAME), name));
         for (n, v) in leading.chain(rest) {
             let j = if count == 0 { 0 } else { count + skipped };
             count += 1;

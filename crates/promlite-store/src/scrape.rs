@@ -328,7 +328,7 @@ impl<'b> Stager<'b, '_> {
         };
         let memo_hit = self
             .memo
-            .apply(&s, &name, norm, &mut resolver, &mut self.refs);
+            .apply(&s, name.clone(), norm, &mut resolver, &mut self.refs);
         if !memo_hit {
             labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
             self.refs.clear();
