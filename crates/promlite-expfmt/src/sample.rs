@@ -77,6 +77,14 @@ impl<'a> SampleEvent<'a> {
         }
     }
 
+    /// The byte index in [`series_bytes`](Self::series_bytes) where the label
+    /// pairs start (just past the `{`, or past a quoted metric name and its
+    /// comma); the length of the series bytes when there is no label block.
+    #[inline]
+    pub fn labels_offset(&self) -> usize {
+        self.labels_from
+    }
+
     /// Skips the leading label pairs that lie wholly in the first `prefix` bytes
     /// of [`series_bytes`](Self::series_bytes), through the value's closing
     /// quote: returns how many were skipped and an iterator over the rest.

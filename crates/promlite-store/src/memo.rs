@@ -49,7 +49,7 @@ struct Slot<'b> {
     sorted: Vec<u32>,
     /// The line's series bytes, and where its label block starts.
     bytes: &'b [u8],
-    block: Option<usize>,
+    block: usize,
 }
 
 /// Length of the common prefix of `a` and `b`, eight bytes at a time.
@@ -139,13 +139,13 @@ impl<'b> Slot<'b> {
         // values of the labels named either way are resolved again, and no
         // pair is skipped.
         let norm_changed = self.norm != norm;
-        // Label blocks are compared from their `{`, so that a new metric name
-        // with the same labels (`x_sum`, then `x_count`) still skips them.
-        let skip_to = match (memchr::memchr(b'{', bytes), self.block) {
-            (Some(b), Some(pb)) if !norm_changed => {
-                b + common_prefix(&bytes[b..], &self.bytes[pb..])
-            }
-            _ => 0,
+        // Label pairs are compared from their start, so that a new metric
+        // name with the same labels (`x_sum`, then `x_count`) still skips them.
+        let b = s.labels_offset();
+        let skip_to = if norm_changed {
+            0
+        } else {
+            b + common_prefix(&bytes[b..], &self.bytes[self.block..])
         };
         let (skipped, rest) = s.labels_skipping(skip_to);
         if 1 + skipped > self.names.len() {
@@ -185,17 +185,15 @@ impl<'b> Slot<'b> {
             };
             self.raws[j] = v;
         }
-        out.clear();
-        out.extend_from_slice(&self.sorted);
         for (&p, &r) in self.pos.iter().zip(&self.refs) {
             if p != OVERRIDDEN {
-                out[usize::from(p)] = r;
+                self.sorted[usize::from(p)] = r;
             }
         }
-        self.sorted.clear();
-        self.sorted.extend_from_slice(out);
+        out.clear();
+        out.extend_from_slice(&self.sorted);
         self.bytes = bytes;
-        self.block = memchr::memchr(b'{', bytes);
+        self.block = b;
         self.norm = norm;
         true
     }
@@ -243,7 +241,7 @@ impl<'b> Slot<'b> {
         self.sorted.extend_from_slice(refs);
         self.norm = norm;
         self.bytes = s.series_bytes();
-        self.block = memchr::memchr(b'{', self.bytes);
+        self.block = s.labels_offset();
         self.valid = true;
     }
 }

@@ -132,15 +132,20 @@ fn write_bits(buf: &mut Vec<u8>, used: &mut u8, value: u64, mut n: u32) {
     }
 }
 
-fn write_varint(buf: &mut Vec<u8>, mut x: u64) {
+/// Writes `x` as a LEB128 varint into a slice with room for ten bytes;
+/// returns the length.
+#[inline]
+fn varint_into(out: &mut [u8], mut x: u64) -> usize {
+    let mut i = 0;
     loop {
         let b = (x & 0x7f) as u8;
         x >>= 7;
         if x == 0 {
-            buf.push(b);
-            return;
+            out[i] = b;
+            return i + 1;
         }
-        buf.push(b | 0x80);
+        out[i] = b | 0x80;
+        i += 1;
     }
 }
 
@@ -222,13 +227,27 @@ impl Ring {
             && self.block_n(self.cur as usize) < block_samples
             && self.block_len(self.cur as usize) < 60_000;
         if !open {
-            self.reserve_small(32);
+            // Header (count 1, length patched below), clock + 1 and the
+            // timestamp as varints, the value's bits: built on the stack and
+            // appended at once (a new series' first push is on the hot path of
+            // a target's first scrape).
+            let mut block = [0u8; 3 + 10 + 10 + 8];
+            block[0] = 1;
+            let mut n = 3;
+            n += varint_into(&mut block[n..], u64::from(clock.wrapping_add(1)));
+            n += varint_into(&mut block[n..], zigzag(int));
+            block[n..n + 8].copy_from_slice(&vb.to_le_bytes());
+            n += 8;
+            if self.buf.capacity() == 0 {
+                // What reserve_small(32) gives an empty buffer, without its
+                // growth path.
+                self.buf = Vec::with_capacity(64);
+            } else {
+                self.reserve_small(32);
+            }
             let off = self.buf.len();
             self.cur = off as u32;
-            self.buf.extend_from_slice(&[1, 0, 0]);
-            write_varint(&mut self.buf, u64::from(clock.wrapping_add(1)));
-            write_varint(&mut self.buf, zigzag(int));
-            self.buf.extend_from_slice(&vb.to_le_bytes());
+            self.buf.extend_from_slice(&block[..n]);
             self.bits = 8;
             self.lead = NO_WINDOW;
             self.trail = 0;
