@@ -106,10 +106,25 @@ impl ScrapeCache {
     }
 
     /// Adds a new key (not present) whose [`hash`](Self::hash) is `h`.
+    #[cfg(test)]
     pub(crate) fn insert_hashed(
         &mut self,
         bytes: &[u8],
         h: u64,
+        sid: u32,
+        seen: u32,
+        explicit_ts: bool,
+    ) -> u32 {
+        let idx = self.insert_unindexed(bytes, sid, seen, explicit_ts);
+        self.index(&mut [(h, idx)]);
+        idx
+    }
+
+    /// Adds a new key (not present) to the entries but not yet to the hash
+    /// table: [`index`](Self::index) must follow, with its hash.
+    pub(crate) fn insert_unindexed(
+        &mut self,
+        bytes: &[u8],
         sid: u32,
         seen: u32,
         explicit_ts: bool,
@@ -125,7 +140,7 @@ impl ScrapeCache {
             explicit_ts,
             live: true,
         };
-        let idx = match self.free.pop() {
+        match self.free.pop() {
             Some(i) => {
                 self.entries[i as usize] = entry;
                 i
@@ -134,7 +149,12 @@ impl ScrapeCache {
                 self.entries.push(entry);
                 (self.entries.len() - 1) as u32
             }
-        };
+        }
+    }
+
+    /// Enters (hash, entry) pairs of [`insert_unindexed`](Self::insert_unindexed)
+    /// entries in the hash table, in bucket order (sorting `items`).
+    pub(crate) fn index(&mut self, items: &mut [(u64, u32)]) {
         let ScrapeCache {
             hasher,
             arena,
@@ -142,11 +162,10 @@ impl ScrapeCache {
             table,
             ..
         } = self;
-        table.insert_unique(h, idx, |&i| {
+        crate::index::insert_in_bucket_order(table, items, |&i| {
             let e = &entries[i as usize];
             hasher.hash_one(&arena[e.start..e.start + e.len as usize])
         });
-        idx
     }
 
     /// Makes room for `n` more entries whose keys total `bytes` bytes.

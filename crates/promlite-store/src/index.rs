@@ -368,6 +368,36 @@ impl Index {
     }
 }
 
+/// Sorts `items` (hash, value) into the order of the buckets of `table` they
+/// hash to, for inserting a large batch into a table already sized for it.
+///
+/// A large batch of inserts into a table much larger than the CPU caches costs
+/// a cache and TLB miss or two per insert when done in arrival order (hashes are
+/// random); in bucket order the table is written front to back. hashbrown
+/// starts probing at `hash & (buckets - 1)`; should that change, inserts are
+/// merely as slow as before, never wrong.
+pub(crate) fn bucket_order(table: &HashTable<u32>, items: &mut [(u64, u32)]) {
+    if items.len() >= 4096 {
+        // Buckets are a power of two holding capacity·8/7 (or capacity + 1).
+        let mask = (table.capacity() as u64 + 1).next_power_of_two() - 1;
+        items.sort_unstable_by_key(|&(h, _)| h & mask);
+    }
+}
+
+/// Reserves room for `items` in `table`, then inserts them (none present) in
+/// [`bucket_order`].
+pub(crate) fn insert_in_bucket_order(
+    table: &mut HashTable<u32>,
+    items: &mut [(u64, u32)],
+    rehash: impl Fn(&u32) -> u64,
+) {
+    table.reserve(items.len(), &rehash);
+    bucket_order(table, items);
+    for &(h, v) in items.iter() {
+        table.insert_unique(h, v, &rehash);
+    }
+}
+
 fn union(lists: &[&[u32]]) -> Vec<u32> {
     match lists {
         [] => Vec::new(),

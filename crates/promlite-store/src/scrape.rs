@@ -664,16 +664,16 @@ impl Store {
             });
             (seq, pair_ids)
         };
-        // New series, a batch per lock.
-        let mut sids = Vec::with_capacity(new_series.spans.len());
+        // New series, a batch per lock; then their entries in the lookup table,
+        // all at once in bucket order (readers do not use that table).
+        let n_new = new_series.spans.len();
+        let mut sids = Vec::with_capacity(n_new);
+        let mut hashes: Vec<(u64, u32)> = Vec::with_capacity(n_new);
         let mut pairs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
-        for chunk in (0..new_series.spans.len() as u32)
-            .collect::<Vec<_>>()
-            .chunks(COMMIT_BATCH)
-        {
+        for start in (0..n_new).step_by(COMMIT_BATCH) {
             let mut inner = self.write();
-            if chunk.first() == Some(&0) {
-                let n = new_series.spans.len();
+            if start == 0 {
+                let n = n_new;
                 inner.series.reserve_exact(n);
                 inner.pair_arena.reserve_exact(new_series.refs.len());
                 inner.reserve_series(n);
@@ -697,18 +697,25 @@ impl Store {
                     }
                 }
             }
-            for &i in chunk {
+            for i in start..(start + COMMIT_BATCH).min(n_new) {
                 pairs.clear();
-                pairs.extend(new_series.get(i).iter().map(|&r| {
+                pairs.extend(new_series.get(i as u32).iter().map(|&r| {
                     if r & PENDING != 0 {
                         pair_ids[(r & !PENDING) as usize]
                     } else {
                         r
                     }
                 }));
-                sids.push(inner.create_new_from_pairs(&pairs));
+                let (sid, h) = inner.create_unmapped(&pairs);
+                sids.push(sid);
+                hashes.push((h, sid));
             }
         }
+        self.read().order_for_map(&mut hashes);
+        for chunk in hashes.chunks(4 * COMMIT_BATCH) {
+            self.write().map_new_series(chunk);
+        }
+        drop(hashes);
         report.series_created = sids.len();
         let resolve = |sref: u32| {
             if sref & PENDING != 0 {
@@ -751,11 +758,14 @@ impl Store {
             new_entries.iter().map(|(b, _)| b.len()).sum(),
         );
         let mut order = Vec::with_capacity(staged.len());
+        let mut to_index: Vec<(u64, u32)> = Vec::with_capacity(new_entries.len());
         for x in &staged {
             let sid = resolve(x.sref);
             let entry = if x.entry & PENDING != 0 {
                 let (bytes, h) = new_entries[(x.entry & !PENDING) as usize];
-                st.cache.insert_hashed(bytes, h, sid, attempt, x.explicit)
+                let e = st.cache.insert_unindexed(bytes, sid, attempt, x.explicit);
+                to_index.push((h, e));
+                e
             } else {
                 x.entry
             };
@@ -764,6 +774,8 @@ impl Store {
             e.explicit_ts = x.explicit;
             order.push(entry);
         }
+        st.cache.index(&mut to_index);
+        drop(to_index);
         // Staleness: series of the previous scrape not seen in this one.
         let vanished: Vec<u32> = st
             .cache

@@ -254,14 +254,65 @@ impl Inner {
     }
 
     /// Creates a series known not to exist (a scrape's staging looked it up
-    /// under the same writer lock): one lookup-table access instead of two.
-    pub(crate) fn create_new_from_pairs(&mut self, pairs: &[u32]) -> u32 {
+    /// under the same writer lock) without entering it in the lookup table:
+    /// returns its id and its hash for [`map_new_series`](Self::map_new_series),
+    /// which must follow before the writer lock is released.
+    pub(crate) fn create_unmapped(&mut self, pairs: &[u32]) -> (u32, u64) {
         let h = self.hash_pairs(pairs);
         debug_assert!(self.find_pairs_hashed(pairs, h).is_none());
-        self.insert_series(pairs, h)
+        (self.push_series(pairs), h)
+    }
+
+    /// Sorts (hash, series id) pairs for [`map_new_series`](Self::map_new_series)
+    /// (see [`bucket_order`](crate::index::bucket_order)); the table must
+    /// already have room for them ([`reserve_series`](Self::reserve_series)).
+    pub(crate) fn order_for_map(&self, items: &mut [(u64, u32)]) {
+        crate::index::bucket_order(&self.series_map, items);
+    }
+
+    /// Enters series made by [`create_unmapped`](Self::create_unmapped) in the
+    /// lookup table, `items` being (hash, series id).
+    pub(crate) fn map_new_series(&mut self, items: &[(u64, u32)]) {
+        let Inner {
+            hasher,
+            series,
+            series_map,
+            pair_arena,
+            ..
+        } = self;
+        let rehash = |&s: &u32| {
+            let p = series[s as usize]
+                .as_ref()
+                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
+                .unwrap_or(&[]);
+            hasher.hash_one(p)
+        };
+        for &(h, sid) in items {
+            series_map.insert_unique(h, sid, rehash);
+        }
     }
 
     fn insert_series(&mut self, pairs: &[u32], h: u64) -> u32 {
+        let sid = self.push_series(pairs);
+        let Inner {
+            hasher,
+            series,
+            series_map,
+            pair_arena,
+            ..
+        } = self;
+        series_map.insert_unique(h, sid, |&s| {
+            let p = series[s as usize]
+                .as_ref()
+                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
+                .unwrap_or(&[]);
+            hasher.hash_one(p)
+        });
+        sid
+    }
+
+    /// Adds a series to the series list, the pair arena and the postings.
+    fn push_series(&mut self, pairs: &[u32]) -> u32 {
         let sid = self.series.len() as u32;
         self.index.add_series(sid, pairs);
         // Grow by an eighth, not by doubling: slack here is paid per series.
@@ -280,20 +331,6 @@ impl Inner {
             len: pairs.len() as u8,
             ring: Ring::default(),
         }));
-        let Inner {
-            hasher,
-            series,
-            series_map,
-            pair_arena,
-            ..
-        } = self;
-        series_map.insert_unique(h, sid, |&s| {
-            let p = series[s as usize]
-                .as_ref()
-                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
-                .unwrap_or(&[]);
-            hasher.hash_one(p)
-        });
         self.live += 1;
         sid
     }
