@@ -188,6 +188,70 @@ fn duplicate_series_rejects_the_scrape_and_changes_nothing() {
 }
 
 #[test]
+fn the_first_problem_in_line_order_is_reported() {
+    // New series are checked for repeats once the scrape is read; the error
+    // must still be the one a line-by-line reader meets first.
+    let s = Store::new(StoreConfig::default());
+    let err = |body: &str| {
+        s.ingest_scrape(&tgt(), body.as_bytes(), Format::Text, 1000)
+            .unwrap_err()
+    };
+    // Line 3 repeats line 1 (other spelling); line 4 does not parse.
+    let e = err("a{x=\"1\",y=\"2\"} 1\nb 1\na{y=\"2\",x=\"1\"} 1\nbad{ 1\n");
+    assert!(
+        matches!(&e, IngestError::DuplicateSeries { line: 3, labels } if labels.get("x") == Some("1")),
+        "{e}"
+    );
+    // Line 2 does not parse; line 3 repeats line 1.
+    let e = err("a 1\nbad{ 1\na 2\n");
+    assert!(matches!(&e, IngestError::Parse(p) if p.line == 2), "{e}");
+    // Two repeats: the earlier second occurrence (line 4) is reported.
+    let e = err("a 1\nb 1\nc 1\nb 2\na 2\n");
+    assert!(
+        matches!(&e, IngestError::DuplicateSeries { line: 4, .. }),
+        "{e}"
+    );
+    // A repeat after a label limit is hit on line 2: the limit.
+    let small = Store::new(StoreConfig {
+        limits: crate::Limits {
+            max_label_value_len: 3,
+            ..crate::Limits::default()
+        },
+        ..StoreConfig::default()
+    });
+    let e = small
+        .ingest_scrape(&tgt(), b"a 1\nb{v=\"long\"} 1\na 2\n", Format::Text, 1000)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            IngestError::Limit {
+                limit: LimitKind::MaxLabelValueLen,
+                line: Some(2),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Series known to the store but not to the target's cache (the target
+    // went down): a repeat on line 2 comes before the parse error on line 3.
+    scrape(&s, "a 1\n", 1000);
+    s.mark_target_down(&tgt(), 2000);
+    let e = s
+        .ingest_scrape(&tgt(), b"a 1\na 2\nbad{ 1\n", Format::Text, 3000)
+        .unwrap_err();
+    assert!(
+        matches!(e, IngestError::DuplicateSeries { line: 2, .. }),
+        "{e}"
+    );
+    assert_eq!(
+        s.stats().series,
+        1,
+        "nothing stored by the rejected scrapes"
+    );
+}
+
+#[test]
 fn parse_error_rejects_the_scrape_and_changes_nothing() {
     let s = Store::new(StoreConfig::default());
     scrape(&s, "a 1\n", 1000);
