@@ -139,9 +139,11 @@ impl NewSeries {
 
     /// The earliest line before `before` that repeats a series of an earlier
     /// line, and that series' index.
-    fn first_duplicate(&self, before: usize) -> Option<(usize, u32)> {
-        let mut keys: Vec<(u64, u32, u32)> = if before == usize::MAX {
-            self.keys.clone()
+    fn first_duplicate(&mut self, before: usize) -> Option<(usize, u32)> {
+        // All of them: sorted in place (their order is not needed after).
+        let all = before == usize::MAX;
+        let mut keys: Vec<(u64, u32, u32)> = if all {
+            std::mem::take(&mut self.keys)
         } else {
             self.keys
                 .iter()
@@ -171,6 +173,9 @@ impl NewSeries {
                     }
                 }
             }
+        }
+        if all {
+            self.keys = keys;
         }
         best
     }
@@ -418,7 +423,7 @@ impl<'b> Stager<'b, '_> {
     /// series with the same labels, a series reached twice through cache
     /// misses (two spellings, or the same bytes twice), or through a miss and
     /// a cache hit.
-    fn first_duplicate(&self, before: usize) -> Option<IngestError> {
+    fn first_duplicate(&mut self, before: usize) -> Option<IngestError> {
         let inner = self.inner;
         let mut dup: Option<(usize, IngestError)> = None;
         if let Some((line, i)) = self.new_series.first_duplicate(before) {
@@ -463,7 +468,7 @@ impl<'b> Stager<'b, '_> {
 
     /// The error to report when reading the scrape stopped at `e`: a duplicate
     /// series on an earlier line, found only now, comes first.
-    fn first_error(&self, e: IngestError) -> IngestError {
+    fn first_error(&mut self, e: IngestError) -> IngestError {
         let line = match &e {
             IngestError::Parse(p) => Some(p.line),
             IngestError::Limit { line, .. } => *line,
@@ -477,7 +482,7 @@ impl<'b> Stager<'b, '_> {
             .unwrap_or(e)
     }
 
-    fn finish(self) -> Result<StagedScrape<'b>, IngestError> {
+    fn finish(mut self) -> Result<StagedScrape<'b>, IngestError> {
         if let Some(e) = self.first_duplicate(usize::MAX) {
             return Err(e);
         }
