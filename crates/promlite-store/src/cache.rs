@@ -116,7 +116,7 @@ impl ScrapeCache {
         explicit_ts: bool,
     ) -> u32 {
         let idx = self.insert_unindexed(bytes, sid, seen, explicit_ts);
-        self.index(&mut [(h, idx)]);
+        self.index(&mut [(h, idx, 0)]);
         idx
     }
 
@@ -152,9 +152,10 @@ impl ScrapeCache {
         }
     }
 
-    /// Enters (hash, entry) pairs of [`insert_unindexed`](Self::insert_unindexed)
-    /// entries in the hash table, in bucket order (sorting `items`).
-    pub(crate) fn index(&mut self, items: &mut [(u64, u32)]) {
+    /// Enters entries made by [`insert_unindexed`](Self::insert_unindexed) in
+    /// the hash table, in bucket order (sorting `items`); `items` holds
+    /// (hash, entry, anything).
+    pub(crate) fn index(&mut self, items: &mut [(u64, u32, u32)]) {
         let ScrapeCache {
             hasher,
             arena,
@@ -162,10 +163,16 @@ impl ScrapeCache {
             table,
             ..
         } = self;
-        crate::index::insert_in_bucket_order(table, items, |&i| {
-            let e = &entries[i as usize];
-            hasher.hash_one(&arena[e.start..e.start + e.len as usize])
-        });
+        crate::index::insert_in_bucket_order(
+            table,
+            items,
+            |x| x.0,
+            |x| x.1,
+            |&i| {
+                let e = &entries[i as usize];
+                hasher.hash_one(&arena[e.start..e.start + e.len as usize])
+            },
+        );
     }
 
     /// Makes room for `n` more entries whose keys total `bytes` bytes.

@@ -376,25 +376,27 @@ impl Index {
 /// random); in bucket order the table is written front to back. hashbrown
 /// starts probing at `hash & (buckets - 1)`; should that change, inserts are
 /// merely as slow as before, never wrong.
-pub(crate) fn bucket_order(table: &HashTable<u32>, items: &mut [(u64, u32)]) {
+pub(crate) fn bucket_order<T>(table: &HashTable<u32>, items: &mut [T], hash: impl Fn(&T) -> u64) {
     if items.len() >= 4096 {
         // Buckets are a power of two holding capacity·8/7 (or capacity + 1).
         let mask = (table.capacity() as u64 + 1).next_power_of_two() - 1;
-        items.sort_unstable_by_key(|&(h, _)| h & mask);
+        items.sort_unstable_by_key(|x| hash(x) & mask);
     }
 }
 
-/// Reserves room for `items` in `table`, then inserts them (none present) in
-/// [`bucket_order`].
-pub(crate) fn insert_in_bucket_order(
+/// Reserves room for `items` in `table`, then inserts their values (none
+/// present) in [`bucket_order`].
+pub(crate) fn insert_in_bucket_order<T>(
     table: &mut HashTable<u32>,
-    items: &mut [(u64, u32)],
+    items: &mut [T],
+    hash: impl Fn(&T) -> u64,
+    value: impl Fn(&T) -> u32,
     rehash: impl Fn(&u32) -> u64,
 ) {
     table.reserve(items.len(), &rehash);
-    bucket_order(table, items);
-    for &(h, v) in items.iter() {
-        table.insert_unique(h, v, &rehash);
+    bucket_order(table, items, &hash);
+    for x in items.iter() {
+        table.insert_unique(hash(x), value(x), &rehash);
     }
 }
 

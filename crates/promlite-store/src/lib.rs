@@ -40,6 +40,18 @@
 //!   `memcmp`) before hashing. For text bodies, a line of a cached series
 //!   with a plain decimal value is staged without running the full parser at
 //!   all; every other line goes through `promlite-expfmt` (see `lean.rs`).
+//! * **New series.** A cache miss builds the label set (normalized, sorted,
+//!   with the target's labels) and interns it. On a target's first scrape every
+//!   line misses, so that path is lean too: consecutive lines share most
+//!   labels, and a miss whose label names repeat one of the last two layouts
+//!   takes the remembered pair ids for the label pairs in the bytes it shares
+//!   with that line, resolving only the rest (`memo.rs`). New series, their
+//!   cache keys and their lookup-table entries are added at commit in bulk:
+//!   table entries in the order of the buckets they land in, so a table far
+//!   larger than the CPU caches is written front to back, not at random. Two
+//!   lines naming one new series are found by sorting the new series' hashes
+//!   at the end of the scrape; the error reported is still the first problem
+//!   in line order.
 //! * **Interning and postings.** Each distinct label string is stored once;
 //!   each (name, value) pair has a postings list of sorted series ids. All four
 //!   matcher kinds are answered from postings; regex matchers are run once per

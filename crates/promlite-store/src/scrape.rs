@@ -734,7 +734,7 @@ impl Store {
             staged,
             new_entries,
             new_pairs,
-            new_series,
+            mut new_series,
             meta,
             mut report,
         } = s;
@@ -762,7 +762,11 @@ impl Store {
         // all at once in bucket order (readers do not use that table).
         let n_new = new_series.spans.len();
         let mut sids = Vec::with_capacity(n_new);
-        let mut hashes: Vec<(u64, u32)> = Vec::with_capacity(n_new);
+        // One buffer serves the series map's entries here and the cache's
+        // below: it held the new series' keys (the duplicate check is done).
+        let mut hashes = std::mem::take(&mut new_series.keys);
+        hashes.clear();
+        hashes.reserve(n_new);
         let mut pairs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
         for start in (0..n_new).step_by(COMMIT_BATCH) {
             let mut inner = self.write();
@@ -802,14 +806,13 @@ impl Store {
                 }));
                 let (sid, h) = inner.create_unmapped(&pairs);
                 sids.push(sid);
-                hashes.push((h, sid));
+                hashes.push((h, sid, 0));
             }
         }
         self.read().order_for_map(&mut hashes);
         for chunk in hashes.chunks(4 * COMMIT_BATCH) {
             self.write().map_new_series(chunk);
         }
-        drop(hashes);
         report.series_created = sids.len();
         let resolve = |sref: u32| {
             if sref & PENDING != 0 {
@@ -852,13 +855,15 @@ impl Store {
             new_entries.iter().map(|(b, _)| b.len()).sum(),
         );
         let mut order = Vec::with_capacity(staged.len());
-        let mut to_index: Vec<(u64, u32)> = Vec::with_capacity(new_entries.len());
+        let mut to_index = hashes;
+        to_index.clear();
+        to_index.reserve(new_entries.len());
         for x in &staged {
             let sid = resolve(x.sref);
             let entry = if x.entry & PENDING != 0 {
                 let (bytes, h) = new_entries[(x.entry & !PENDING) as usize];
                 let e = st.cache.insert_unindexed(bytes, sid, attempt, x.explicit);
-                to_index.push((h, e));
+                to_index.push((h, e, 0));
                 e
             } else {
                 x.entry

@@ -266,13 +266,13 @@ impl Inner {
     /// Sorts (hash, series id) pairs for [`map_new_series`](Self::map_new_series)
     /// (see [`bucket_order`](crate::index::bucket_order)); the table must
     /// already have room for them ([`reserve_series`](Self::reserve_series)).
-    pub(crate) fn order_for_map(&self, items: &mut [(u64, u32)]) {
-        crate::index::bucket_order(&self.series_map, items);
+    pub(crate) fn order_for_map(&self, items: &mut [(u64, u32, u32)]) {
+        crate::index::bucket_order(&self.series_map, items, |x| x.0);
     }
 
     /// Enters series made by [`create_unmapped`](Self::create_unmapped) in the
-    /// lookup table, `items` being (hash, series id).
-    pub(crate) fn map_new_series(&mut self, items: &[(u64, u32)]) {
+    /// lookup table, `items` being (hash, series id, anything).
+    pub(crate) fn map_new_series(&mut self, items: &[(u64, u32, u32)]) {
         let Inner {
             hasher,
             series,
@@ -287,7 +287,7 @@ impl Inner {
                 .unwrap_or(&[]);
             hasher.hash_one(p)
         };
-        for &(h, sid) in items {
+        for &(h, sid, _) in items {
             series_map.insert_unique(h, sid, rehash);
         }
     }
