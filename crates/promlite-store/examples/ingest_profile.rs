@@ -1,6 +1,7 @@
-//! Profiling harness: `cargo run --release -p promlite-store --example ingest_profile -- FIRST NEXT... [--reps N]`.
+//! Profiling harness: `REPS=N cargo run --release -p promlite-store --example ingest_profile -- FIRST NEXT...` (N defaults to 4).
 //! Ingests FIRST, then NEXT files in turn (N rounds), printing per-scrape wall time
-//! and ns/sample; then the stats.
+//! and ns/sample; then the stats. `NO_PARSE=1` skips the two parse-only rounds
+//! that come first.
 use std::time::Instant;
 
 use promlite_store::{Format, Store, StoreConfig, Target};
