@@ -37,6 +37,9 @@ fn main() {
         u1 - u0,
         s1 - s0,
         (s1 - s0) * 1e6 / pages,
-        v.iter().step_by(4096).map(|&b| usize::from(b)).sum::<usize>()
+        v.iter()
+            .step_by(4096)
+            .map(|&b| usize::from(b))
+            .sum::<usize>()
     );
 }

@@ -216,8 +216,9 @@ impl ScrapeCache {
         self.free.push(e);
     }
 
-    /// Makes `order` the previous scrape and records each entry's position.
-    pub(crate) fn set_order(&mut self, order: Vec<u32>) {
+    /// Makes `order` the previous scrape and records each entry's position;
+    /// returns the order it replaces.
+    pub(crate) fn set_order(&mut self, order: Vec<u32>) -> Vec<u32> {
         for &e in &self.order {
             if let Some(ent) = self.entries.get_mut(e as usize) {
                 ent.pos = NO_POS;
@@ -226,8 +227,9 @@ impl ScrapeCache {
         for (i, &e) in order.iter().enumerate() {
             self.entries[e as usize].pos = i as u32;
         }
-        self.order = order;
+        let old = std::mem::replace(&mut self.order, order);
         self.maybe_compact();
+        old
     }
 
     /// Rewrites the arena without garbage, in scrape order, when more than half

@@ -44,7 +44,7 @@ pub struct IngestReport {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Staged {
+pub(crate) struct Staged {
     /// Series id, or `PENDING | i`.
     sref: u32,
     entry: u32,
@@ -200,6 +200,14 @@ struct StagedScrape<'b> {
     new_series: NewSeries,
     meta: BTreeMap<String, Meta>,
     report: IngestReport,
+}
+
+/// A staging list handed back after a rejected scrape: emptied, and at the
+/// capacity it had before.
+fn spare_back(mut v: Vec<Staged>, cap: usize) -> Vec<Staged> {
+    v.clear();
+    v.shrink_to(cap);
+    v
 }
 
 /// Records a metadata event into `meta`; returns false for non-metadata events.
@@ -482,7 +490,7 @@ impl<'b> Stager<'b, '_> {
             .unwrap_or(e)
     }
 
-    fn finish(mut self) -> Result<StagedScrape<'b>, IngestError> {
+    fn finish(&mut self) -> Result<StagedScrape<'b>, IngestError> {
         if let Some(e) = self.first_duplicate(usize::MAX) {
             return Err(e);
         }
@@ -508,12 +516,12 @@ impl<'b> Stager<'b, '_> {
             ));
         }
         Ok(StagedScrape {
-            staged: self.staged,
-            new_entries: self.new_entries,
-            new_pairs: self.new_pairs,
-            new_series: self.new_series,
-            meta: self.meta,
-            report: self.report,
+            staged: std::mem::take(&mut self.staged),
+            new_entries: std::mem::take(&mut self.new_entries),
+            new_pairs: std::mem::take(&mut self.new_pairs),
+            new_series: std::mem::take(&mut self.new_series),
+            meta: std::mem::take(&mut self.meta),
+            report: std::mem::take(&mut self.report),
         })
     }
 }
@@ -637,6 +645,9 @@ impl Store {
         } else {
             0
         };
+        // The target's kept staging list; a rejected scrape gives it back as it
+        // was, so that nothing about the store changes.
+        let spare_cap;
         let mut sg = Stager {
             inner,
             limits,
@@ -646,7 +657,13 @@ impl Store {
             fam: FamilyTracker::default(),
             meta: BTreeMap::new(),
             cursor: 0,
-            staged: Vec::with_capacity(lines_hint),
+            staged: {
+                spare_cap = st.spare_staged.capacity();
+                let mut v = std::mem::take(&mut st.spare_staged);
+                v.clear();
+                v.reserve(lines_hint);
+                v
+            },
             new_pairs: LocalPairs::default(),
             new_series: NewSeries {
                 refs: Vec::with_capacity(expect_new * 8),
@@ -717,9 +734,13 @@ impl Store {
             Ok(())
         };
         if let Err(e) = read() {
-            return Err(sg.first_error(e));
+            let e = sg.first_error(e);
+            st.spare_staged = spare_back(sg.staged, spare_cap);
+            return Err(e);
         }
-        sg.finish()
+        sg.finish().inspect_err(|_| {
+            st.spare_staged = spare_back(std::mem::take(&mut sg.staged), spare_cap);
+        })
     }
 
     fn commit(
@@ -854,7 +875,9 @@ impl Store {
             new_entries.len(),
             new_entries.iter().map(|(b, _)| b.len()).sum(),
         );
-        let mut order = Vec::with_capacity(staged.len());
+        let mut order = std::mem::take(&mut st.spare_order);
+        order.clear();
+        order.reserve(staged.len());
         let mut to_index = hashes;
         to_index.clear();
         to_index.reserve(new_entries.len());
@@ -892,7 +915,10 @@ impl Store {
         for e in vanished {
             st.cache.remove(e);
         }
-        st.cache.set_order(order);
+        st.spare_order = st.cache.set_order(order);
+        let mut staged = staged;
+        staged.clear();
+        st.spare_staged = staged;
         {
             let mut inner = self.write();
             inner.committing = None;
