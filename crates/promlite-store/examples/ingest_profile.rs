@@ -6,6 +6,10 @@ use std::time::Instant;
 
 use promlite_store::{Format, Store, StoreConfig, Target};
 
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::user_sys;
+
 /// CPU time of this thread in seconds (the machine is shared: wall time lies).
 fn cpu() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -16,23 +20,6 @@ fn cpu() -> f64 {
                 .and_then(|x| x.parse::<f64>().ok())
         })
         .map_or(0.0, |ns| ns / 1e9)
-}
-
-/// User and system CPU time of this thread in seconds (clock-tick resolution).
-fn user_sys() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th
-    // and 13th of them.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let tick = 100.0;
-    (
-        f.get(11).copied().unwrap_or(0.0) / tick,
-        f.get(12).copied().unwrap_or(0.0) / tick,
-    )
 }
 
 fn main() {

@@ -4,19 +4,9 @@
 //! allocation and prints the thread's user and system CPU time. The system time
 //! is the kernel supplying pages, which a first scrape pays too.
 
-/// User and system CPU time of this thread in seconds (clock-tick resolution).
-fn user_sys() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    (
-        f.get(11).copied().unwrap_or(0.0) / 100.0,
-        f.get(12).copied().unwrap_or(0.0) / 100.0,
-    )
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::user_sys;
 
 fn main() {
     let mib: usize = std::env::args()

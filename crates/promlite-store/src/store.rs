@@ -110,6 +110,22 @@ pub(crate) struct Inner {
     pub(crate) mem_estimate: usize,
 }
 
+/// The series map's hash of series `s`: its pair ids hashed as
+/// `Inner::hash_pairs` does (for the table's rehashing).
+fn rehash_series<'a>(
+    hasher: &'a DefaultHashBuilder,
+    series: &'a [Option<Series>],
+    pair_arena: &'a [u32],
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |&s| {
+        let p = series[s as usize]
+            .as_ref()
+            .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
+            .unwrap_or(&[]);
+        hasher.hash_one(p)
+    }
+}
+
 impl Inner {
     fn hash_pairs(&self, pairs: &[u32]) -> u64 {
         self.hasher.hash_one(pairs)
@@ -228,13 +244,7 @@ impl Inner {
             pair_arena,
             ..
         } = self;
-        series_map.reserve(n, |&s| {
-            let p = series[s as usize]
-                .as_ref()
-                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
-                .unwrap_or(&[]);
-            hasher.hash_one(p)
-        });
+        series_map.reserve(n, rehash_series(hasher, series, pair_arena));
     }
 
     /// Creates a series (labels sorted, unique, non-empty) unless it exists.
@@ -280,15 +290,9 @@ impl Inner {
             pair_arena,
             ..
         } = self;
-        let rehash = |&s: &u32| {
-            let p = series[s as usize]
-                .as_ref()
-                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
-                .unwrap_or(&[]);
-            hasher.hash_one(p)
-        };
+        let rehash = rehash_series(hasher, series, pair_arena);
         for &(h, sid, _) in items {
-            series_map.insert_unique(h, sid, rehash);
+            series_map.insert_unique(h, sid, &rehash);
         }
     }
 
@@ -301,13 +305,7 @@ impl Inner {
             pair_arena,
             ..
         } = self;
-        series_map.insert_unique(h, sid, |&s| {
-            let p = series[s as usize]
-                .as_ref()
-                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
-                .unwrap_or(&[]);
-            hasher.hash_one(p)
-        });
+        series_map.insert_unique(h, sid, rehash_series(hasher, series, pair_arena));
         sid
     }
 
