@@ -584,43 +584,32 @@ fn tls_config(cfg: &ScrapeConfig, https: bool) -> Result<TlsConfig, ScrapeError>
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| file_err(what, path, e.to_string()))
         };
-    let mut b = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .disable_verification(t.insecure_skip_verify);
-    if let Some(p) = &t.ca_file {
-        let certs: Vec<Certificate<'static>> = read_pem("CA file", p)?
-            .into_iter()
-            .filter_map(|i| match i {
-                PemItem::Certificate(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        if certs.is_empty() {
-            return Err(file_err(
-                "CA file",
-                p,
-                "no PEM certificate in it".to_string(),
-            ));
-        }
-        b = b.root_certs(RootCerts::Specific(Arc::new(certs)));
-    }
-    match (&t.cert_file, &t.key_file) {
-        (None, None) => {}
-        (Some(c), Some(k)) => {
-            let chain: Vec<Certificate<'static>> = read_pem("client certificate", c)?
+    // The certificates of a PEM file, at least one.
+    let read_certs =
+        |what: &'static str, path: &Path| -> Result<Vec<Certificate<'static>>, ScrapeError> {
+            let certs: Vec<Certificate<'static>> = read_pem(what, path)?
                 .into_iter()
                 .filter_map(|i| match i {
                     PemItem::Certificate(c) => Some(c),
                     _ => None,
                 })
                 .collect();
-            if chain.is_empty() {
-                return Err(file_err(
-                    "client certificate",
-                    c,
-                    "no PEM certificate in it".to_string(),
-                ));
+            if certs.is_empty() {
+                return Err(file_err(what, path, "no PEM certificate in it".to_string()));
             }
+            Ok(certs)
+        };
+    let mut b = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .disable_verification(t.insecure_skip_verify);
+    if let Some(p) = &t.ca_file {
+        let certs = read_certs("CA file", p)?;
+        b = b.root_certs(RootCerts::Specific(Arc::new(certs)));
+    }
+    match (&t.cert_file, &t.key_file) {
+        (None, None) => {}
+        (Some(c), Some(k)) => {
+            let chain = read_certs("client certificate", c)?;
             let key: Option<PrivateKey<'static>> =
                 read_pem("client key", k)?
                     .into_iter()

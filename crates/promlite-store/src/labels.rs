@@ -105,18 +105,9 @@ pub(crate) fn build_into<'a>(
         };
         v.push((n, val));
     }
-    // Exposition libraries write labels sorted by name, except that histogram
-    // buckets put `le` last: check before sorting, and move a lone last label
-    // into place instead of sorting.
-    let n = v.len();
+    // Exposition libraries write labels sorted by name, so check before sorting.
     if !v.is_sorted_by(|a, b| a.0 < b.0) {
-        if v[..n - 1].is_sorted_by(|a, b| a.0 < b.0) {
-            let last = v.pop().expect("n >= 2: the name and an unsorted label");
-            let i = v.partition_point(|x| x.0 < last.0);
-            v.insert(i, last);
-        } else {
-            v.sort_by(|a, b| a.0.cmp(&b.0));
-        }
+        v.sort_by(|a, b| a.0.cmp(&b.0));
     }
     if let Some(w) = v.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(IngestError::DuplicateLabelName {
