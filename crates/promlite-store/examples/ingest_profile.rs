@@ -1,7 +1,7 @@
 //! Profiling harness: `REPS=N cargo run --release -p promlite-store --example ingest_profile -- FIRST NEXT...` (N defaults to 4).
 //! Ingests FIRST, then NEXT files in turn (N rounds), printing per-scrape wall time
 //! and ns/sample; then the stats. `NO_PARSE=1` skips the two parse-only rounds
-//! that come first.
+//! that come first; `RING=n` and `BLOCK=n` set the ring capacity and block size.
 use std::time::Instant;
 
 use promlite_store::{Format, Store, StoreConfig, Target};
@@ -54,7 +54,14 @@ fn main() {
             c * 1e9 / n as f64 * 1.5
         );
     }
-    let store = Store::new(StoreConfig::default());
+    let mut cfg = StoreConfig::default();
+    if let Some(n) = std::env::var("RING").ok().and_then(|v| v.parse().ok()) {
+        cfg.ring_samples = Some(n);
+    }
+    if let Some(n) = std::env::var("BLOCK").ok().and_then(|v| v.parse().ok()) {
+        cfg.block_samples = n;
+    }
+    let store = Store::new(cfg);
     let t = Target::from_pairs([("job", "p")]);
     let start = Instant::now();
     let c0 = cpu();

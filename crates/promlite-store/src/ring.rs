@@ -1,21 +1,21 @@
 //! Per-series sample rings: compressed blocks in one byte buffer.
 //!
-//! ADVICE FOR HACKERS. A series keeps its samples in a single `Vec<u8>` made of
-//! blocks of at most `block_samples` samples each. A block starts byte-aligned
+//! ADVICE FOR HACKERS. A series keeps its samples in a single byte buffer made
+//! of blocks of at most `block_samples` samples each. A block starts byte-aligned
 //! with a header — `[n: u8][len: u16 LE][clock: varint][int0: zigzag varint][v0: 8 B]`
-//! — followed by a bit stream: per sample a delta-of-delta of the *time integer*
+//! (`n` and `len` stay zero while the block is open) — followed by a bit stream: per sample a delta-of-delta of the *time integer*
 //! and a Gorilla-style XOR of the value. The time integer is either the
 //! timestamp in milliseconds (clock [`EXPLICIT`]) or a scrape sequence number
 //! of a target's clock (a shared column of scrape timestamps, see
 //! [`Clocks`]): consecutive scrapes give a delta-of-delta of 0, one bit.
 //!
-//! Eviction is logical first: `skip` counts samples at the head of block 0 that
-//! are no longer part of the ring; once all of block 0 is skipped the block is
+//! Eviction is logical first: samples at the head of block 0 stop being part of
+//! the ring (`Ring::head` keeps count); once all of block 0 is evicted the block is
 //! drained from the buffer. Readers therefore always see exactly the newest
 //! `capacity` samples, while memory holds at most `capacity + block_samples - 1`.
 //!
 //! Decoding always starts at block 0 and runs forward; the encoder state for the
-//! open (last) block lives in [`Ring`]. If you change the format, change
+//! open (last) block, with its newest bits, lives in [`Ring`]. If you change the format, change
 //! `push`, `Decoder` and the round-trip proptest together.
 
 use std::collections::VecDeque;
@@ -67,68 +67,59 @@ impl Clocks {
 const NO_WINDOW: u8 = 0xff;
 
 /// The compressed samples of one series.
+///
+/// Finished bytes live in `heap[..used]`; the open block's newest bits (at most
+/// 63) wait in `acc`, and its sample count in `open_n`. An append therefore
+/// writes only this struct, which sits in the series table that a scrape walks
+/// in order anyway, and touches the heap buffer once per eight finished bytes
+/// (about every five samples of a counter) instead of on every append: with
+/// 1.45 M series the buffers are far apart in memory and each touch is a cache
+/// miss. The open block's header has zeros for its count and length until the
+/// block is closed; readers take both from here.
 #[derive(Debug, Clone)]
 pub(crate) struct Ring {
-    buf: Vec<u8>,
+    /// Finished bytes in `..used`; the rest is spare capacity.
+    heap: Box<[u8]>,
+    used: u32,
     /// Offset of the open block's header.
     cur: u32,
     /// Logical number of samples.
     n: u32,
-    /// Logically evicted samples at the head of block 0.
-    skip: u8,
-    /// Used bits in the last byte (8 = byte-aligned).
-    bits: u8,
-    lead: u8,
-    trail: u8,
     clock: u32,
     prev_int: i64,
-    prev_delta: i32,
     prev_v: u64,
+    /// The open block's pending bits, oldest highest, below a marker bit: with
+    /// `k` bits pending, `acc` is `1 << k | bits` (so `acc == 1` when empty).
+    acc: u64,
+    prev_delta: i32,
+    /// Block 0's eviction state. While block 0 is the open block (`cur == 0`):
+    /// how many of its samples are logically evicted. Once it is closed: how
+    /// many are still logical; eviction then counts down and drains the block
+    /// at zero, so a full ring's append does not read block 0's header.
+    head: u8,
+    /// Samples in the open block.
+    open_n: u8,
+    lead: u8,
+    trail: u8,
 }
 
 impl Default for Ring {
     fn default() -> Self {
         Ring {
-            buf: Vec::new(),
+            heap: Box::default(),
+            used: 0,
             cur: 0,
             n: 0,
-            skip: 0,
-            bits: 8,
-            lead: NO_WINDOW,
-            trail: 0,
             clock: EXPLICIT,
             prev_int: 0,
-            prev_delta: 0,
             prev_v: 0,
+            acc: 1,
+            prev_delta: 0,
+            head: 0,
+            open_n: 0,
+            lead: NO_WINDOW,
+            trail: 0,
         }
-    }
-}
-
-#[inline]
-fn write_bits(buf: &mut Vec<u8>, used: &mut u8, value: u64, mut n: u32) {
-    // Fast path: the bits fit in the last byte.
-    if *used < 8 && n <= 8 - u32::from(*used) {
-        let free = 8 - u32::from(*used);
-        if let Some(last) = buf.last_mut() {
-            *last |= ((value & ((1u64 << n) - 1)) as u8) << (free - n);
-        }
-        *used += n as u8;
-        return;
-    }
-    while n > 0 {
-        if *used >= 8 {
-            buf.push(0);
-            *used = 0;
-        }
-        let free = 8 - u32::from(*used);
-        let take = free.min(n);
-        let shift = n - take;
-        let chunk = ((value >> shift) & ((1u64 << take) - 1)) as u8;
-        if let Some(last) = buf.last_mut() {
-            *last |= chunk << (free - take);
-        }
-        *used += take as u8;
-        n -= take;
     }
 }
 
@@ -185,34 +176,113 @@ impl Ring {
     /// Bytes of encoded data held (including physically kept, logically evicted ones).
     #[cfg(test)]
     pub(crate) fn data_len(&self) -> usize {
-        self.buf.len()
+        self.used as usize + self.pending().1
     }
 
     /// Allocated bytes of the buffer.
     pub(crate) fn allocated(&self) -> usize {
-        self.buf.capacity()
+        self.heap.len()
     }
 
+    /// The pending bits as bytes (zero-padded to a whole byte) and their count.
+    #[inline]
+    fn pending(&self) -> ([u8; 8], usize) {
+        let k = 63 - self.acc.leading_zeros();
+        if k == 0 {
+            return ([0; 8], 0);
+        }
+        let bits = (self.acc ^ (1u64 << k)) << (64 - k);
+        (bits.to_be_bytes(), (k as usize).div_ceil(8))
+    }
+
+    /// Sample count of the block at `off` (the open block's from `open_n`).
     fn block_n(&self, off: usize) -> u8 {
-        self.buf.get(off).copied().unwrap_or(0)
+        if off == self.cur as usize && self.used > 0 {
+            return self.open_n;
+        }
+        self.heap.get(off).copied().unwrap_or(0)
     }
 
+    /// Length of the block at `off`, header included (the open block's counts
+    /// its pending bytes).
     fn block_len(&self, off: usize) -> usize {
-        match (self.buf.get(off + 1), self.buf.get(off + 2)) {
+        if off == self.cur as usize && self.used > 0 {
+            return self.used as usize - off + self.pending().1;
+        }
+        match (self.heap.get(off + 1), self.heap.get(off + 2)) {
             (Some(&a), Some(&b)) => usize::from(u16::from_le_bytes([a, b])),
             _ => 0,
         }
     }
 
-    fn reserve_small(&mut self, extra: usize) {
-        // Grow in small steps, not by doubling: a full ring's buffer should carry
-        // little slack, because slack is paid per series. But grow by more than
-        // `extra` (the worst case of one push, 20 bytes, where a typical push
-        // writes 2-3): growing by exactly that reallocated on every push.
-        if self.buf.capacity() - self.buf.len() < extra {
-            let step = (self.buf.len() / 4).max(32);
-            self.buf.reserve_exact(extra + step);
+    /// Makes room for `extra` more finished bytes.
+    fn reserve(&mut self, extra: usize) {
+        let used = self.used as usize;
+        if self.heap.len() - used >= extra {
+            return;
         }
+        // Grow in small steps, not by doubling: a full ring's buffer should
+        // carry little slack, because slack is paid per series.
+        let cap = used + extra + (used / 4).max(32);
+        let mut v = std::mem::take(&mut self.heap).into_vec();
+        v.reserve_exact(cap - v.len());
+        v.resize(cap, 0);
+        self.heap = v.into_boxed_slice();
+    }
+
+    /// Appends finished bytes.
+    #[inline]
+    fn emit(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        let used = self.used as usize;
+        if let Some(dst) = self.heap.get_mut(used..used + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.used += bytes.len() as u32;
+        }
+    }
+
+    /// Appends the low `n` bits of `value` (1 ≤ n ≤ 64; higher bits must be zero).
+    #[inline]
+    fn put(&mut self, value: u64, n: u32) {
+        let k = 63 - self.acc.leading_zeros();
+        if k + n <= 63 {
+            self.acc = (self.acc << n) | value;
+            return;
+        }
+        // Eight bytes are complete: the pending bits, then the first `room`
+        // bits of `value`.
+        let room = 64 - k;
+        let rest = n - room;
+        let pending = self.acc ^ (1u64 << k);
+        let hi = if room >= 64 { 0 } else { pending << room };
+        let word = hi | (value >> rest);
+        self.emit(&word.to_be_bytes());
+        self.acc = (1u64 << rest) | (value & ((1u64 << rest) - 1));
+    }
+
+    /// Writes the open block's pending bits and its header's count and length.
+    fn close_block(&mut self) {
+        if self.used == 0 {
+            return;
+        }
+        let (bytes, k) = self.pending();
+        self.emit(&bytes[..k]);
+        self.acc = 1;
+        let cur = self.cur as usize;
+        if cur == 0 {
+            // Block 0 closes: from an evicted count to a remaining one.
+            self.head = self.open_n - self.head;
+        }
+        let len = (self.used as usize - cur) as u16;
+        if let Some(h) = self.heap.get_mut(cur..cur + 3) {
+            h[0] = self.open_n;
+            h[1..3].copy_from_slice(&len.to_le_bytes());
+        }
+    }
+
+    /// Length in bytes of the open block so far.
+    fn open_len(&self) -> usize {
+        self.used as usize - self.cur as usize + self.pending().1
     }
 
     /// Appends one sample. `int` is the timestamp (clock [`EXPLICIT`]) or the
@@ -221,34 +291,30 @@ impl Ring {
     pub(crate) fn push(&mut self, clock: u32, int: i64, v: f64, block_samples: u8) {
         let vb = v.to_bits();
         let delta = i32::try_from(int.wrapping_sub(self.prev_int)).ok();
-        let open = !self.buf.is_empty()
+        let open = self.used > 0
             && delta.is_some()
             && self.clock == clock
-            && self.block_n(self.cur as usize) < block_samples
-            && self.block_len(self.cur as usize) < 60_000;
+            && self.open_n < block_samples
+            && self.open_len() < 60_000;
         if !open {
-            // Header (count 1, length patched below), clock + 1 and the
-            // timestamp as varints, the value's bits: built on the stack and
-            // appended at once (a new series' first push is on the hot path of
-            // a target's first scrape).
+            self.close_block();
+            // Header (count and length zero until the block closes), clock + 1
+            // and the timestamp as varints, the value's bits: built on the
+            // stack and written at once (a new series' first push is on the
+            // hot path of a target's first scrape).
             let mut block = [0u8; 3 + 10 + 10 + 8];
-            block[0] = 1;
             let mut n = 3;
             n += varint_into(&mut block[n..], u64::from(clock.wrapping_add(1)));
             n += varint_into(&mut block[n..], zigzag(int));
             block[n..n + 8].copy_from_slice(&vb.to_le_bytes());
             n += 8;
-            if self.buf.capacity() == 0 {
-                // What reserve_small(32) gives an empty buffer, without its
-                // growth path.
-                self.buf = Vec::with_capacity(64);
-            } else {
-                self.reserve_small(32);
+            if self.heap.is_empty() {
+                // What `reserve` gives an empty buffer, without its growth path.
+                self.heap = vec![0u8; 64].into_boxed_slice();
             }
-            let off = self.buf.len();
-            self.cur = off as u32;
-            self.buf.extend_from_slice(&block[..n]);
-            self.bits = 8;
+            self.cur = self.used;
+            self.emit(&block[..n]);
+            self.open_n = 1;
             self.lead = NO_WINDOW;
             self.trail = 0;
             self.clock = clock;
@@ -256,41 +322,40 @@ impl Ring {
             self.prev_delta = 0;
             self.prev_v = vb;
         } else {
-            self.reserve_small(20);
             let delta = delta.unwrap_or(0);
             let dod = i64::from(delta) - i64::from(self.prev_delta);
-            let (buf, used) = (&mut self.buf, &mut self.bits);
             if dod == 0 {
-                write_bits(buf, used, 0, 1);
+                self.put(0, 1);
             } else if fits_signed(dod, 7) {
-                write_bits(buf, used, 0b10, 2);
-                write_bits(buf, used, dod as u64 & 0x7f, 7);
+                self.put((0b10 << 7) | (dod as u64 & 0x7f), 9);
             } else if fits_signed(dod, 14) {
-                write_bits(buf, used, 0b110, 3);
-                write_bits(buf, used, dod as u64 & 0x3fff, 14);
+                self.put((0b110 << 14) | (dod as u64 & 0x3fff), 17);
             } else if fits_signed(dod, 20) {
-                write_bits(buf, used, 0b1110, 4);
-                write_bits(buf, used, dod as u64 & 0xf_ffff, 20);
+                self.put((0b1110 << 20) | (dod as u64 & 0xf_ffff), 24);
             } else {
-                write_bits(buf, used, 0b1111, 4);
-                write_bits(buf, used, dod as u64, 64);
+                self.put(0b1111, 4);
+                self.put(dod as u64, 64);
             }
             let xor = vb ^ self.prev_v;
             if xor == 0 {
-                write_bits(buf, used, 0, 1);
+                self.put(0, 1);
             } else {
                 let lz = xor.leading_zeros().min(31) as u8;
                 let tz = xor.trailing_zeros() as u8;
                 if self.lead != NO_WINDOW && lz >= self.lead && tz >= self.trail {
                     let sig = 64 - u32::from(self.lead) - u32::from(self.trail);
-                    write_bits(buf, used, 0b10, 2);
-                    write_bits(buf, used, xor >> self.trail, sig);
+                    let bits = xor >> self.trail;
+                    if sig <= 62 {
+                        self.put((0b10 << sig) | bits, sig + 2);
+                    } else {
+                        self.put(0b10, 2);
+                        self.put(bits, sig);
+                    }
                 } else {
                     let sig = 64 - u32::from(lz) - u32::from(tz);
-                    write_bits(buf, used, 0b11, 2);
-                    write_bits(buf, used, u64::from(lz), 5);
-                    write_bits(buf, used, u64::from(sig & 63), 6);
-                    write_bits(buf, used, xor >> tz, sig);
+                    let head = (0b11 << 11) | (u64::from(lz) << 6) | u64::from(sig & 63);
+                    self.put(head, 13);
+                    self.put(xor >> tz, sig);
                     self.lead = lz;
                     self.trail = tz;
                 }
@@ -298,12 +363,8 @@ impl Ring {
             self.prev_delta = delta;
             self.prev_int = int;
             self.prev_v = vb;
-            let cur = self.cur as usize;
-            self.buf[cur] += 1;
+            self.open_n += 1;
         }
-        let cur = self.cur as usize;
-        let len = (self.buf.len() - cur) as u16;
-        self.buf[cur + 1..cur + 3].copy_from_slice(&len.to_le_bytes());
         self.n += 1;
     }
 
@@ -317,12 +378,20 @@ impl Ring {
             *self = Ring::default();
             return;
         }
-        self.skip += 1;
-        if self.skip >= self.block_n(0) && self.cur != 0 {
+        if self.cur == 0 {
+            self.head += 1;
+            return;
+        }
+        self.head = self.head.saturating_sub(1);
+        if self.head == 0 {
             let len0 = self.block_len(0);
-            self.buf.drain(..len0);
+            let used = self.used as usize;
+            self.heap.copy_within(len0..used, 0);
+            self.used -= len0 as u32;
             self.cur -= len0 as u32;
-            self.skip = 0;
+            // The new block 0: the open one (nothing evicted) or a closed one
+            // (all of it logical).
+            self.head = if self.cur == 0 { 0 } else { self.block_n(0) };
         }
     }
 
@@ -333,39 +402,87 @@ impl Ring {
         }
     }
 
+    /// Offsets and lengths of the blocks, oldest first.
+    fn blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let used = self.used as usize;
+        let mut off = 0usize;
+        std::iter::from_fn(move || {
+            if off >= used {
+                return None;
+            }
+            let len = self.block_len(off);
+            if len == 0 || (off != self.cur as usize && off + len > used) {
+                return None;
+            }
+            let block = (off, len);
+            off += len;
+            Some(block)
+        })
+    }
+
+    /// Calls `f(data, len, n, skip)` for the block at `off` of length `len`:
+    /// `data` starts at its header and holds at least `len` bytes (for the open
+    /// block, a copy with the pending bits behind the finished bytes).
+    fn with_block<R>(
+        &self,
+        off: usize,
+        len: usize,
+        f: impl FnOnce(&[u8], usize, u8, u8) -> R,
+    ) -> Option<R> {
+        let used = self.used as usize;
+        let skip = match (off, self.cur) {
+            (0, 0) => self.head,
+            (0, _) => self.block_n(0).saturating_sub(self.head),
+            _ => 0,
+        };
+        let fin = self.heap.get(off..used)?;
+        if off != self.cur as usize {
+            return Some(f(fin, len, *fin.first()?, skip));
+        }
+        let (p, k) = self.pending();
+        // Eight zero bytes of padding let the decoder load whole words.
+        let mut local = [0u8; 320];
+        let mut big = Vec::new();
+        let buf: &mut [u8] = if fin.len() + k + 8 <= local.len() {
+            &mut local[..]
+        } else {
+            big.resize(fin.len() + k + 8, 0);
+            &mut big[..]
+        };
+        buf[..fin.len()].copy_from_slice(fin);
+        buf[fin.len()..fin.len() + k].copy_from_slice(&p[..k]);
+        Some(f(buf, fin.len() + k, self.open_n, skip))
+    }
+
     /// Calls `f(clock, int0)` for the first sample of every block (a lower bound
     /// of every sequence number the ring references, per clock), reading
     /// headers only.
     pub(crate) fn block_starts(&self, mut f: impl FnMut(u32, i64)) {
-        let mut off = 0usize;
-        while off < self.buf.len() {
-            let len = self.block_len(off);
-            if len == 0 || off + len > self.buf.len() {
+        let used = self.used as usize;
+        for (off, _) in self.blocks() {
+            let Some(h) = self.heap.get(off..used) else {
                 return;
-            }
-            let mut pos = off + 3;
-            let (Some(c), Some(i)) = (
-                read_varint(&self.buf, &mut pos),
-                read_varint(&self.buf, &mut pos),
-            ) else {
+            };
+            let mut pos = 3;
+            let (Some(c), Some(i)) = (read_varint(h, &mut pos), read_varint(h, &mut pos)) else {
                 return;
             };
             f((c as u32).wrapping_sub(1), unzigzag(i));
-            off += len;
         }
     }
 
     /// Clock and time integer of the oldest logical sample.
     pub(crate) fn first(&self) -> Option<(u32, i64)> {
-        let mut out = None;
-        let n = self.block_n(0);
-        let len = self.block_len(0);
-        if self.n == 0 || len == 0 || len > self.buf.len() {
+        if self.n == 0 {
             return None;
         }
-        decode_block(&self.buf, len, n, self.skip, &mut |c, i, _| {
-            out = Some((c, i));
-            false
+        let (off, len) = self.blocks().next()?;
+        let mut out = None;
+        self.with_block(off, len, |data, len, n, skip| {
+            decode_block(data, len, n, skip, &mut |c, i, _| {
+                out = Some((c, i));
+                false
+            });
         });
         out
     }
@@ -380,12 +497,12 @@ impl Ring {
         maxt: i64,
         out: &mut Vec<Sample>,
     ) {
-        for (off, len, n, skip) in self.blocks() {
+        let used = self.used as usize;
+        for (off, len) in self.blocks() {
             let next = off + len;
-            if next < self.buf.len() && self.block_first_t(next, clocks).is_some_and(|t| t < mint) {
+            if next < used && self.block_first_t(next, clocks).is_some_and(|t| t < mint) {
                 continue;
             }
-            let block = &self.buf[off..next];
             let mut done = false;
             // Keeps one decoded sample; false (stop) once past the window.
             let mut take = |t: i64, v: f64| {
@@ -398,27 +515,31 @@ impl Ring {
                 }
                 true
             };
-            let Some(clock) = block_clock(block) else {
+            let Some(clock) = self.heap.get(off..used).and_then(block_clock) else {
                 return;
             };
             if clock == EXPLICIT {
-                decode_block(&self.buf[off..], len, n, skip, &mut |_, t, v| take(t, v));
+                self.with_block(off, len, |data, len, n, skip| {
+                    decode_block(data, len, n, skip, &mut |_, t, v| take(t, v));
+                });
             } else {
                 let Some(col) = clocks.list.get(clock as usize) else {
                     return;
                 };
                 let base = i64::from(col.base);
                 let (a, b) = col.ts.as_slices();
-                decode_block(&self.buf[off..], len, n, skip, &mut |_, i, v| {
-                    let k = i.wrapping_sub(base) as usize;
-                    let t = if k < a.len() {
-                        a[k]
-                    } else if let Some(&t) = b.get(k - a.len()) {
-                        t
-                    } else {
-                        return true;
-                    };
-                    take(t, v)
+                self.with_block(off, len, |data, len, n, skip| {
+                    decode_block(data, len, n, skip, &mut |_, i, v| {
+                        let k = i.wrapping_sub(base) as usize;
+                        let t = if k < a.len() {
+                            a[k]
+                        } else if let Some(&t) = b.get(k - a.len()) {
+                            t
+                        } else {
+                            return true;
+                        };
+                        take(t, v)
+                    });
                 });
             }
             if done {
@@ -427,25 +548,9 @@ impl Ring {
         }
     }
 
-    /// `(offset, length, samples, samples to skip)` of every block, oldest first.
-    fn blocks(&self) -> impl Iterator<Item = (usize, usize, u8, u8)> + '_ {
-        let mut off = 0usize;
-        std::iter::from_fn(move || {
-            let n = self.block_n(off);
-            let len = self.block_len(off);
-            if off >= self.buf.len() || len == 0 || off + len > self.buf.len() {
-                return None;
-            }
-            let skip = if off == 0 { self.skip } else { 0 };
-            let block = (off, len, n, skip);
-            off += len;
-            Some(block)
-        })
-    }
-
     /// Timestamp of the first sample of the block at `off` (from its header).
     fn block_first_t(&self, off: usize, clocks: &Clocks) -> Option<i64> {
-        let block = self.buf.get(off..)?;
+        let block = self.heap.get(off..self.used as usize)?;
         let clock = block_clock(block)?;
         let mut pos = 3usize;
         read_varint(block, &mut pos)?;
@@ -455,10 +560,12 @@ impl Ring {
 
     /// Calls `f(clock, int, value)` for every logical sample, oldest first.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32, i64, f64)) {
-        for (off, len, n, skip) in self.blocks() {
-            decode_block(&self.buf[off..], len, n, skip, &mut |c, i, v| {
-                f(c, i, v);
-                true
+        for (off, len) in self.blocks() {
+            self.with_block(off, len, |data, len, n, skip| {
+                decode_block(data, len, n, skip, &mut |c, i, v| {
+                    f(c, i, v);
+                    true
+                });
             });
         }
     }
