@@ -66,6 +66,11 @@ impl Clocks {
 
 const NO_WINDOW: u8 = 0xff;
 
+/// A new ring's buffer: a first block's header (13-20 bytes) and a few
+/// flushes of pending bits. Small, because a target's first scrape allocates
+/// one per series and every byte is a fresh page there.
+const FIRST_CAP: usize = 32;
+
 /// The compressed samples of one series.
 ///
 /// Finished bytes live in `heap[..used]`; the open block's newest bits (at most
@@ -309,11 +314,19 @@ impl Ring {
             block[n..n + 8].copy_from_slice(&vb.to_le_bytes());
             n += 8;
             if self.heap.is_empty() {
-                // What `reserve` gives an empty buffer, without its growth path.
-                self.heap = vec![0u8; 64].into_boxed_slice();
+                // A new ring (hot in a first scrape): room for its first header
+                // and a few flushes, filled in one go (`vec![0; n]` would take
+                // calloc's slower path).
+                let mut v = Vec::with_capacity(FIRST_CAP.max(n));
+                v.extend_from_slice(&block[..n]);
+                v.resize(v.capacity(), 0);
+                self.heap = v.into_boxed_slice();
+                self.cur = 0;
+                self.used = n as u32;
+            } else {
+                self.cur = self.used;
+                self.emit(&block[..n]);
             }
-            self.cur = self.used;
-            self.emit(&block[..n]);
             self.open_n = 1;
             self.lead = NO_WINDOW;
             self.trail = 0;
@@ -467,6 +480,19 @@ impl Ring {
             let (Some(c), Some(i)) = (read_varint(h, &mut pos), read_varint(h, &mut pos)) else {
                 return;
             };
+            f((c as u32).wrapping_sub(1), unzigzag(i));
+        }
+    }
+
+    /// Calls `f(clock, int0)` for the first sample of block 0 (kept physically,
+    /// perhaps evicted logically: a lower bound of the oldest logical sample of
+    /// that clock), reading its header only.
+    pub(crate) fn first_block_start(&self, f: impl FnOnce(u32, i64)) {
+        let Some(h) = self.heap.get(..self.used as usize) else {
+            return;
+        };
+        let mut pos = 3;
+        if let (Some(c), Some(i)) = (read_varint(h, &mut pos), read_varint(h, &mut pos)) {
             f((c as u32).wrapping_sub(1), unzigzag(i));
         }
     }

@@ -646,7 +646,13 @@ impl Store {
         w.last_gc = Some(now_ms);
         let cutoff = self.cfg.retention_ms.map(|r| now_ms.saturating_sub(r));
         let mut dead = Vec::new();
-        let n = self.read().series.len();
+        let (n, n_clocks) = {
+            let inner = self.read();
+            (inner.series.len(), inner.clocks.list.len())
+        };
+        // Per clock, the lowest sequence number a kept block starts at, found
+        // in the same pass (each ring's block headers are read once).
+        let mut min_seq: Vec<u32> = vec![u32::MAX; n_clocks];
         let mut start = 0;
         while start < n {
             let end = (start + COMMIT_BATCH).min(n);
@@ -666,7 +672,14 @@ impl Store {
                         continue;
                     }
                     let clocks = &inner.clocks;
-                    let first_t = s.ring.first().and_then(|(c, i)| clocks.t_of(c, i));
+                    // The first block's first sample bounds the ring's from
+                    // below: most rings need no decoding.
+                    let mut t0 = None;
+                    s.ring.first_block_start(|c, i| t0 = clocks.t_of(c, i));
+                    let first_t = match t0 {
+                        Some(t) if t >= cut => Some(t),
+                        _ => s.ring.first().and_then(|(c, i)| clocks.t_of(c, i)),
+                    };
                     if first_t.is_none_or(|t| t < cut) {
                         let mut old = 0usize;
                         s.ring.for_each(|c, i, _| {
@@ -682,6 +695,12 @@ impl Store {
                 }
                 if s.ring.len() == 0 {
                     dead.push(sid as u32);
+                } else if cutoff.is_some() {
+                    s.ring.block_starts(|c, i| {
+                        if let Some(m) = min_seq.get_mut(c as usize) {
+                            *m = (*m).min(i as u32);
+                        }
+                    });
                 }
             }
             drop(guard);
@@ -735,14 +754,6 @@ impl Store {
         }
         // Timestamps no series references any more.
         if cutoff.is_some() {
-            let mut min_seq: Vec<u32> = vec![u32::MAX; inner.clocks.list.len()];
-            for s in inner.series.iter().flatten() {
-                s.ring.block_starts(|c, i| {
-                    if let Some(m) = min_seq.get_mut(c as usize) {
-                        *m = (*m).min(i as u32);
-                    }
-                });
-            }
             for (c, m) in inner.clocks.list.iter_mut().zip(min_seq) {
                 let keep_from = m.min(c.next_seq().saturating_sub(1));
                 while c.base < keep_from && !c.ts.is_empty() {

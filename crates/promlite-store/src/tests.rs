@@ -525,6 +525,41 @@ fn gc_drops_series_without_samples_in_retention_and_frees_their_labels() {
 }
 
 #[test]
+fn gc_keeps_every_sample_inside_retention_readable() {
+    // Retention 100 s, blocks of 4 samples, rings long enough never to evict:
+    // only retention removes samples. `a` is scraped every 10 s from 0 to 300 s
+    // with value t/10; `b` from 0 to 150 s, then gone (its staleness marker is
+    // at 160 s). GC also runs by itself every 12.5 s of scrape time, and trims
+    // scrape timestamps no ring references; a trim one sequence number too far
+    // would lose a sample's timestamp below.
+    let s = Store::new(StoreConfig {
+        retention_ms: Some(100_000),
+        ring_samples: Some(1000),
+        block_samples: 4,
+        ..StoreConfig::default()
+    });
+    for k in 0..=30i64 {
+        let body = if k <= 15 {
+            format!("a {k}\nb {k}\n")
+        } else {
+            format!("a {k}\n")
+        };
+        scrape(&s, &body, k * 10_000);
+    }
+    // Cut at 200 s: `a` keeps 200..=300 s, `b` (newest 160 s) is dropped.
+    s.gc(300_000);
+    let want: Vec<(i64, String)> = (20..=30i64).map(|k| (k * 10_000, k.to_string())).collect();
+    let got = all(&s);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, want);
+    // Later scrapes still map onto the trimmed clock.
+    scrape(&s, "a 31\n", 310_000);
+    let mut want = want;
+    want.push((310_000, "31".into()));
+    assert_eq!(all(&s)[0].1, want);
+}
+
+#[test]
 fn timestamped_files_merge_sort_and_dedupe() {
     let s = Store::new(StoreConfig::unbounded());
     let extra = Labels::from_pairs([("src", "f")]);
