@@ -79,12 +79,9 @@ impl<'b> TextLines<'b> {
 
 #[inline]
 fn hit(line: &[u8], cache: &ScrapeCache, cursor: &mut usize) -> Option<(u32, f64, Option<i64>)> {
-    let (entry, key_len) = match cache.expected(*cursor) {
-        Some((e, key)) if line.get(key.len()) == Some(&b' ') && line.starts_with(key) => {
-            *cursor += 1;
-            (e, key.len())
-        }
-        _ => {
+    let (entry, key_len) = match cache.expected(line, b' ', cursor) {
+        Some(hit) => hit,
+        None => {
             let end = series_end(line)?;
             (cache.lookup(&line[..end], cursor)?, end)
         }
