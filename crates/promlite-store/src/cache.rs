@@ -233,7 +233,7 @@ impl ScrapeCache {
     pub(crate) fn insert(&mut self, bytes: &[u8], sid: u32, seen: u32, explicit_ts: bool) -> u32 {
         let h = self.hash(bytes);
         let idx = self.insert_unindexed(bytes, sid, seen, explicit_ts);
-        self.index(&mut [(h, idx, 0)]);
+        self.index(&[(h, idx, 0)]);
         idx
     }
 
@@ -320,17 +320,11 @@ impl ScrapeCache {
     }
 
     /// Enters entries made by [`insert_unindexed`](Self::insert_unindexed) in
-    /// the hash table, in bucket order (sorting `items`); `items` holds
-    /// (hash, entry, anything). Trims the arena's spare room afterwards.
-    pub(crate) fn index(&mut self, items: &mut [(u64, u32, u32)]) {
+    /// the hash table; `items` holds (hash, entry, anything). Trims the
+    /// arena's spare room afterwards.
+    pub(crate) fn index(&mut self, items: &[(u64, u32, u32)]) {
         let mut table = std::mem::take(&mut self.table);
-        crate::index::insert_in_bucket_order(
-            &mut table,
-            items,
-            |x| x.0,
-            |x| x.1,
-            |&i| self.key_hash(i),
-        );
+        crate::index::insert_all(&mut table, items, |x| x.0, |x| x.1, |&i| self.key_hash(i));
         self.table = table;
         if self.arena.capacity() - self.arena.len() > self.arena.len() / 8 + 4096 {
             self.arena.shrink_to_fit();
@@ -525,7 +519,7 @@ mod tests {
                 items.push((c.hash(k), e, 0));
                 ids.push(e);
             }
-            c.index(&mut items);
+            c.index(&items);
             c.set_order(ids.clone());
             // In order: every line hits the expected entry, by the fast path.
             let mut cur = 0;
@@ -575,7 +569,7 @@ mod tests {
                     }
                 }
             }
-            c.index(&mut items);
+            c.index(&items);
             for (k, &e) in keys.iter().zip(&ids) {
                 let mut cur = 0;
                 proptest::prop_assert_eq!(c.lookup(k, &mut cur), Some(e));

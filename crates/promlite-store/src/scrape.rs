@@ -830,7 +830,6 @@ impl Store {
                 hashes.push((h, sid, 0));
             }
         }
-        self.read().order_for_map(&mut hashes);
         for chunk in hashes.chunks(4 * COMMIT_BATCH) {
             self.write().map_new_series(chunk);
         }
@@ -896,7 +895,7 @@ impl Store {
             e.explicit_ts = x.explicit;
             order.push(entry);
         }
-        st.cache.index(&mut to_index);
+        st.cache.index(&to_index);
         drop(to_index);
         // Staleness: series of the previous scrape not seen in this one.
         let vanished: Vec<u32> = st

@@ -273,13 +273,6 @@ impl Inner {
         (self.push_series(pairs), h)
     }
 
-    /// Sorts (hash, series id) pairs for [`map_new_series`](Self::map_new_series)
-    /// (see [`bucket_order`](crate::index::bucket_order)); the table must
-    /// already have room for them ([`reserve_series`](Self::reserve_series)).
-    pub(crate) fn order_for_map(&self, items: &mut [(u64, u32, u32)]) {
-        crate::index::bucket_order(&self.series_map, items, |x| x.0);
-    }
-
     /// Enters series made by [`create_unmapped`](Self::create_unmapped) in the
     /// lookup table, `items` being (hash, series id, anything).
     pub(crate) fn map_new_series(&mut self, items: &[(u64, u32, u32)]) {
