@@ -168,6 +168,36 @@ fn plain_float(s: &[u8]) -> Option<f64> {
     if s.len() <= 15 && s.iter().all(u8::is_ascii_digit) {
         return Some(s.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0')) as f64);
     }
+    // A decimal without exponent whose digits make an integer m ≤ 2^53 (a
+    // histogram's `_sum`): m and 10^k are exact doubles, so m / 10^k is
+    // correctly rounded (Clinger's fast path).
+    let (neg, body) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    if body.len() <= 19 && !body.iter().any(|&b| matches!(b, b'e' | b'E')) {
+        let mut m = 0u64;
+        let mut frac: Option<usize> = None;
+        for &b in body {
+            match b {
+                b'.' => frac = Some(0),
+                d => {
+                    m = m * 10 + u64::from(d - b'0');
+                    frac = frac.map(|k| k + 1);
+                }
+            }
+        }
+        const POW10: [f64; 19] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18,
+        ];
+        if m <= 1 << 53 {
+            if let Some(&p) = POW10.get(frac.unwrap_or(0)) {
+                let v = m as f64 / p;
+                return Some(if neg { -v } else { v });
+            }
+        }
+    }
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
@@ -184,6 +214,20 @@ fn plain_int(s: &[u8]) -> Option<i64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// Every plain decimal parses to exactly what `str::parse` gives.
+        #[test]
+        fn plain_decimals_parse_exactly(
+            neg in any::<bool>(),
+            int in "[0-9]{1,12}",
+            frac in proptest::option::of("[0-9]{1,12}"),
+        ) {
+            let s = format!("{}{int}{}", if neg { "-" } else { "" }, frac.map(|f| format!(".{f}")).unwrap_or_default());
+            let want: f64 = s.parse().unwrap_or(f64::NAN);
+            prop_assert_eq!(plain_float(s.as_bytes()).map(f64::to_bits), Some(want.to_bits()), "{}", s);
+        }
+    }
 
     /// The byte-at-a-time scan `series_end` replaced, as the reference.
     fn series_end_bytewise(line: &[u8]) -> Option<usize> {

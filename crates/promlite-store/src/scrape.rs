@@ -897,24 +897,30 @@ impl Store {
         }
         st.cache.index(&to_index);
         drop(to_index);
-        // Staleness: series of the previous scrape not seen in this one.
-        let vanished: Vec<u32> = st
-            .cache
-            .order
-            .iter()
-            .copied()
-            .filter(|&e| st.cache.entries[e as usize].seen != attempt)
-            .collect();
-        let stale_sids: Vec<u32> = vanished
-            .iter()
-            .filter(|&&e| !st.cache.entries[e as usize].explicit_ts)
-            .map(|&e| st.cache.entries[e as usize].sid)
-            .collect();
-        report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts);
-        for e in vanished {
-            st.cache.remove(e);
+        if order == st.cache.order {
+            // The same series in the same order (the steady state): none
+            // vanished and every position stands.
+            st.spare_order = order;
+        } else {
+            // Staleness: series of the previous scrape not seen in this one.
+            let vanished: Vec<u32> = st
+                .cache
+                .order
+                .iter()
+                .copied()
+                .filter(|&e| st.cache.entries[e as usize].seen != attempt)
+                .collect();
+            let stale_sids: Vec<u32> = vanished
+                .iter()
+                .filter(|&&e| !st.cache.entries[e as usize].explicit_ts)
+                .map(|&e| st.cache.entries[e as usize].sid)
+                .collect();
+            report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts);
+            for e in vanished {
+                st.cache.remove(e);
+            }
+            st.spare_order = st.cache.set_order(order);
         }
-        st.spare_order = st.cache.set_order(order);
         let mut staged = staged;
         staged.clear();
         st.spare_staged = staged;
