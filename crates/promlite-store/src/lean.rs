@@ -57,8 +57,28 @@ impl<'b> TextLines<'b> {
             return None;
         }
         let start = self.pos;
-        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
         let line = self.line;
+        // The line expected next: its key is compared in place and only the
+        // bytes after it are searched for the newline (a key, the series bytes
+        // of an earlier line, holds none).
+        let rest = &body[start..];
+        let mut cur = *cursor;
+        if let Some((entry, n)) = cache.expected(rest, b' ', &mut cur) {
+            let tail = &rest[n + 1..];
+            let len = memchr::memchr(b'\n', tail).unwrap_or(tail.len());
+            if let Some((value, timestamp)) = value_and_timestamp(&tail[..len]) {
+                *cursor = cur;
+                self.line += 1;
+                self.pos = (start + n + 1 + len + 1).min(body.len());
+                return Some(Line::Hit {
+                    entry,
+                    value,
+                    timestamp,
+                    line,
+                });
+            }
+        }
+        let end = memchr::memchr(b'\n', rest).map_or(body.len(), |i| start + i);
         self.line += 1;
         self.pos = (end + 1).min(body.len());
         if let Some((entry, value, timestamp)) = hit(&body[start..end], cache, cursor) {
@@ -86,7 +106,13 @@ fn hit(line: &[u8], cache: &ScrapeCache, cursor: &mut usize) -> Option<(u32, f64
             (cache.lookup(&line[..end], cursor)?, end)
         }
     };
-    let rest = &line[key_len + 1..];
+    let (value, timestamp) = value_and_timestamp(&line[key_len + 1..])?;
+    Some((entry, value, timestamp))
+}
+
+/// `VALUE[ TIMESTAMP]` (the rest of a line after its key and a space).
+#[inline]
+fn value_and_timestamp(rest: &[u8]) -> Option<(f64, Option<i64>)> {
     let (vtext, ts) = match memchr::memchr(b' ', rest) {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
@@ -96,7 +122,7 @@ fn hit(line: &[u8], cache: &ScrapeCache, cursor: &mut usize) -> Option<(u32, f64
         None => None,
         Some(x) => Some(plain_int(x)?),
     };
-    Some((entry, value, timestamp))
+    Some((value, timestamp))
 }
 
 /// End of the series bytes (name and label block) when followed by a space.
