@@ -151,7 +151,8 @@ impl NewSeries {
                 .filter(|k| (k.2 as usize) < before)
                 .collect()
         };
-        keys.sort_unstable();
+        // By hash only: a run of equal hashes is ordered below.
+        keys.sort_unstable_by_key(|k| k.0);
         let mut best: Option<(usize, u32)> = None;
         let mut run_start = 0;
         for i in 1..=keys.len() {
