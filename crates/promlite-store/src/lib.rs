@@ -36,8 +36,10 @@
 //!   line's series (name and label block as written) to a dense `u32` series
 //!   id. A hit costs no label parsing, sorting, hashing of labels or
 //!   allocation; since targets list their series in the same order every time,
-//!   the entry at the same position of the previous scrape is tried (one
-//!   `memcmp`) before hashing. For text bodies, a line of a cached series
+//!   the entry at the same position of the previous scrape is tried before
+//!   hashing. A key shares its prefix with the key stored before it (a
+//!   histogram's buckets differ in `le` only), so the cache holds a fraction
+//!   of the raw bytes. For text bodies, a line of a cached series
 //!   with a plain decimal value is staged without running the full parser at
 //!   all; every other line goes through `promlite-expfmt` (see `lean.rs`).
 //! * **New series.** A cache miss builds the label set (normalized, sorted,
@@ -46,10 +48,8 @@
 //!   labels, and a miss whose label names repeat one of the last two layouts
 //!   takes the remembered pair ids for the label pairs in the bytes it shares
 //!   with that line, resolving only the rest (`memo.rs`). New series, their
-//!   cache keys and their lookup-table entries are added at commit in bulk:
-//!   table entries in the order of the buckets they land in, so a table far
-//!   larger than the CPU caches is written front to back, not at random. Two
-//!   lines naming one new series are found by sorting the new series' hashes
+//!   cache keys and their lookup-table entries are added at commit in bulk,
+//!   each table reserved once. Two lines naming one new series are found by sorting the new series' hashes
 //!   at the end of the scrape; the error reported is still the first problem
 //!   in line order.
 //! * **Interning and postings.** Each distinct label string is stored once;
@@ -61,8 +61,10 @@
 //!   byte buffer of compressed blocks (delta-of-delta times, XOR values). Times
 //!   of scrape samples are stored as the scrape's sequence number in its
 //!   target's shared timestamp column, so a sample of a regular scrape costs
-//!   one bit of time plus its value bits. Reading decodes forward (windows are
-//!   decoded, not sliced: the compressed form has no random access).
+//!   one bit of time plus its value bits. The open block's newest bits wait in
+//!   the series record, so an append writes the ring's buffer only once per
+//!   eight encoded bytes. Reading decodes forward (windows are decoded, not
+//!   sliced: the compressed form has no random access).
 //! * **Staleness** follows Prometheus: series of a target's previous scrape
 //!   missing from the next get a staleness marker at the new scrape's
 //!   timestamp; [`Store::mark_target_down`] marks all its series.
