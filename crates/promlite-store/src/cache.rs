@@ -19,6 +19,8 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use crate::memo::common_prefix;
+
 /// Sentinel for "no position in the previous scrape".
 const NO_POS: u32 = u32::MAX;
 
@@ -74,27 +76,6 @@ pub(crate) struct ScrapeCache {
     garbage: usize,
     /// The entry inserted last (the next key is coded against it).
     last_insert: Option<u32>,
-}
-
-/// Length of the common prefix of `a` and `b`, eight bytes at a time.
-#[inline]
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut i = 0;
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        let d = u64::from_le_bytes(x.try_into().unwrap_or([0; 8]))
-            ^ u64::from_le_bytes(y.try_into().unwrap_or([0; 8]));
-        if d != 0 {
-            return i + (d.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i + a[i..]
-        .iter()
-        .zip(&b[i..])
-        .take_while(|(x, y)| x == y)
-        .count()
 }
 
 /// `a == b` for slices of equal length, without a call for 8 to 16 bytes

@@ -97,16 +97,13 @@ impl<'b> TextLines<'b> {
     }
 }
 
+/// A line that is not the one expected next ([`TextLines::next`] tried that):
+/// its series bytes looked up in `cache`.
 #[inline]
 fn hit(line: &[u8], cache: &ScrapeCache, cursor: &mut usize) -> Option<(u32, f64, Option<i64>)> {
-    let (entry, key_len) = match cache.expected(line, b' ', cursor) {
-        Some(hit) => hit,
-        None => {
-            let end = series_end(line)?;
-            (cache.lookup(&line[..end], cursor)?, end)
-        }
-    };
-    let (value, timestamp) = value_and_timestamp(&line[key_len + 1..])?;
+    let end = series_end(line)?;
+    let entry = cache.lookup(&line[..end], cursor)?;
+    let (value, timestamp) = value_and_timestamp(&line[end + 1..])?;
     Some((entry, value, timestamp))
 }
 

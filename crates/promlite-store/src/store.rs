@@ -110,22 +110,6 @@ pub(crate) struct Inner {
     pub(crate) mem_estimate: usize,
 }
 
-/// The series map's hash of series `s`: its pair ids hashed as
-/// `Inner::hash_pairs` does (for the table's rehashing).
-fn rehash_series<'a>(
-    hasher: &'a DefaultHashBuilder,
-    series: &'a [Option<Series>],
-    pair_arena: &'a [u32],
-) -> impl Fn(&u32) -> u64 + 'a {
-    move |&s| {
-        let p = series[s as usize]
-            .as_ref()
-            .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
-            .unwrap_or(&[]);
-        hasher.hash_one(p)
-    }
-}
-
 impl Inner {
     fn hash_pairs(&self, pairs: &[u32]) -> u64 {
         self.hasher.hash_one(pairs)
@@ -235,8 +219,10 @@ impl Inner {
             .copied()
     }
 
-    /// Makes room in the series lookup table for `n` more series.
-    pub(crate) fn reserve_series(&mut self, n: usize) {
+    /// The series lookup table and its rehash function (a series' pair ids
+    /// hashed as [`hash_pairs`](Self::hash_pairs) does), the fields borrowed
+    /// apart as the borrow checker wants.
+    fn series_map_mut(&mut self) -> (&mut HashTable<u32>, impl Fn(&u32) -> u64 + '_) {
         let Inner {
             hasher,
             series,
@@ -244,7 +230,20 @@ impl Inner {
             pair_arena,
             ..
         } = self;
-        series_map.reserve(n, rehash_series(hasher, series, pair_arena));
+        let rehash = move |&s: &u32| {
+            let p = series[s as usize]
+                .as_ref()
+                .and_then(|x| pair_arena.get(x.off as usize..x.off as usize + usize::from(x.len)))
+                .unwrap_or(&[]);
+            hasher.hash_one(p)
+        };
+        (series_map, rehash)
+    }
+
+    /// Makes room in the series lookup table for `n` more series.
+    pub(crate) fn reserve_series(&mut self, n: usize) {
+        let (map, rehash) = self.series_map_mut();
+        map.reserve(n, rehash);
     }
 
     /// Creates a series (labels sorted, unique, non-empty) unless it exists.
@@ -276,29 +275,16 @@ impl Inner {
     /// Enters series made by [`create_unmapped`](Self::create_unmapped) in the
     /// lookup table, `items` being (hash, series id, anything).
     pub(crate) fn map_new_series(&mut self, items: &[(u64, u32, u32)]) {
-        let Inner {
-            hasher,
-            series,
-            series_map,
-            pair_arena,
-            ..
-        } = self;
-        let rehash = rehash_series(hasher, series, pair_arena);
+        let (map, rehash) = self.series_map_mut();
         for &(h, sid, _) in items {
-            series_map.insert_unique(h, sid, &rehash);
+            map.insert_unique(h, sid, &rehash);
         }
     }
 
     fn insert_series(&mut self, pairs: &[u32], h: u64) -> u32 {
         let sid = self.push_series(pairs);
-        let Inner {
-            hasher,
-            series,
-            series_map,
-            pair_arena,
-            ..
-        } = self;
-        series_map.insert_unique(h, sid, rehash_series(hasher, series, pair_arena));
+        let (map, rehash) = self.series_map_mut();
+        map.insert_unique(h, sid, rehash);
         sid
     }
 
