@@ -121,6 +121,99 @@ pub struct Parser<'a> {
     names: Vec<NameSpanDbg>,
     /// Short label names recently seen, for [`label_block_fast`].
     label_names: NameCache,
+    /// The last label block [`label_block_fast`] accepted on a sample line.
+    prev_block: PrevBlock<'a>,
+}
+
+/// A sample line's series bytes whose label block the fast path accepted, with
+/// its recorded pairs and the duplicate filter after each. The next line
+/// mostly repeats its first pairs (buckets of a histogram differ in `le`
+/// only, its `_sum` and `_count` in the name), and the pairs of a common
+/// prefix of two label blocks need no second look: the same bytes are valid
+/// the same way, at offsets that differ by the difference of the names'
+/// lengths.
+#[derive(Debug, Clone, Copy, Default)]
+struct PrevBlock<'a> {
+    series: &'a [u8],
+    /// Offset of the block's `{`.
+    open: usize,
+    spans: Spans,
+    blooms: [u64; SPANS],
+}
+
+impl PrevBlock<'_> {
+    /// For a line `rest` whose label block opens at `open`: how many bytes
+    /// after the `{` the two blocks share; how many of the previous block's
+    /// pairs this block starts with, each followed by a `,`, copied into
+    /// `spans` and `blooms` with their offsets moved to this line; and where
+    /// the next pair starts. `(0, 0, open + 1)` if there is no previous block.
+    #[inline]
+    fn resume(
+        &self,
+        rest: &[u8],
+        open: usize,
+        spans: &mut Spans,
+        blooms: &mut [u64; SPANS],
+    ) -> (usize, usize, usize) {
+        let (Some(cur), Some(prev)) = (rest.get(open + 1..), self.series.get(self.open + 1..))
+        else {
+            return (0, 0, open + 1);
+        };
+        let shared = common_prefix(cur, prev);
+        let none = (shared, 0, open + 1);
+        let n = usize::from(self.spans.n);
+        // Pair j's closing quote and the comma after it, as offsets into the
+        // blocks after their `{`: both shared.
+        let base = self.open + 1;
+        let end = |j: usize| usize::from(self.spans.at[j][1]) + 1 - base;
+        let mut k = 0;
+        while k < n && end(k) < shared {
+            k += 1;
+        }
+        while k > 0 && prev.get(end(k - 1)) != Some(&b',') {
+            k -= 1;
+        }
+        if k == 0 {
+            return none;
+        }
+        // Offsets move by the difference of the two names' lengths.
+        let last = end(k - 1) + 1 + open + 1;
+        if last > usize::from(u16::MAX) {
+            return none;
+        }
+        for j in 0..k {
+            let [eq, close] = self.spans.at[j];
+            spans.at[j] = [
+                (usize::from(eq) - self.open + open) as u16,
+                (usize::from(close) - self.open + open) as u16,
+            ];
+        }
+        spans.n = k as u8;
+        spans.escaped = self.spans.escaped & ((1u16 << k) - 1) as u8;
+        blooms[..k].copy_from_slice(&self.blooms[..k]);
+        (shared, k, open + 1 + end(k - 1) + 1)
+    }
+}
+
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut i = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let d = u64::from_le_bytes(x.try_into().unwrap_or([0; 8]))
+            ^ u64::from_le_bytes(y.try_into().unwrap_or([0; 8]));
+        if d != 0 {
+            return i + (d.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + a[i..]
+        .iter()
+        .zip(&b[i..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Short label names seen at each of the first [`SPANS`] positions of recent plain label
@@ -203,6 +296,7 @@ impl<'a> Parser<'a> {
             prev_name: b"",
             names: Vec::new(),
             label_names: NameCache::default(),
+            prev_block: PrevBlock::default(),
         }
     }
 
@@ -577,9 +671,30 @@ impl<'a> Parser<'a> {
         let mut i = name_end;
         let mut labels_from = None;
         let mut spans = Spans::default();
+        let mut blooms = [0; SPANS];
+        let mut previous = None;
         if rest.get(i) == Some(&b'{') {
             labels_from = Some(i + 1);
-            i = label_block_fast(rest, i, 0, &mut spans, &mut self.label_names)?;
+            // The pairs this block shares with the previous one are taken as
+            // they are; the scan resumes after them.
+            let (shared, k, from) = self.prev_block.resume(rest, i, &mut spans, &mut blooms);
+            if !self.prev_block.series.is_empty() {
+                previous = Some((self.prev_block.series, shared));
+            }
+            let bloom = match k {
+                0 => 0,
+                _ => blooms[k - 1],
+            };
+            i = label_block_fast_from(
+                rest,
+                from,
+                k,
+                bloom,
+                0,
+                &mut spans,
+                &mut self.label_names,
+                &mut blooms,
+            )?;
         }
         let series_end = i;
         if !is_blank(*rest.get(i)?) {
@@ -624,6 +739,14 @@ impl<'a> Parser<'a> {
         };
         let series = self.text(ctx, 0, series_end).ok()?;
         let name = series.get(..name_end)?;
+        if let Some(from) = labels_from {
+            self.prev_block = PrevBlock {
+                series: series.as_bytes(),
+                open: from - 1,
+                spans,
+                blooms,
+            };
+        }
         self.advance(start, next);
         Some(Ok(Event::Sample(SampleEvent {
             series,
@@ -632,6 +755,7 @@ impl<'a> Parser<'a> {
             labels_from: labels_from.unwrap_or(series.len()),
             plain: true,
             spans,
+            previous,
             value,
             timestamp,
             exemplar: None,
@@ -773,6 +897,7 @@ impl<'a> Parser<'a> {
             labels_from: labels_from.map_or(series.len(), |l| l - at),
             plain,
             spans,
+            previous: None,
             value,
             timestamp,
             exemplar,
@@ -1102,9 +1227,25 @@ fn label_block_fast(
     spans: &mut Spans,
     names: &mut NameCache,
 ) -> Option<usize> {
-    let mut i = open + 1;
-    let mut bloom = 0u64;
-    let mut k = 0usize;
+    let mut blooms = [0; SPANS];
+    label_block_fast_from(line, open + 1, 0, 0, base, spans, names, &mut blooms)
+}
+
+/// [`label_block_fast`] from the start of pair `k` at `i`, the pairs before
+/// it (already in `spans`) having left the Bloom filter at `bloom`. Records
+/// in `blooms[j]` the filter after pair `j`, for the first [`SPANS`] pairs.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn label_block_fast_from(
+    line: &[u8],
+    mut i: usize,
+    mut k: usize,
+    mut bloom: u64,
+    base: usize,
+    spans: &mut Spans,
+    names: &mut NameCache,
+    blooms: &mut [u64; SPANS],
+) -> Option<usize> {
     loop {
         let c = *line.get(i)?;
         if c == b'}' {
@@ -1127,6 +1268,9 @@ fn label_block_fast(
             return None;
         }
         bloom |= bit;
+        if let Some(b) = blooms.get_mut(k - 1) {
+            *b = bloom;
+        }
         let (close, escaped) = scan_quoted_in_line(line, n_end + 1)?;
         spans.push(n_end - base, close - base, escaped);
         match line.get(close + 1) {

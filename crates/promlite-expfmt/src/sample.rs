@@ -27,6 +27,9 @@ pub struct SampleEvent<'a> {
     pub(crate) plain: bool,
     /// Where the first pairs of a plain block are, recorded while validating it.
     pub(crate) spans: Spans,
+    /// The series bytes of the sample line whose label block the parser
+    /// compared this one's with, and how many bytes after the `{` they share.
+    pub(crate) previous: Option<(&'a [u8], usize)>,
     /// The sample value.
     pub value: f64,
     /// The timestamp in milliseconds since the epoch, if the line has one.
@@ -83,6 +86,30 @@ impl<'a> SampleEvent<'a> {
     #[inline]
     pub fn labels_offset(&self) -> usize {
         self.labels_from
+    }
+
+    /// The series bytes of an earlier sample line of the same parse (the last
+    /// one read with a plain label block, usually the line before) and how
+    /// many bytes of label pairs, from the start of each line's
+    /// [`labels_offset`](Self::labels_offset), the two share; `None` if the
+    /// parser did not compare them. The parser compares them anyway to
+    /// validate only the pairs that differ, so a caller that decoded that
+    /// line need not compare the bytes again (see
+    /// [`labels_skipping`](Self::labels_skipping)).
+    ///
+    /// ```
+    /// use promlite_expfmt::{Event, Format, Parser};
+    /// let body = b"m{a=\"1\",le=\"5\"} 1\nm{a=\"1\",le=\"10\"} 1\n";
+    /// let mut p = Parser::new(body, Format::Text);
+    /// let Some(Ok(Event::Sample(first))) = p.next_event() else { panic!() };
+    /// let Some(Ok(Event::Sample(second))) = p.next_event() else { panic!() };
+    /// let (prev, shared) = second.previous_shared().unwrap();
+    /// assert_eq!(prev, first.series_bytes());
+    /// assert_eq!(shared, "a=\"1\",le=\"".len());
+    /// ```
+    #[inline]
+    pub fn previous_shared(&self) -> Option<(&'a [u8], usize)> {
+        self.previous
     }
 
     /// Skips the leading label pairs that lie wholly in the first `prefix` bytes

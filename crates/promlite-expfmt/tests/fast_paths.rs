@@ -200,3 +200,66 @@ fn real_fixtures_read_the_same_on_both_paths() {
     }
     assert!(files >= 6, "fixtures missing in {}", dir.display());
 }
+
+#[test]
+fn pairs_shared_with_the_line_before_are_read_as_written() {
+    // The fast path validates only the pairs a line does not share with the
+    // label block before it; shared pairs keep their meaning (escapes too) at
+    // offsets moved by the difference of the metric names' lengths.
+    let body = "h_bucket{a=\"1\",b=\"x\\\"y\",le=\"0.5\"} 1\n\
+                h_bucket{a=\"1\",b=\"x\\\"y\",le=\"1\"} 2\n\
+                h_sum{a=\"1\",b=\"x\\\"y\"} 3\n\
+                h_count{a=\"1\",b=\"x\\\"y\"} 4\n\
+                m{a=\"12\",b=\"1\"} 5\n\
+                m{a=\"1\",b=\"1\"} 6\n\
+                m{a=\"1\",b=\"1\",} 7\n";
+    let ab = [("a", "1"), ("b", "x\"y")];
+    let want = vec![
+        row("h_bucket", &[ab[0], ab[1], ("le", "0.5")], 1.0, None, 1),
+        row("h_bucket", &[ab[0], ab[1], ("le", "1")], 2.0, None, 2),
+        row("h_sum", &ab, 3.0, None, 3),
+        row("h_count", &ab, 4.0, None, 4),
+        row("m", &[("a", "12"), ("b", "1")], 5.0, None, 5),
+        row("m", &[("a", "1"), ("b", "1")], 6.0, None, 6),
+        row("m", &[("a", "1"), ("b", "1")], 7.0, None, 7),
+    ];
+    assert_eq!(samples(body), Ok(want));
+    // A name repeated after the shared pairs is still a duplicate, reported
+    // where the general path reports it.
+    for bad in [
+        "m{a=\"1\",b=\"2\"} 1\nm{a=\"1\",a=\"2\"} 2\n",
+        "m{a=\"1\",b=\"2\"} 1\nm{a=\"1\",b=\"2\",a=\"3\"} 2\n",
+        "m{a=\"1\",b=\"2\"} 1\nm{a=\"1\",b=\"2\n",
+        // The whole block shared, `}` included: nothing may follow it.
+        "m{a=\"1\"} 1\nm{a=\"1\"}} 2\n",
+    ] {
+        let err = samples(bad).unwrap_err();
+        assert_eq!(err.0, 2, "{bad:?}");
+        let indented = bad.replace('\n', "\n ");
+        assert_eq!(
+            transcript(bad.as_bytes(), 0),
+            transcript(format!(" {indented}").as_bytes(), 1),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn previous_shared_counts_the_bytes_of_both_label_blocks() {
+    let body = b"x_bucket{a=\"1\",le=\"5\"} 1\nx_sum{a=\"1\"} 2\ny{b=\"2\"} 3\n";
+    let mut p = Parser::new(body, Format::Text);
+    let mut next = || match p.next_event() {
+        Some(Ok(Event::Sample(s))) => s,
+        other => panic!("{other:?}"),
+    };
+    let first = next();
+    assert_eq!(first.previous_shared(), None);
+    let sum = next();
+    // `a="1"`, then `}` against `,`: five bytes.
+    assert_eq!(
+        sum.previous_shared(),
+        Some((first.series_bytes(), "a=\"1\"".len()))
+    );
+    let y = next();
+    assert_eq!(y.previous_shared(), Some((sum.series_bytes(), 0)));
+}
