@@ -66,10 +66,11 @@ impl Clocks {
 
 const NO_WINDOW: u8 = 0xff;
 
-/// A new ring's buffer: a first block's header (13-20 bytes) and a few
-/// flushes of pending bits. Small, because a target's first scrape allocates
-/// one per series and every byte is a fresh page there.
-const FIRST_CAP: usize = 32;
+/// A new ring's buffer: a first block's header (13-20 bytes) and, mostly, a
+/// flush of pending bits. Small, because a target's first scrape allocates
+/// one per series and every byte is fresh memory there: glibc serves up to
+/// 24 bytes from a 32-byte chunk, 25 to 40 from a 48-byte one.
+const FIRST_CAP: usize = 24;
 
 /// The compressed samples of one series.
 ///
