@@ -31,6 +31,47 @@ const OVERRIDDEN: u8 = u8::MAX;
 #[derive(Debug, Default)]
 pub(crate) struct Memo<'b> {
     slots: [Slot<'b>; 2],
+    norms: NormCache<'b>,
+}
+
+/// Pair refs of recent values of a normalized label, by raw value: a
+/// histogram's buckets differ in `le` only, from a handful of values that
+/// every histogram repeats, and normalizing and resolving one costs more than
+/// finding it here.
+#[derive(Debug, Default)]
+struct NormCache<'b> {
+    /// (label name, raw value, pair ref).
+    entries: Vec<(&'static str, Cow<'b, str>, u32)>,
+    /// The entry replaced next once full.
+    next: usize,
+}
+
+/// Values kept per normalized label (Prometheus' default buckets are 11 and
+/// kube-controller-manager's workqueue histograms have 12, plus `+Inf`).
+const NORM_CACHE: usize = 32;
+
+impl<'b> NormCache<'b> {
+    /// The pair ref of (`name`, `raw`) with the value normalized.
+    #[inline]
+    fn resolve(
+        &mut self,
+        name: &'static str,
+        raw: Cow<'b, str>,
+        resolve: &mut impl Resolve,
+    ) -> u32 {
+        if let Some(e) = self.entries.iter().find(|e| e.1 == raw && e.0 == name) {
+            return e.2;
+        }
+        let r = resolve.resolve(name, &crate::labels::normalize_float(raw.clone()));
+        let e = (name, raw, r);
+        if self.entries.len() < NORM_CACHE {
+            self.entries.push(e);
+        } else {
+            self.entries[self.next] = e;
+            self.next = (self.next + 1) % NORM_CACHE;
+        }
+        r
+    }
 }
 
 /// One remembered line.
@@ -94,10 +135,10 @@ impl<'b> Memo<'b> {
         resolve: &mut impl Resolve,
         out: &mut smallvec::SmallVec<[u32; 16]>,
     ) -> bool {
-        if self.slots[0].apply(s, name.clone(), norm, resolve, out) {
+        if self.slots[0].apply(s, name.clone(), norm, &mut self.norms, resolve, out) {
             return true;
         }
-        if self.slots[1].apply(s, name, norm, resolve, out) {
+        if self.slots[1].apply(s, name, norm, &mut self.norms, resolve, out) {
             self.slots.swap(0, 1);
             return true;
         }
@@ -127,6 +168,7 @@ impl<'b> Slot<'b> {
         s: &SampleEvent<'b>,
         name: Cow<'b, str>,
         norm: Option<&'static str>,
+        norms: &mut NormCache<'b>,
         resolve: &mut impl Resolve,
         out: &mut smallvec::SmallVec<[u32; 16]>,
     ) -> bool {
@@ -144,7 +186,12 @@ impl<'b> Slot<'b> {
         let skip_to = if norm_changed {
             0
         } else {
-            b + common_prefix(&bytes[b..], &self.bytes[self.block..])
+            match s.previous_shared() {
+                // The parser compared the blocks already (same bytes, same
+                // offset of the pairs).
+                Some((prev, shared)) if std::ptr::eq(prev, self.bytes) => b + shared,
+                _ => b + common_prefix(&bytes[b..], &self.bytes[self.block..]),
+            }
         };
         let (skipped, rest) = s.labels_skipping(skip_to);
         if 1 + skipped > self.names.len() {
@@ -177,10 +224,9 @@ impl<'b> Slot<'b> {
         }
         for (j, v) in changed {
             let n = &self.names[j];
-            self.refs[j] = if norm == Some(&**n) {
-                resolve.resolve(n, &crate::labels::normalize_float(v.clone()))
-            } else {
-                resolve.resolve(n, &v)
+            self.refs[j] = match norm {
+                Some(l) if l == &**n => norms.resolve(l, v.clone(), resolve),
+                _ => resolve.resolve(n, &v),
             };
             self.raws[j] = v;
         }

@@ -318,6 +318,28 @@ fn le_and_quantile_are_normalized_only_in_typed_families() {
 }
 
 #[test]
+fn a_summary_after_a_histogram_keeps_its_quantile_label() {
+    // Recent normalized values are remembered by label name and raw value:
+    // the summary's `0.5` and `1` are quantiles, not the histogram's `le`.
+    let s = Store::new(StoreConfig::default());
+    let body = "# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"1\"} 2\n\
+                h_bucket{le=\"+Inf\"} 2\n# TYPE q summary\nq{quantile=\"0.1\"} 1\n\
+                q{quantile=\"0.5\"} 2\nq{quantile=\"1\"} 3\n";
+    scrape(&s, body, 1000);
+    let got: Vec<String> = all(&s).into_iter().map(|x| x.0).collect();
+    for want in [
+        r#"h_bucket{instance="i:1", job="j", le="0.5"}"#,
+        r#"h_bucket{instance="i:1", job="j", le="1.0"}"#,
+        r#"q{instance="i:1", job="j", quantile="0.1"}"#,
+        r#"q{instance="i:1", job="j", quantile="0.5"}"#,
+        r#"q{instance="i:1", job="j", quantile="1.0"}"#,
+    ] {
+        assert!(got.contains(&want.to_string()), "{want} not in {got:?}");
+    }
+    assert_eq!(got.len(), 6, "{got:?}");
+}
+
+#[test]
 fn metadata_is_kept_per_target_and_answers_metric_type() {
     let s = Store::new(StoreConfig::default());
     let body = "# HELP h Request latency.\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\n# TYPE c counter\nc_total 1\n";
