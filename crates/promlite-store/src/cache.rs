@@ -152,36 +152,22 @@ impl ScrapeCache {
     /// next line is expected; it is advanced (or resynchronized) on a hit.
     #[inline]
     pub(crate) fn lookup(&self, bytes: &[u8], cursor: &mut usize) -> Option<u32> {
-        self.lookup_or_hash(bytes, cursor).ok()
-    }
-
-    /// [`lookup`](Self::lookup), returning on a miss the key's
-    /// [`hash`](Self::hash) (for [`index`](Self::index)) when it was computed,
-    /// so a new series is not hashed twice.
-    #[inline]
-    pub(crate) fn lookup_or_hash(
-        &self,
-        bytes: &[u8],
-        cursor: &mut usize,
-    ) -> Result<u32, Option<u64>> {
         if let Some(&e) = self.order.get(*cursor) {
             if self.key_is(e, bytes) {
                 *cursor += 1;
-                return Ok(e);
+                return Some(e);
             }
         }
         if self.table.is_empty() {
-            return Err(None);
+            return None;
         }
         let h = self.hasher.hash_one(bytes);
-        let Some(&e) = self.table.find(h, |&e| self.key_is(e, bytes)) else {
-            return Err(Some(h));
-        };
+        let &e = self.table.find(h, |&e| self.key_is(e, bytes))?;
         let pos = self.entries[e as usize].pos;
         if pos != NO_POS {
             *cursor = pos as usize + 1;
         }
-        Ok(e)
+        Some(e)
     }
 
     /// If `line` starts with the key of the entry expected at `cursor` (the
@@ -212,9 +198,8 @@ impl ScrapeCache {
     /// Adds a new key (not present) and returns its entry index.
     #[cfg(test)]
     pub(crate) fn insert(&mut self, bytes: &[u8], sid: u32, seen: u32, explicit_ts: bool) -> u32 {
-        let h = self.hash(bytes);
-        let idx = self.insert_unindexed(bytes, sid, seen, explicit_ts);
-        self.index(&[(h, idx, 0)]);
+        let (idx, h) = self.insert_unindexed(bytes, sid, seen, explicit_ts);
+        self.index(&[(h, idx)]);
         idx
     }
 
@@ -258,14 +243,16 @@ impl ScrapeCache {
     }
 
     /// Adds a new key (not present) to the entries but not yet to the hash
-    /// table: [`index`](Self::index) must follow, with its hash.
+    /// table: returns its entry and its hash for [`index`](Self::index),
+    /// which must follow.
     pub(crate) fn insert_unindexed(
         &mut self,
         bytes: &[u8],
         sid: u32,
         seen: u32,
         explicit_ts: bool,
-    ) -> u32 {
+    ) -> (u32, u64) {
+        let h = self.hash(bytes);
         let prefix = self.prefix_for(bytes);
         let plen = match self.prefixes.get_mut(prefix as usize) {
             Some(p) => {
@@ -297,15 +284,18 @@ impl ScrapeCache {
             }
         };
         self.last_insert = Some(idx);
-        idx
+        (idx, h)
     }
 
     /// Enters entries made by [`insert_unindexed`](Self::insert_unindexed) in
-    /// the hash table; `items` holds (hash, entry, anything). Trims the
-    /// arena's spare room afterwards.
-    pub(crate) fn index(&mut self, items: &[(u64, u32, u32)]) {
+    /// the hash table; `items` holds (hash, entry). Then gives back the
+    /// arena's spare room when it is large.
+    pub(crate) fn index(&mut self, items: &[(u64, u32)]) {
         let mut table = std::mem::take(&mut self.table);
-        crate::index::insert_all(&mut table, items, |x| x.0, |x| x.1, |&i| self.key_hash(i));
+        table.reserve(items.len(), |&i| self.key_hash(i));
+        for &(h, e) in items {
+            table.insert_unique(h, e, |&i| self.key_hash(i));
+        }
         self.table = table;
         if self.arena.capacity() - self.arena.len() > self.arena.len() / 8 + 4096 {
             self.arena.shrink_to_fit();
@@ -494,13 +484,9 @@ mod tests {
             let keys = keys(&spec);
             let mut c = ScrapeCache::default();
             let mut ids = Vec::new();
-            let mut items = Vec::new();
             for (i, k) in keys.iter().enumerate() {
-                let e = c.insert_unindexed(k, i as u32, 1, false);
-                items.push((c.hash(k), e, 0));
-                ids.push(e);
+                ids.push(c.insert(k, i as u32, 1, false));
             }
-            c.index(&items);
             c.set_order(ids.clone());
             // In order: every line hits the expected entry, by the fast path.
             let mut cur = 0;
@@ -534,7 +520,6 @@ mod tests {
                 }
             }
             c.set_order(kept);
-            let mut items = Vec::new();
             for (i, k) in keys.iter().enumerate() {
                 let mut cur = 0;
                 match c.lookup(k, &mut cur) {
@@ -544,13 +529,10 @@ mod tests {
                     }
                     None => {
                         proptest::prop_assert!(drop[i % drop.len()]);
-                        let e = c.insert_unindexed(k, i as u32, 2, false);
-                        items.push((c.hash(k), e, 0));
-                        ids[i] = e;
+                        ids[i] = c.insert(k, i as u32, 2, false);
                     }
                 }
             }
-            c.index(&items);
             for (k, &e) in keys.iter().zip(&ids) {
                 let mut cur = 0;
                 proptest::prop_assert_eq!(c.lookup(k, &mut cur), Some(e));
@@ -564,7 +546,7 @@ mod tests {
         let keys = keys(&[(0, 1, 11)]);
         let mut c = ScrapeCache::default();
         for (i, k) in keys.iter().enumerate() {
-            c.insert_unindexed(k, i as u32, 1, false);
+            c.insert(k, i as u32, 1, false);
         }
         // 12 buckets: the first stored whole, then one prefix up to
         // `name="q1",` and 11 suffixes `le="N"}`; `_sum` and `_count` whole.

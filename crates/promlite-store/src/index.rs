@@ -368,23 +368,6 @@ impl Index {
     }
 }
 
-/// Reserves room for `items` in `table`, then inserts their values (none
-/// present). (Sorting a large batch into bucket order first, so that the
-/// table is written front to back, was measured slower for 1.45 M inserts:
-/// the tables, 10 MB each, sit in the last-level cache.)
-pub(crate) fn insert_all<T>(
-    table: &mut HashTable<u32>,
-    items: &[T],
-    hash: impl Fn(&T) -> u64,
-    value: impl Fn(&T) -> u32,
-    rehash: impl Fn(&u32) -> u64,
-) {
-    table.reserve(items.len(), &rehash);
-    for x in items {
-        table.insert_unique(hash(x), value(x), &rehash);
-    }
-}
-
 fn union(lists: &[&[u32]]) -> Vec<u32> {
     match lists {
         [] => Vec::new(),

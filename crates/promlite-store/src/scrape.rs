@@ -43,15 +43,65 @@ pub struct IngestReport {
     pub identical_duplicates: usize,
 }
 
+/// A staged sample: 16 bytes, because a target's first scrape stages one per
+/// new series and every byte of the list is fresh memory. A sample that is
+/// not a plain append at the scrape's timestamp also has an [`Odd`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Staged {
-    /// Series id, or `PENDING | i`.
+    /// Series id, or `PENDING | i` for the i-th new series.
     sref: u32,
+    /// Cache entry, or `PENDING | i` for the i-th cache miss.
     entry: u32,
-    t: i64,
     v: f64,
+}
+
+/// What a staged sample has beyond [`Staged`]: its own timestamp, or that it
+/// is not appended (out of order or a duplicate).
+#[derive(Debug, Clone, Copy)]
+struct Odd {
+    /// Index of the sample in the staged list.
+    at: u32,
+    /// The sample's timestamp.
+    t: i64,
     explicit: bool,
     skip: bool,
+}
+
+/// Walks the [`Odd`]s of a staged list in step with it.
+struct OddCursor<'a> {
+    odd: &'a [Odd],
+    next: usize,
+    /// Index of the staged sample that `odd[next]` belongs to (`usize::MAX`
+    /// past the end): the common case is one comparison.
+    next_at: usize,
+}
+
+impl<'a> OddCursor<'a> {
+    fn new(odd: &'a [Odd]) -> Self {
+        let mut c = OddCursor {
+            odd,
+            next: 0,
+            next_at: 0,
+        };
+        c.next_at = c.at_of(0);
+        c
+    }
+
+    fn at_of(&self, k: usize) -> usize {
+        self.odd.get(k).map_or(usize::MAX, |o| o.at as usize)
+    }
+
+    /// The `Odd` of staged sample `i`, if any; `i` must not go backwards.
+    #[inline(always)]
+    fn at(&mut self, i: usize) -> Option<Odd> {
+        if i != self.next_at {
+            return None;
+        }
+        let o = self.odd.get(self.next).copied();
+        self.next += 1;
+        self.next_at = self.at_of(self.next);
+        o
+    }
 }
 
 pub(crate) fn limit(
@@ -116,47 +166,60 @@ impl LocalPairs {
 #[derive(Default)]
 struct NewSeries {
     refs: Vec<u32>,
-    spans: Vec<(u32, u8)>,
-    /// Per series: (hash of its refs, index, line).
-    keys: Vec<(u64, u32, u32)>,
+    /// Where each series' refs end in `refs`.
+    ends: Vec<u32>,
+    /// Per series: the high half of its refs' hash above its index (a sort
+    /// key of eight bytes; equal halves are told apart by the refs).
+    keys: Vec<u64>,
+    /// Per series: the line naming it.
+    lines: Vec<u32>,
 }
 
 impl NewSeries {
-    fn get(&self, i: u32) -> &[u32] {
-        let (off, len) = self.spans[i as usize];
-        &self.refs[off as usize..off as usize + usize::from(len)]
+    fn len(&self) -> usize {
+        self.ends.len()
     }
 
-    /// Adds a series (which may repeat an earlier one) seen on `line`.
-    fn push(&mut self, h: u64, refs: &[u32], line: usize) -> u32 {
-        let i = self.spans.len() as u32;
-        self.spans.push((self.refs.len() as u32, refs.len() as u8));
+    fn get(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        let start = match i.checked_sub(1) {
+            Some(j) => self.ends[j] as usize,
+            None => 0,
+        };
+        &self.refs[start..self.ends[i] as usize]
+    }
+
+    /// Adds a series (which may repeat an earlier one) seen on `line`; `None`
+    /// when the scrape has more pair refs than 32 bits count.
+    fn push(&mut self, refs: &[u32], line: usize) -> Option<u32> {
+        let i = u32::try_from(self.ends.len()).ok()?;
+        let end = u32::try_from(self.refs.len() + refs.len()).ok()?;
         self.refs.extend_from_slice(refs);
+        self.ends.push(end);
         self.keys
-            .push((h, i, u32::try_from(line).unwrap_or(u32::MAX)));
-        i
+            .push(hash_refs(refs) & !0xffff_ffff | u64::from(i));
+        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        Some(i)
     }
 
     /// The earliest line before `before` that repeats a series of an earlier
     /// line, and that series' index.
     fn first_duplicate(&mut self, before: usize) -> Option<(usize, u32)> {
         // All of them: sorted in place (their order is not needed after).
-        let all = before == usize::MAX;
-        let mut keys: Vec<(u64, u32, u32)> = if all {
+        let mut keys: Vec<u64> = if before == usize::MAX {
             std::mem::take(&mut self.keys)
         } else {
             self.keys
                 .iter()
                 .copied()
-                .filter(|k| (k.2 as usize) < before)
+                .filter(|&k| (self.lines[k as u32 as usize] as usize) < before)
                 .collect()
         };
-        // By hash only: a run of equal hashes is ordered below.
-        keys.sort_unstable_by_key(|k| k.0);
+        keys.sort_unstable();
         let mut best: Option<(usize, u32)> = None;
         let mut run_start = 0;
         for i in 1..=keys.len() {
-            if i < keys.len() && keys[i].0 == keys[run_start].0 {
+            if i < keys.len() && keys[i] >> 32 == keys[run_start] >> 32 {
                 continue;
             }
             let run = &mut keys[run_start..i];
@@ -164,22 +227,38 @@ impl NewSeries {
             if run.len() < 2 {
                 continue;
             }
-            // Equal hashes: order by refs, then by index, and compare neighbours.
-            run.sort_unstable_by(|a, b| self.get(a.1).cmp(self.get(b.1)).then(a.1.cmp(&b.1)));
+            // Equal hash halves: order by refs, then by index, and compare
+            // neighbours.
+            let idx = |k: u64| k as u32;
+            run.sort_unstable_by(|&a, &b| {
+                self.get(idx(a))
+                    .cmp(self.get(idx(b)))
+                    .then(idx(a).cmp(&idx(b)))
+            });
             for w in run.windows(2) {
-                if self.get(w[0].1) == self.get(w[1].1) {
-                    let cand = (w[1].2 as usize, w[1].1);
+                if self.get(idx(w[0])) == self.get(idx(w[1])) {
+                    let cand = (self.lines[idx(w[1]) as usize] as usize, idx(w[1]));
                     if best.is_none_or(|b| cand.0 < b.0) {
                         best = Some(cand);
                     }
                 }
             }
         }
-        if all {
-            self.keys = keys;
-        }
         best
     }
+}
+
+/// About how many lines `body` has, from the lines of its first 256 KiB
+/// (rounded up by a quarter: too much room costs nothing until used).
+fn estimate_lines(body: &[u8]) -> usize {
+    const PROBE: usize = 256 << 10;
+    let probe = &body[..body.len().min(PROBE)];
+    let n = memchr::memchr_iter(b'\n', probe).count() + 1;
+    if probe.len() == body.len() {
+        return n;
+    }
+    let per_line = probe.len() / n;
+    (body.len() / per_line.max(1)).saturating_mul(5) / 4 + 16
 }
 
 fn hash_refs(refs: &[u32]) -> u64 {
@@ -194,9 +273,12 @@ fn hash_refs(refs: &[u32]) -> u64 {
 }
 
 struct StagedScrape<'b> {
+    body: &'b [u8],
     staged: Vec<Staged>,
-    /// Series bytes and cache hash of misses; `Staged::entry` is `PENDING | i`.
-    new_entries: Vec<(&'b [u8], u64)>,
+    odd: Vec<Odd>,
+    /// Series bytes of misses as (offset in `body`, length); `Staged::entry`
+    /// is `PENDING | i`.
+    new_entries: Vec<(u32, u32)>,
     new_pairs: LocalPairs,
     new_series: NewSeries,
     meta: BTreeMap<String, Meta>,
@@ -237,12 +319,14 @@ struct Stager<'b, 'i> {
     inner: &'i Inner,
     limits: &'i crate::Limits,
     target_labels: &'b Labels,
+    body: &'b [u8],
     ts: i64,
     attempt: u32,
     fam: FamilyTracker,
     meta: BTreeMap<String, Meta>,
     cursor: usize,
     staged: Vec<Staged>,
+    odd: Vec<Odd>,
     new_pairs: LocalPairs,
     new_series: NewSeries,
     /// Misses that found an existing series: (series id, line). A series
@@ -250,8 +334,9 @@ struct Stager<'b, 'i> {
     /// duplicate; `finish` checks. (Byte-identical repeats of a new series are
     /// caught by `new_series`, which sees the same label set twice.)
     miss_existing: Vec<(u32, usize)>,
-    /// Cache misses of this scrape; they enter the cache only on commit.
-    new_entries: Vec<(&'b [u8], u64)>,
+    /// Cache misses of this scrape, as (offset in the body, length); they
+    /// enter the cache only on commit.
+    new_entries: Vec<(u32, u32)>,
     lv: labels::LabelVec<'b>,
     refs: smallvec::SmallVec<[u32; 16]>,
     memo: Memo<'b>,
@@ -348,14 +433,15 @@ impl<'b> Stager<'b, '_> {
                 }
             }
         }
-        self.staged.push(Staged {
-            sref,
-            entry,
-            t,
-            v,
-            explicit,
-            skip,
-        });
+        if explicit || skip {
+            self.odd.push(Odd {
+                at: self.staged.len() as u32,
+                t,
+                explicit,
+                skip,
+            });
+        }
+        self.staged.push(Staged { sref, entry, v });
     }
 
     /// A parsed event.
@@ -365,14 +451,12 @@ impl<'b> Stager<'b, '_> {
             return Ok(());
         };
         let bytes = s.series_bytes();
-        let known_hash = match cache.lookup_or_hash(bytes, &mut self.cursor) {
-            Ok(e) => return self.hit(cache, e, s.value, s.timestamp, s.line),
-            Err(h) => h,
-        };
+        if let Some(e) = cache.lookup(bytes, &mut self.cursor) {
+            return self.hit(cache, e, s.value, s.timestamp, s.line);
+        }
         self.count_sample(s.line)?;
         let name = s.name();
         let norm = self.fam.normalized_label(&name);
-        let h = known_hash.unwrap_or_else(|| cache.hash(bytes));
         let mut resolver = PairResolver {
             index: &self.inner.index,
             new_pairs: &mut self.new_pairs,
@@ -401,15 +485,24 @@ impl<'b> Stager<'b, '_> {
                 self.miss_existing.push((sid, s.line));
                 sid
             }
-            None => {
-                PENDING
-                    | self
-                        .new_series
-                        .push(hash_refs(&self.refs), &self.refs, s.line)
-            }
+            None => match self.new_series.push(&self.refs, s.line) {
+                Some(i) => PENDING | i,
+                None => {
+                    // Over 4 G label references in one scrape.
+                    return Err(limit(
+                        LimitKind::MemoryBudget,
+                        self.limits.memory_budget_bytes,
+                        self.new_series.refs.len().saturating_mul(4),
+                        Some(s.line),
+                    ));
+                }
+            },
         };
         let p = self.new_entries.len() as u32;
-        self.new_entries.push((bytes, h));
+        // Within the body, which is shorter than 4 GiB (see `ingest_scrape`).
+        let off = (bytes.as_ptr() as usize).wrapping_sub(self.body.as_ptr() as usize);
+        debug_assert!(off + bytes.len() <= self.body.len());
+        self.new_entries.push((off as u32, bytes.len() as u32));
         self.push(sref, PENDING | p, s.value, s.timestamp);
         Ok(())
     }
@@ -497,7 +590,7 @@ impl<'b> Stager<'b, '_> {
         }
         let inner = self.inner;
         let limits = self.limits;
-        let n_new = self.new_series.spans.len();
+        let n_new = self.new_series.len();
         if inner.live + n_new > limits.max_series {
             return Err(limit(
                 LimitKind::MaxSeries,
@@ -517,7 +610,9 @@ impl<'b> Stager<'b, '_> {
             ));
         }
         Ok(StagedScrape {
+            body: self.body,
             staged: std::mem::take(&mut self.staged),
+            odd: std::mem::take(&mut self.odd),
             new_entries: std::mem::take(&mut self.new_entries),
             new_pairs: std::mem::take(&mut self.new_pairs),
             new_series: std::mem::take(&mut self.new_series),
@@ -559,6 +654,8 @@ impl Store {
         scrape_ts_ms: i64,
     ) -> Result<IngestReport, IngestError> {
         let limits = &self.cfg.limits;
+        // Staging keeps offsets into the body as `u32`.
+        let max_body = limits.max_body_bytes.min(u32::MAX as usize);
         let mut guard = self.writer();
         let w = &mut *guard;
         let (mut st, is_new) = match w.targets.remove(target.labels()) {
@@ -571,17 +668,12 @@ impl Store {
                 true,
             ),
         };
-        if body.len() > limits.max_body_bytes {
+        if body.len() > max_body {
             st.counters.rejected_scrapes += 1;
             if !is_new {
                 w.targets.insert(target.labels().clone(), st);
             }
-            return Err(limit(
-                LimitKind::MaxBodyBytes,
-                limits.max_body_bytes,
-                body.len(),
-                None,
-            ));
+            return Err(limit(LimitKind::MaxBodyBytes, max_body, body.len(), None));
         }
         w.attempt = w.attempt.wrapping_add(1);
         let attempt = w.attempt;
@@ -634,10 +726,11 @@ impl Store {
         attempt: u32,
     ) -> Result<StagedScrape<'b>, IngestError> {
         let limits = &self.cfg.limits;
-        // A first scrape (or one after a big change) sizes its tables once from
-        // the line count instead of rehashing as they grow.
+        // A first scrape sizes its lists once, from the line count of the
+        // body's start (counting every line costs a pass over the body;
+        // room reserved and never used costs no memory).
         let lines_hint = if st.cache.order.is_empty() {
-            memchr::memchr_iter(b'\n', body).count()
+            estimate_lines(body)
         } else {
             st.cache.order.len() + 16
         };
@@ -653,6 +746,7 @@ impl Store {
             inner,
             limits,
             target_labels,
+            body,
             ts,
             attempt,
             fam: FamilyTracker::default(),
@@ -665,11 +759,13 @@ impl Store {
                 v.reserve(lines_hint);
                 v
             },
+            odd: Vec::new(),
             new_pairs: LocalPairs::default(),
             new_series: NewSeries {
                 refs: Vec::with_capacity(expect_new * 8),
-                spans: Vec::with_capacity(expect_new),
+                ends: Vec::with_capacity(expect_new),
                 keys: Vec::with_capacity(expect_new),
+                lines: Vec::with_capacity(expect_new),
             },
             miss_existing: Vec::new(),
             new_entries: Vec::with_capacity(expect_new),
@@ -753,10 +849,12 @@ impl Store {
         attempt: u32,
     ) -> IngestReport {
         let StagedScrape {
-            staged,
+            body,
+            mut staged,
+            odd,
             new_entries,
             new_pairs,
-            mut new_series,
+            new_series,
             meta,
             mut report,
         } = s;
@@ -780,19 +878,20 @@ impl Store {
             });
             (seq, pair_ids)
         };
-        // New series, a batch per lock; then their entries in the lookup table,
-        // all at once in bucket order (readers do not use that table).
-        let n_new = new_series.spans.len();
-        let mut sids = Vec::with_capacity(n_new);
-        // One buffer serves the series map's entries here and the cache's
-        // below: it held the new series' keys (the duplicate check is done).
-        let mut hashes = std::mem::take(&mut new_series.keys);
-        hashes.clear();
-        hashes.reserve(n_new);
+        // New series, a batch per lock. They take the next ids in order (the
+        // writer lock is held since staging, and ids are never reused).
+        let n_new = new_series.len();
+        let mut first_sid = 0;
+        // (hash, id) of new series, then of new cache entries: each table
+        // is filled in a loop of its own, where the CPU overlaps the cache
+        // misses of many inserts (interleaved with the other work of a new
+        // series, the same inserts were measured slower).
+        let mut to_index: Vec<(u64, u32)> = Vec::with_capacity(n_new);
         let mut pairs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
         for start in (0..n_new).step_by(COMMIT_BATCH) {
             let mut inner = self.write();
             if start == 0 {
+                first_sid = inner.series.len() as u32;
                 let n = n_new;
                 inner.series.reserve_exact(n);
                 inner.pair_arena.reserve_exact(new_series.refs.len());
@@ -827,27 +926,28 @@ impl Store {
                     }
                 }));
                 let (sid, h) = inner.create_unmapped(&pairs);
-                sids.push(sid);
-                hashes.push((h, sid, 0));
+                debug_assert_eq!(sid, first_sid + i as u32);
+                to_index.push((h, sid));
             }
         }
-        for chunk in hashes.chunks(4 * COMMIT_BATCH) {
+        drop(new_series);
+        for chunk in to_index.chunks(4 * COMMIT_BATCH) {
             self.write().map_new_series(chunk);
         }
-        report.series_created = sids.len();
+        report.series_created = n_new;
         let resolve = |sref: u32| {
             if sref & PENDING != 0 {
-                sids[(sref & !PENDING) as usize]
+                first_sid + (sref & !PENDING)
             } else {
                 sref
             }
         };
         // Series getting a sample with its own timestamp are hidden by id.
-        if staged.iter().any(|x| x.explicit && !x.skip) {
-            let mut explicit: Vec<u32> = staged
+        if odd.iter().any(|o| o.explicit && !o.skip) {
+            let mut explicit: Vec<u32> = odd
                 .iter()
-                .filter(|x| x.explicit && !x.skip)
-                .map(|x| resolve(x.sref))
+                .filter(|o| o.explicit && !o.skip)
+                .map(|o| resolve(staged[o.at as usize].sref))
                 .collect();
             explicit.sort_unstable();
             if let Some(c) = self.write().committing.as_mut() {
@@ -855,17 +955,16 @@ impl Store {
             }
         }
         let clock = st.id;
-        for chunk in staged.chunks(COMMIT_BATCH) {
+        let mut odds = OddCursor::new(&odd);
+        for (c, chunk) in staged.chunks(COMMIT_BATCH).enumerate() {
             let mut inner = self.write();
-            for x in chunk {
-                if x.skip {
-                    continue;
-                }
+            for (k, x) in chunk.iter().enumerate() {
                 let sid = resolve(x.sref);
-                if x.explicit {
-                    inner.append(sid, EXPLICIT, x.t, x.v, &self.cfg);
-                } else {
-                    inner.append(sid, clock, i64::from(seq), x.v, &self.cfg);
+                match odds.at(c * COMMIT_BATCH + k) {
+                    None => inner.append(sid, clock, i64::from(seq), x.v, &self.cfg),
+                    Some(o) if o.skip => continue,
+                    Some(o) if o.explicit => inner.append(sid, EXPLICIT, o.t, x.v, &self.cfg),
+                    Some(_) => inner.append(sid, clock, i64::from(seq), x.v, &self.cfg),
                 }
                 report.samples_appended += 1;
             }
@@ -873,31 +972,34 @@ impl Store {
         // Cache: add the misses, note timestamp mode, set the new order.
         st.cache.reserve(
             new_entries.len(),
-            new_entries.iter().map(|(b, _)| b.len()).sum(),
+            new_entries.iter().map(|&(_, n)| n as usize).sum(),
         );
         let mut order = std::mem::take(&mut st.spare_order);
         order.clear();
         order.reserve(staged.len());
-        let mut to_index = hashes;
         to_index.clear();
         to_index.reserve(new_entries.len());
-        for x in &staged {
+        let mut odds = OddCursor::new(&odd);
+        for (i, x) in staged.iter().enumerate() {
             let sid = resolve(x.sref);
+            let explicit = odds.at(i).is_some_and(|o| o.explicit);
             let entry = if x.entry & PENDING != 0 {
-                let (bytes, h) = new_entries[(x.entry & !PENDING) as usize];
-                let e = st.cache.insert_unindexed(bytes, sid, attempt, x.explicit);
-                to_index.push((h, e, 0));
+                let (off, n) = new_entries[(x.entry & !PENDING) as usize];
+                let bytes = &body[off as usize..off as usize + n as usize];
+                let (e, h) = st.cache.insert_unindexed(bytes, sid, attempt, explicit);
+                to_index.push((h, e));
                 e
             } else {
                 x.entry
             };
             let e = &mut st.cache.entries[entry as usize];
             e.sid = sid;
-            e.explicit_ts = x.explicit;
+            e.explicit_ts = explicit;
             order.push(entry);
         }
         st.cache.index(&to_index);
         drop(to_index);
+        drop(new_entries);
         if order == st.cache.order {
             // The same series in the same order (the steady state): none
             // vanished and every position stands.
@@ -922,8 +1024,13 @@ impl Store {
             }
             st.spare_order = st.cache.set_order(order);
         }
-        let mut staged = staged;
+        // Kept for the next scrape, without the slack a first scrape's
+        // estimate of its line count may have left.
+        let n = staged.len();
         staged.clear();
+        if staged.capacity() > n + n / 8 + 64 {
+            staged.shrink_to(n + n / 16 + 64);
+        }
         st.spare_staged = staged;
         {
             let mut inner = self.write();

@@ -264,8 +264,9 @@ impl Inner {
 
     /// Creates a series known not to exist (a scrape's staging looked it up
     /// under the same writer lock) without entering it in the lookup table:
-    /// returns its id and its hash for [`map_new_series`](Self::map_new_series),
-    /// which must follow before the writer lock is released.
+    /// returns its id (the next one) and its hash for
+    /// [`map_new_series`](Self::map_new_series), which must follow before
+    /// the writer lock is released.
     pub(crate) fn create_unmapped(&mut self, pairs: &[u32]) -> (u32, u64) {
         let h = self.hash_pairs(pairs);
         debug_assert!(self.find_pairs_hashed(pairs, h).is_none());
@@ -273,10 +274,11 @@ impl Inner {
     }
 
     /// Enters series made by [`create_unmapped`](Self::create_unmapped) in the
-    /// lookup table, `items` being (hash, series id, anything).
-    pub(crate) fn map_new_series(&mut self, items: &[(u64, u32, u32)]) {
+    /// lookup table, `items` being (hash, series id).
+    pub(crate) fn map_new_series(&mut self, items: &[(u64, u32)]) {
         let (map, rehash) = self.series_map_mut();
-        for &(h, sid, _) in items {
+        map.reserve(items.len(), &rehash);
+        for &(h, sid) in items {
             map.insert_unique(h, sid, &rehash);
         }
     }
