@@ -1,7 +1,8 @@
 //! Profiling harness: `REPS=N cargo run --release -p promlite-store --example ingest_profile -- FIRST NEXT...` (N defaults to 4).
 //! Ingests FIRST, then NEXT files in turn (N rounds), printing per-scrape wall time
 //! and ns/sample; then the stats. `NO_PARSE=1` skips the two parse-only rounds
-//! that come first; `RING=n` and `BLOCK=n` set the ring capacity and block size.
+//! that come first; `RING=n` and `BLOCK=n` set the ring capacity and block size;
+//! `FIRSTS=n` runs n first scrapes into fresh stores before.
 use std::time::Instant;
 
 use promlite_store::{Format, Store, StoreConfig, Target};
@@ -61,8 +62,30 @@ fn main() {
     if let Some(n) = std::env::var("BLOCK").ok().and_then(|v| v.parse().ok()) {
         cfg.block_samples = n;
     }
-    let store = Store::new(cfg);
     let t = Target::from_pairs([("job", "p")]);
+    // FIRSTS=n: n first scrapes into fresh stores before the measured run
+    // (as criterion's `first` repeats them: memory freed by one is reused).
+    let firsts: usize = std::env::var("FIRSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..firsts {
+        let store = Store::new(cfg.clone());
+        let c0 = cpu();
+        let us0 = user_sys();
+        let r = store
+            .ingest_scrape(&t, &bodies[0], Format::Text, 0)
+            .expect("first");
+        let us1 = user_sys();
+        println!(
+            "first (fresh store): cpu {:.3} s, user {:.2} s, system {:.2} s, {} series",
+            cpu() - c0,
+            us1.0 - us0.0,
+            us1.1 - us0.1,
+            r.series_created
+        );
+    }
+    let store = Store::new(cfg);
     let start = Instant::now();
     let c0 = cpu();
     let us0 = user_sys();

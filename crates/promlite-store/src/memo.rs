@@ -114,6 +114,15 @@ pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
         .count()
 }
 
+/// Whether two normalized labels (static names) are the same.
+#[inline]
+fn same_label(a: Option<&'static str>, b: Option<&'static str>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => std::ptr::eq(x, y) || x == y,
+        (x, y) => x.is_none() && y.is_none(),
+    }
+}
+
 /// What [`Memo::apply`] needs from the stager for a changed value.
 pub(crate) trait Resolve {
     /// The pair ref of (name, value); value already normalized.
@@ -179,7 +188,7 @@ impl<'b> Slot<'b> {
         // Another family may normalize another label (or none): then the
         // values of the labels named either way are resolved again, and no
         // pair is skipped.
-        let norm_changed = self.norm != norm;
+        let norm_changed = !same_label(self.norm, norm);
         // Label pairs are compared from their start, so that a new metric
         // name with the same labels (`x_sum`, then `x_count`) still skips them.
         let b = s.labels_offset();
@@ -205,7 +214,8 @@ impl<'b> Slot<'b> {
         for (n, v) in leading.chain(rest) {
             let j = if count == 0 { 0 } else { count + skipped };
             count += 1;
-            if j >= self.names.len() || self.names[j] != n {
+            // (`names[0]` is `__name__`, as `n` is then.)
+            if j >= self.names.len() || (j > 0 && self.names[j] != n) {
                 return false;
             }
             if self.pos[j] == OVERRIDDEN {
@@ -222,18 +232,17 @@ impl<'b> Slot<'b> {
         if count + skipped != self.names.len() {
             return false;
         }
+        // `sorted` holds `refs` in label-name order: only changed places
+        // move (an overridden label never changes).
         for (j, v) in changed {
             let n = &self.names[j];
-            self.refs[j] = match norm {
+            let r = match norm {
                 Some(l) if l == &**n => norms.resolve(l, v.clone(), resolve),
                 _ => resolve.resolve(n, &v),
             };
+            self.refs[j] = r;
+            self.sorted[usize::from(self.pos[j])] = r;
             self.raws[j] = v;
-        }
-        for (&p, &r) in self.pos.iter().zip(&self.refs) {
-            if p != OVERRIDDEN {
-                self.sorted[usize::from(p)] = r;
-            }
         }
         out.clear();
         out.extend_from_slice(&self.sorted);
