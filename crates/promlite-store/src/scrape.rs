@@ -854,7 +854,7 @@ impl Store {
             odd,
             new_entries,
             new_pairs,
-            new_series,
+            mut new_series,
             meta,
             mut report,
         } = s;
@@ -887,24 +887,26 @@ impl Store {
         // misses of many inserts (interleaved with the other work of a new
         // series, the same inserts were measured slower).
         let mut to_index: Vec<(u64, u32)> = Vec::with_capacity(n_new);
-        let mut pairs: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::new();
+        // The new series' refs become global pair ids in place and join the
+        // pair arena in one piece (as the arena itself when it is empty: a
+        // first scrape's refs are not copied).
+        for r in &mut new_series.refs {
+            if *r & PENDING != 0 {
+                *r = pair_ids[(*r & !PENDING) as usize];
+            }
+        }
+        let mut arena_base = 0;
         for start in (0..n_new).step_by(COMMIT_BATCH) {
             let mut inner = self.write();
             if start == 0 {
                 first_sid = inner.series.len() as u32;
                 let n = n_new;
                 inner.series.reserve_exact(n);
-                inner.pair_arena.reserve_exact(new_series.refs.len());
                 inner.reserve_series(n);
                 if n >= 1024 {
                     // Many new series: size each touched postings list once.
                     let mut counts: Vec<u32> = vec![0; inner.index.pair_slots()];
-                    for &r in &new_series.refs {
-                        let p = if r & PENDING != 0 {
-                            pair_ids[(r & !PENDING) as usize]
-                        } else {
-                            r
-                        };
+                    for &p in &new_series.refs {
                         if let Some(c) = counts.get_mut(p as usize) {
                             *c += 1;
                         }
@@ -915,17 +917,15 @@ impl Store {
                         }
                     }
                 }
+                arena_base = inner.append_pairs(std::mem::take(&mut new_series.refs));
             }
             for i in start..(start + COMMIT_BATCH).min(n_new) {
-                pairs.clear();
-                pairs.extend(new_series.get(i as u32).iter().map(|&r| {
-                    if r & PENDING != 0 {
-                        pair_ids[(r & !PENDING) as usize]
-                    } else {
-                        r
-                    }
-                }));
-                let (sid, h) = inner.create_unmapped(&pairs);
+                let start_off = match i.checked_sub(1) {
+                    Some(j) => new_series.ends[j],
+                    None => 0,
+                };
+                let len = new_series.ends[i] - start_off;
+                let (sid, h) = inner.create_in_arena(arena_base + start_off, len as u8);
                 debug_assert_eq!(sid, first_sid + i as u32);
                 to_index.push((h, sid));
             }

@@ -262,18 +262,7 @@ impl Inner {
         self.insert_series(pairs, h)
     }
 
-    /// Creates a series known not to exist (a scrape's staging looked it up
-    /// under the same writer lock) without entering it in the lookup table:
-    /// returns its id (the next one) and its hash for
-    /// [`map_new_series`](Self::map_new_series), which must follow before
-    /// the writer lock is released.
-    pub(crate) fn create_unmapped(&mut self, pairs: &[u32]) -> (u32, u64) {
-        let h = self.hash_pairs(pairs);
-        debug_assert!(self.find_pairs_hashed(pairs, h).is_none());
-        (self.push_series(pairs), h)
-    }
-
-    /// Enters series made by [`create_unmapped`](Self::create_unmapped) in the
+    /// Enters series made by [`create_in_arena`](Self::create_in_arena) in the
     /// lookup table, `items` being (hash, series id).
     pub(crate) fn map_new_series(&mut self, items: &[(u64, u32)]) {
         let (map, rehash) = self.series_map_mut();
@@ -288,6 +277,48 @@ impl Inner {
         let (map, rehash) = self.series_map_mut();
         map.insert_unique(h, sid, rehash);
         sid
+    }
+
+    /// Appends pair ids for [`create_in_arena`](Self::create_in_arena) to the
+    /// pair arena (becoming the arena if that is empty); returns where they
+    /// start.
+    pub(crate) fn append_pairs(&mut self, mut pairs: Vec<u32>) -> u32 {
+        let base = self.pair_arena.len() as u32;
+        if self.pair_arena.capacity() == 0 {
+            pairs.shrink_to_fit();
+            self.pair_arena = pairs;
+        } else {
+            self.pair_arena.reserve_exact(pairs.len());
+            self.pair_arena.extend_from_slice(&pairs);
+        }
+        base
+    }
+
+    /// Creates a series known not to exist whose `len` pair ids (in label-name
+    /// order) are at `off` in the pair arena, without entering it in the
+    /// lookup table: returns its id (the next one) and its hash for
+    /// [`map_new_series`](Self::map_new_series), which must follow before the
+    /// writer lock is released.
+    pub(crate) fn create_in_arena(&mut self, off: u32, len: u8) -> (u32, u64) {
+        let sid = self.series.len() as u32;
+        let pairs = self
+            .pair_arena
+            .get(off as usize..off as usize + usize::from(len))
+            .unwrap_or(&[]);
+        let h = self.hasher.hash_one(pairs);
+        debug_assert!(self.find_pairs_hashed(pairs, h).is_none());
+        self.index.add_series(sid, pairs);
+        if self.series.capacity() == self.series.len() {
+            self.series.reserve_exact((self.series.len() / 8).max(16));
+        }
+        self.mem_estimate += std::mem::size_of::<Option<Series>>() + usize::from(len) * 8 + 16;
+        self.series.push(Some(Series {
+            off,
+            len,
+            ring: Ring::default(),
+        }));
+        self.live += 1;
+        (sid, h)
     }
 
     /// Adds a series to the series list, the pair arena and the postings.
