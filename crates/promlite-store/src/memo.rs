@@ -209,14 +209,23 @@ impl<'b> Slot<'b> {
         // First check that the names are the remembered ones and note the
         // values that changed; only then resolve them and update the slot.
         let mut changed: smallvec::SmallVec<[(usize, Cow<'b, str>); 4]> = smallvec::SmallVec::new();
-        let mut count = 0;
-        let leading = std::iter::once((Cow::Borrowed(METRIC_NAME), name));
-        for (n, v) in leading.chain(rest) {
-            let j = if count == 0 { 0 } else { count + skipped };
-            count += 1;
-            // (`names[0]` is `__name__`, as `n` is then.)
-            if j >= self.names.len() || (j > 0 && self.names[j] != n) {
-                return false;
+        // Place 0 is the metric name (`names[0]` is `__name__`); the line's
+        // label pairs from `skipped` on take places `skipped + 1` on.
+        // (A normalized label is `le` or `quantile`, never the name.)
+        if self.pos[0] != OVERRIDDEN {
+            if self.raws[0] != name {
+                if !resolve.plain_value(&name) {
+                    return false;
+                }
+                changed.push((0, name));
+            }
+        }
+        let mut j = skipped;
+        for (n, v) in rest {
+            j += 1;
+            match self.names.get(j) {
+                Some(m) if *m == n => {}
+                _ => return false,
             }
             if self.pos[j] == OVERRIDDEN {
                 continue;
@@ -229,7 +238,7 @@ impl<'b> Slot<'b> {
                 changed.push((j, v));
             }
         }
-        if count + skipped != self.names.len() {
+        if j + 1 != self.names.len() {
             return false;
         }
         // `sorted` holds `refs` in label-name order: only changed places
