@@ -93,19 +93,21 @@ struct Slot<'b> {
     block: usize,
 }
 
-/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+/// Length of the common prefix of `a` and `b`, sixteen bytes at a time.
 #[inline]
 pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut i = 0;
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        let d = u64::from_le_bytes(x.try_into().unwrap_or([0; 8]))
-            ^ u64::from_le_bytes(y.try_into().unwrap_or([0; 8]));
+    for (x, y) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
+        let (mut wx, mut wy) = ([0u8; 16], [0u8; 16]);
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        let d = u128::from_le_bytes(wx) ^ u128::from_le_bytes(wy);
         if d != 0 {
             return i + (d.trailing_zeros() / 8) as usize;
         }
-        i += 8;
+        i += 16;
     }
     i + a[i..]
         .iter()
