@@ -214,13 +214,11 @@ impl<'b> Slot<'b> {
         // Place 0 is the metric name (`names[0]` is `__name__`); the line's
         // label pairs from `skipped` on take places `skipped + 1` on.
         // (A normalized label is `le` or `quantile`, never the name.)
-        if self.pos[0] != OVERRIDDEN {
-            if self.raws[0] != name {
-                if !resolve.plain_value(&name) {
-                    return false;
-                }
-                changed.push((0, name));
+        if self.pos[0] != OVERRIDDEN && self.raws[0] != name {
+            if !resolve.plain_value(&name) {
+                return false;
             }
+            changed.push((0, name));
         }
         let mut j = skipped;
         for (n, v) in rest {

@@ -188,6 +188,44 @@ fn duplicate_series_rejects_the_scrape_and_changes_nothing() {
 }
 
 #[test]
+fn repeats_are_found_among_many_new_series() {
+    // Over 4 096 new series take the radix sort of the duplicate check.
+    let mut body = String::new();
+    for i in 0..6000 {
+        body.push_str(&format!("m{{x=\"{i}\",y=\"{}\"}} 1\n", i % 7));
+    }
+    // Line 6001 repeats line 17 (labels in the other order); 6002 repeats 4000.
+    body.push_str("m{y=\"2\",x=\"16\"} 2\nm{x=\"3999\",y=\"2\"} 2\n");
+    let s = Store::new(StoreConfig::default());
+    let e = s
+        .ingest_scrape(&tgt(), body.as_bytes(), Format::Text, 1000)
+        .unwrap_err();
+    assert!(
+        matches!(&e, IngestError::DuplicateSeries { line: 6001, labels } if labels.get("x") == Some("16")),
+        "{e}"
+    );
+    assert_eq!(s.stats().series, 0);
+    // Without the repeats, all 6 000 are created.
+    let ok: String = body.lines().take(6000).map(|l| format!("{l}\n")).collect();
+    assert_eq!(scrape(&s, &ok, 1000).series_created, 6000);
+}
+
+#[test]
+fn sorting_by_high_half_groups_equal_halves() {
+    // Many equal high halves (in runs and scattered), some huge.
+    let mut keys: Vec<u64> = (0..20_000u64)
+        .map(|i| ((i * 7919 % 613) << 32 | i) ^ (u64::from(i % 5 == 0) << 63))
+        .collect();
+    let mut want: Vec<u64> = keys.clone();
+    want.sort_unstable();
+    crate::scrape::sort_by_high_half(&mut keys);
+    let highs: Vec<u64> = keys.iter().map(|k| k >> 32).collect();
+    assert!(highs.windows(2).all(|w| w[0] <= w[1]));
+    keys.sort_unstable();
+    assert_eq!(keys, want);
+}
+
+#[test]
 fn the_first_problem_in_line_order_is_reported() {
     // New series are checked for repeats once the scrape is read; the error
     // must still be the one a line-by-line reader meets first.
