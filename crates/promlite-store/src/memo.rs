@@ -59,7 +59,11 @@ impl<'b> NormCache<'b> {
         raw: Cow<'b, str>,
         resolve: &mut impl Resolve,
     ) -> u32 {
-        if let Some(e) = self.entries.iter().find(|e| e.1 == raw && e.0 == name) {
+        if let Some(e) = self
+            .entries
+            .iter()
+            .find(|e| same_text(&e.1, &raw) && e.0 == name)
+        {
             return e.2;
         }
         let r = resolve.resolve(name, &crate::labels::normalize_float(raw.clone()));
@@ -114,6 +118,38 @@ pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
         .zip(&b[i..])
         .take_while(|(x, y)| x == y)
         .count()
+}
+
+/// `a == b` for the short names and values a memo compares, without a call
+/// to `memcmp` up to 16 bytes (overlapping loads cover every byte).
+#[inline(always)]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], i: usize| {
+        u64::from_le_bytes(
+            s.get(i..i + 8)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or([0; 8]),
+        )
+    };
+    let half = |s: &[u8], i: usize| {
+        u32::from_le_bytes(
+            s.get(i..i + 4)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or([0; 4]),
+        )
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
 }
 
 /// Whether two normalized labels (static names) are the same.
@@ -214,7 +250,7 @@ impl<'b> Slot<'b> {
         // Place 0 is the metric name (`names[0]` is `__name__`); the line's
         // label pairs from `skipped` on take places `skipped + 1` on.
         // (A normalized label is `le` or `quantile`, never the name.)
-        if self.pos[0] != OVERRIDDEN && self.raws[0] != name {
+        if self.pos[0] != OVERRIDDEN && !same_text(&self.raws[0], &name) {
             if !resolve.plain_value(&name) {
                 return false;
             }
@@ -224,14 +260,14 @@ impl<'b> Slot<'b> {
         for (n, v) in rest {
             j += 1;
             match self.names.get(j) {
-                Some(m) if *m == n => {}
+                Some(m) if same_text(m, &n) => {}
                 _ => return false,
             }
             if self.pos[j] == OVERRIDDEN {
                 continue;
             }
             let renorm = norm_changed && (self.norm == Some(&*n) || norm == Some(&*n));
-            if renorm || self.raws[j] != v {
+            if renorm || !same_text(&self.raws[j], &v) {
                 if !resolve.plain_value(&v) {
                     return false;
                 }
@@ -306,5 +342,27 @@ impl<'b> Slot<'b> {
         self.bytes = s.series_bytes();
         self.block = s.labels_offset();
         self.valid = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    proptest::proptest! {
+        #[test]
+        fn same_text_is_equality(
+            a in proptest::collection::vec(0u8..4, 0..40),
+            flip in 0usize..40,
+        ) {
+            let a: String = a.iter().map(|&c| char::from(b'a' + c)).collect();
+            let mut b = a.clone().into_bytes();
+            if let Some(x) = b.get_mut(flip) {
+                *x = b'z';
+            }
+            let b = String::from_utf8(b).unwrap_or_default();
+            proptest::prop_assert_eq!(super::same_text(&a, &b), a == b);
+            proptest::prop_assert!(super::same_text(&a, &a));
+            let shorter = &a[..a.len().saturating_sub(1)];
+            proptest::prop_assert_eq!(super::same_text(&a, shorter), a == shorter);
+        }
     }
 }
