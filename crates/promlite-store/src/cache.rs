@@ -199,7 +199,7 @@ impl ScrapeCache {
     #[cfg(test)]
     pub(crate) fn insert(&mut self, bytes: &[u8], sid: u32, seen: u32, explicit_ts: bool) -> u32 {
         let (idx, h) = self.insert_unindexed(bytes, sid, seen, explicit_ts);
-        self.index(&[(h, idx)]);
+        self.index(&[h], &[idx]);
         idx
     }
 
@@ -288,12 +288,12 @@ impl ScrapeCache {
     }
 
     /// Enters entries made by [`insert_unindexed`](Self::insert_unindexed) in
-    /// the hash table; `items` holds (hash, entry). Then gives back the
+    /// the hash table: `entries[i]` with `hashes[i]`. Then gives back the
     /// arena's spare room when it is large.
-    pub(crate) fn index(&mut self, items: &[(u64, u32)]) {
+    pub(crate) fn index(&mut self, hashes: &[u64], entries: &[u32]) {
         let mut table = std::mem::take(&mut self.table);
-        table.reserve(items.len(), |&i| self.key_hash(i));
-        for &(h, e) in items {
+        table.reserve(entries.len(), |&i| self.key_hash(i));
+        for (&h, &e) in hashes.iter().zip(entries) {
             table.insert_unique(h, e, |&i| self.key_hash(i));
         }
         self.table = table;

@@ -205,8 +205,10 @@ impl NewSeries {
     /// The earliest line before `before` that repeats a series of an earlier
     /// line, and that series' index.
     fn first_duplicate(&mut self, before: usize) -> Option<(usize, u32)> {
-        // All of them: sorted in place (their order is not needed after).
-        let mut keys: Vec<u64> = if before == usize::MAX {
+        // All of them: sorted in place (their order is not needed after; the
+        // list is handed back empty, for the commit to reuse).
+        let all = before == usize::MAX;
+        let mut keys: Vec<u64> = if all {
             std::mem::take(&mut self.keys)
         } else {
             self.keys
@@ -243,6 +245,10 @@ impl NewSeries {
                     }
                 }
             }
+        }
+        if all {
+            keys.clear();
+            self.keys = keys;
         }
         best
     }
@@ -917,11 +923,16 @@ impl Store {
         // writer lock is held since staging, and ids are never reused).
         let n_new = new_series.len();
         let mut first_sid = 0;
-        // (hash, id) of new series, then of new cache entries: each table
+        // Hashes of new series, then of new cache entries: each table
         // is filled in a loop of its own, where the CPU overlaps the cache
         // misses of many inserts (interleaved with the other work of a new
         // series, the same inserts were measured slower).
-        let mut to_index: Vec<(u64, u32)> = Vec::with_capacity(n_new);
+        // (The duplicate check's lists, emptied: no fresh memory for these.)
+        let mut hashes = std::mem::take(&mut new_series.keys);
+        hashes.clear();
+        hashes.reserve(n_new);
+        let mut ids = std::mem::take(&mut new_series.lines);
+        ids.clear();
         // The new series' refs become global pair ids in place and join the
         // pair arena in one piece (as the arena itself when it is empty: a
         // first scrape's refs are not copied).
@@ -962,12 +973,13 @@ impl Store {
                 let len = new_series.ends[i] - start_off;
                 let (sid, h) = inner.create_in_arena(arena_base + start_off, len as u8);
                 debug_assert_eq!(sid, first_sid + i as u32);
-                to_index.push((h, sid));
+                hashes.push(h);
             }
         }
         drop(new_series);
-        for chunk in to_index.chunks(4 * COMMIT_BATCH) {
-            self.write().map_new_series(chunk);
+        for (k, chunk) in hashes.chunks(4 * COMMIT_BATCH).enumerate() {
+            let first = first_sid + (k * 4 * COMMIT_BATCH) as u32;
+            self.write().map_new_series(chunk, first);
         }
         report.series_created = n_new;
         let resolve = |sref: u32| {
@@ -1012,8 +1024,9 @@ impl Store {
         let mut order = std::mem::take(&mut st.spare_order);
         order.clear();
         order.reserve(staged.len());
-        to_index.clear();
-        to_index.reserve(new_entries.len());
+        hashes.clear();
+        hashes.reserve(new_entries.len());
+        ids.reserve(new_entries.len());
         let mut odds = OddCursor::new(&odd);
         for (i, x) in staged.iter().enumerate() {
             let sid = resolve(x.sref);
@@ -1022,7 +1035,8 @@ impl Store {
                 let (off, n) = new_entries[(x.entry & !PENDING) as usize];
                 let bytes = &body[off as usize..off as usize + n as usize];
                 let (e, h) = st.cache.insert_unindexed(bytes, sid, attempt, explicit);
-                to_index.push((h, e));
+                hashes.push(h);
+                ids.push(e);
                 e
             } else {
                 x.entry
@@ -1032,8 +1046,8 @@ impl Store {
             e.explicit_ts = explicit;
             order.push(entry);
         }
-        st.cache.index(&to_index);
-        drop(to_index);
+        st.cache.index(&hashes, &ids);
+        drop((hashes, ids));
         drop(new_entries);
         if order == st.cache.order {
             // The same series in the same order (the steady state): none

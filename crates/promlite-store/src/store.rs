@@ -263,11 +263,11 @@ impl Inner {
     }
 
     /// Enters series made by [`create_in_arena`](Self::create_in_arena) in the
-    /// lookup table, `items` being (hash, series id).
-    pub(crate) fn map_new_series(&mut self, items: &[(u64, u32)]) {
+    /// lookup table: series `first`, `first + 1`, ... with `hashes`.
+    pub(crate) fn map_new_series(&mut self, hashes: &[u64], first: u32) {
         let (map, rehash) = self.series_map_mut();
-        map.reserve(items.len(), &rehash);
-        for &(h, sid) in items {
+        map.reserve(hashes.len(), &rehash);
+        for (sid, &h) in (first..).zip(hashes) {
             map.insert_unique(h, sid, &rehash);
         }
     }
