@@ -486,9 +486,9 @@ impl<'b> Stager<'b, '_> {
     }
 
     /// A parsed event.
-    fn event(&mut self, cache: &mut ScrapeCache, ev: Event<'b>) -> Result<(), IngestError> {
+    fn event(&mut self, cache: &mut ScrapeCache, ev: &Event<'b>) -> Result<(), IngestError> {
         let Event::Sample(s) = ev else {
-            record_meta(&ev, &mut self.meta, &mut self.fam);
+            record_meta(ev, &mut self.meta, &mut self.fam);
             return Ok(());
         };
         let bytes = s.series_bytes();
@@ -855,7 +855,7 @@ impl Store {
                                         }
                                     };
                                     sg.cursor = cursor;
-                                    sg.event(&mut st.cache, ev)?;
+                                    sg.event(&mut st.cache, &ev)?;
                                     cursor = sg.cursor;
                                 }
                             }
@@ -865,7 +865,10 @@ impl Store {
                 _ => {
                     let mut parser = Parser::new(body, format);
                     while let Some(ev) = parser.next_event() {
-                        sg.event(&mut st.cache, ev?)?;
+                        match ev {
+                            Ok(ev) => sg.event(&mut st.cache, &ev)?,
+                            Err(e) => return Err(e.into()),
+                        }
                     }
                 }
             }
@@ -899,7 +902,7 @@ impl Store {
             meta,
             mut report,
         } = s;
-        let (seq, pair_ids) = {
+        let (seq, pair_ids, pair_slots) = {
             let mut inner = self.write();
             if st.id == NO_ID {
                 st.id = Store::new_target_id(&mut inner, target_labels);
@@ -917,7 +920,7 @@ impl Store {
                 seq: i64::from(seq),
                 explicit: Vec::new(),
             });
-            (seq, pair_ids)
+            (seq, pair_ids, inner.index.pair_slots())
         };
         // New series, a batch per lock. They take the next ids in order (the
         // writer lock is held since staging, and ids are never reused).
@@ -936,9 +939,19 @@ impl Store {
         // The new series' refs become global pair ids in place and join the
         // pair arena in one piece (as the arena itself when it is empty: a
         // first scrape's refs are not copied).
+        // Many new series: each touched postings list is sized once, from
+        // counts taken in the same pass.
+        let mut counts: Vec<u32> = if n_new >= 1024 {
+            vec![0; pair_slots]
+        } else {
+            Vec::new()
+        };
         for r in &mut new_series.refs {
             if *r & PENDING != 0 {
                 *r = pair_ids[(*r & !PENDING) as usize];
+            }
+            if let Some(c) = counts.get_mut(*r as usize) {
+                *c += 1;
             }
         }
         let mut arena_base = 0;
@@ -949,18 +962,9 @@ impl Store {
                 let n = n_new;
                 inner.series.reserve_exact(n);
                 inner.reserve_series(n);
-                if n >= 1024 {
-                    // Many new series: size each touched postings list once.
-                    let mut counts: Vec<u32> = vec![0; inner.index.pair_slots()];
-                    for &p in &new_series.refs {
-                        if let Some(c) = counts.get_mut(p as usize) {
-                            *c += 1;
-                        }
-                    }
-                    for (p, &k) in counts.iter().enumerate() {
-                        if k > 0 {
-                            inner.index.reserve_postings(p as u32, k as usize);
-                        }
+                for (p, &k) in counts.iter().enumerate() {
+                    if k > 0 {
+                        inner.index.reserve_postings(p as u32, k as usize);
                     }
                 }
                 arena_base = inner.append_pairs(std::mem::take(&mut new_series.refs));
