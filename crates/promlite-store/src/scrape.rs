@@ -505,15 +505,15 @@ impl<'b> Stager<'b, '_> {
         };
         let memo_hit = self
             .memo
-            .apply(&s, name.clone(), norm, &mut resolver, &mut self.refs);
+            .apply(s, name.clone(), norm, &mut resolver, &mut self.refs);
         if !memo_hit {
-            labels::build_into(&s, norm, self.target_labels, self.limits, &mut self.lv)?;
+            labels::build_into(s, norm, self.target_labels, self.limits, &mut self.lv)?;
             self.refs.clear();
             for (n, v) in &self.lv {
                 self.refs.push(resolver.resolve(n, v));
             }
             self.memo
-                .record(&s, name, norm, &self.lv, &self.refs, self.target_labels);
+                .record(s, name, norm, &self.lv, &self.refs, self.target_labels);
         }
         let all_global = self.refs.iter().all(|&r| r & PENDING == 0);
         let existing = if all_global {
