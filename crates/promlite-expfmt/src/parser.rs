@@ -6,7 +6,10 @@
 //!   text-format lines (`name{a="b",...} value [ms]`, plain `# HELP` / `# TYPE`) straight
 //!   off the input, without finding the line end first, and record the offsets of the
 //!   first label pairs (`Spans`) so that `SampleEvent::labels` does not scan the block
-//!   again. They never report an error: on anything unusual they return `None` and the
+//!   again. A label block is compared with the last one the fast path accepted
+//!   (`PrevBlock`): the pairs the two share, each through its closing quote and comma,
+//!   are taken over (offsets moved by the difference of the names' lengths, with the
+//!   duplicate filter as it stood after them) and only the rest is scanned. They never report an error: on anything unusual they return `None` and the
 //!   line is parsed again by the general path. So they must accept a subset of what the
 //!   general path accepts and build the same event from it, and nothing in them may read
 //!   past a `\n` (`scan_quoted_in_line`, `parse_value_fast` stop there). The fuzz target

@@ -11,7 +11,7 @@ use crate::scan::{
 /// The parser has already validated the whole line, so the accessors below only walk
 /// bytes that are known to be well formed; none of them allocates unless a name or value
 /// contains a backslash escape.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct SampleEvent<'a> {
     /// Metric name and label block exactly as written (validated UTF-8).
     pub(crate) series: &'a str,
@@ -40,6 +40,22 @@ pub struct SampleEvent<'a> {
     pub exemplar: Option<Exemplar<'a>>,
     /// 1-based line number of the sample.
     pub line: usize,
+}
+
+/// Equal when the lines say the same thing: what the parser recorded on the
+/// way (pair offsets, the comparison with an earlier line) is left out.
+impl PartialEq for SampleEvent<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.series == other.series
+            && self.name == other.name
+            && self.name_escaped == other.name_escaped
+            && self.labels_from == other.labels_from
+            && self.plain == other.plain
+            && self.value == other.value
+            && self.timestamp == other.timestamp
+            && self.exemplar == other.exemplar
+            && self.line == other.line
+    }
 }
 
 impl<'a> SampleEvent<'a> {

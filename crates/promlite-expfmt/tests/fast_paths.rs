@@ -263,3 +263,21 @@ fn previous_shared_counts_the_bytes_of_both_label_blocks() {
     let y = next();
     assert_eq!(y.previous_shared(), Some((sum.series_bytes(), 0)));
 }
+
+#[test]
+fn equal_lines_are_equal_events_whatever_came_before() {
+    let second = |body: &'static [u8]| {
+        let mut p = Parser::new(body, Format::Text);
+        p.next_event();
+        match p.next_event() {
+            Some(Ok(Event::Sample(s))) => s,
+            other => panic!("{other:?}"),
+        }
+    };
+    let a = second(b"x 0\nm{a=\"1\",b=\"2\"} 1\n");
+    let b = second(b"m{a=\"1\",c=\"3\"} 0\nm{a=\"1\",b=\"2\"} 1\n");
+    assert_ne!(a.previous_shared(), b.previous_shared());
+    assert_eq!(a, b);
+    let c = second(b"x 0\nm{a=\"1\",b=\"3\"} 1\n");
+    assert_ne!(a, c);
+}

@@ -67,7 +67,8 @@ pub struct Limits {
     pub max_label_value_len: usize,
     /// Labels per series, `__name__` and target labels included. Default 64.
     pub max_labels_per_series: usize,
-    /// Bytes of one scrape body or data file. Default 1 GiB.
+    /// Bytes of one scrape body or data file. Default 1 GiB. A scrape body is
+    /// at most 4 GiB whatever this says (staging keeps 32-bit offsets into it).
     pub max_body_bytes: usize,
     /// Approximate memory the store may use, in bytes. Admission uses an
     /// estimate (current allocation + new series × 256 B + samples × 2 B);
