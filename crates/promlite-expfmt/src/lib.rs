@@ -82,6 +82,7 @@ mod scan;
 pub use error::{ErrorKind, Found, ParseError};
 pub use parser::Parser;
 pub use sample::{Exemplar, LabelIter, SampleEvent};
+pub use scan::common_prefix;
 
 /// The exposition format of a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -30,8 +30,8 @@ use promlite_model::MetricType;
 use crate::error::{ErrorKind, Found, ParseError};
 use crate::sample::{Exemplar, SampleEvent, Spans, SPANS};
 use crate::scan::{
-    is_blank, parse_int_ms, parse_seconds_ms, parse_value, parse_value_fast, scan_class,
-    scan_label_name, scan_metric_name, scan_quoted, scan_quoted_in_line, skip_blanks,
+    common_prefix, is_blank, parse_int_ms, parse_seconds_ms, parse_value, parse_value_fast,
+    scan_class, scan_label_name, scan_metric_name, scan_quoted, scan_quoted_in_line, skip_blanks,
     unescape_help, unescape_label, LABEL_CONT, LABEL_START, METRIC_CONT, METRIC_START,
 };
 use crate::{Event, Format, Mode};
@@ -196,29 +196,6 @@ impl PrevBlock<'_> {
         blooms[..k].copy_from_slice(&self.blooms[..k]);
         (shared, k, open + 1 + end(k - 1) + 1)
     }
-}
-
-/// Length of the common prefix of `a` and `b`, sixteen bytes at a time.
-#[inline]
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut i = 0;
-    for (x, y) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
-        let (mut wx, mut wy) = ([0u8; 16], [0u8; 16]);
-        wx.copy_from_slice(x);
-        wy.copy_from_slice(y);
-        let d = u128::from_le_bytes(wx) ^ u128::from_le_bytes(wy);
-        if d != 0 {
-            return i + (d.trailing_zeros() / 8) as usize;
-        }
-        i += 16;
-    }
-    i + a[i..]
-        .iter()
-        .zip(&b[i..])
-        .take_while(|(x, y)| x == y)
-        .count()
 }
 
 /// Short label names seen at each of the first [`SPANS`] positions of recent plain label

@@ -145,12 +145,7 @@ impl<'a> SampleEvent<'a> {
     /// let mut p = Parser::new(body, Format::Text);
     /// let Some(Ok(Event::Sample(first))) = p.next_event() else { panic!() };
     /// let Some(Ok(Event::Sample(second))) = p.next_event() else { panic!() };
-    /// let same = first
-    ///     .series_bytes()
-    ///     .iter()
-    ///     .zip(second.series_bytes())
-    ///     .take_while(|(x, y)| x == y)
-    ///     .count();
+    /// let same = promlite_expfmt::common_prefix(first.series_bytes(), second.series_bytes());
     /// let (skipped, rest) = second.labels_skipping(same);
     /// assert_eq!(skipped, 2);
     /// let rest: Vec<_> = rest.map(|(n, v)| format!("{n}={v}")).collect();

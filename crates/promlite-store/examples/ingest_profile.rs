@@ -5,7 +5,7 @@
 //! `FIRSTS=n` runs n first scrapes into fresh stores before.
 use std::time::Instant;
 
-use promlite_store::{Format, Store, StoreConfig, Target};
+use promlite_store::{Format, IngestReport, Store, StoreConfig, Target};
 
 #[path = "support/cpu.rs"]
 mod cpu;
@@ -21,6 +21,32 @@ fn cpu() -> f64 {
                 .and_then(|x| x.parse::<f64>().ok())
         })
         .map_or(0.0, |ns| ns / 1e9)
+}
+
+/// A timed first scrape.
+struct First {
+    report: IngestReport,
+    wall: f64,
+    cpu: f64,
+    user: f64,
+    system: f64,
+}
+
+fn first_scrape(store: &Store, t: &Target, body: &[u8]) -> First {
+    let start = Instant::now();
+    let c0 = cpu();
+    let us0 = user_sys();
+    let report = store
+        .ingest_scrape(t, body, Format::Text, 0)
+        .expect("first");
+    let us1 = user_sys();
+    First {
+        report,
+        wall: start.elapsed().as_secs_f64(),
+        cpu: cpu() - c0,
+        user: us1.0 - us0.0,
+        system: us1.1 - us0.1,
+    }
 }
 
 fn main() {
@@ -71,41 +97,21 @@ fn main() {
         .unwrap_or(0);
     for _ in 0..firsts {
         let store = Store::new(cfg.clone());
-        let c0 = cpu();
-        let us0 = user_sys();
-        let r = store
-            .ingest_scrape(&t, &bodies[0], Format::Text, 0)
-            .expect("first");
-        let us1 = user_sys();
+        let f = first_scrape(&store, &t, &bodies[0]);
         println!(
             "first (fresh store): cpu {:.3} s, user {:.2} s, system {:.2} s, {} series",
-            cpu() - c0,
-            us1.0 - us0.0,
-            us1.1 - us0.1,
-            r.series_created
+            f.cpu, f.user, f.system, f.report.series_created
         );
     }
     let store = Store::new(cfg);
-    let start = Instant::now();
-    let c0 = cpu();
-    let us0 = user_sys();
-    let r = store
-        .ingest_scrape(&t, &bodies[0], Format::Text, 0)
-        .expect("first");
-    let us1 = user_sys();
-    println!(
-        "first: user {:.2} s, system {:.2} s",
-        us1.0 - us0.0,
-        us1.1 - us0.1
-    );
-    let s = start.elapsed().as_secs_f64();
-    let c = cpu() - c0;
+    let f = first_scrape(&store, &t, &bodies[0]);
+    println!("first: user {:.2} s, system {:.2} s", f.user, f.system);
     println!(
         "first: wall {:.3} s, cpu {:.3} s, {:.0} cpu ns/sample, {} series",
-        s,
-        c,
-        c * 1e9 / r.samples_in_body as f64,
-        r.series_created
+        f.wall,
+        f.cpu,
+        f.cpu * 1e9 / f.report.samples_in_body as f64,
+        f.report.series_created
     );
     let mut k = 0;
     for _ in 0..reps {

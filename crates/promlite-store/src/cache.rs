@@ -19,7 +19,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::memo::common_prefix;
+use promlite_expfmt::common_prefix;
 
 /// Sentinel for "no position in the previous scrape".
 const NO_POS: u32 = u32::MAX;
@@ -78,25 +78,36 @@ pub(crate) struct ScrapeCache {
     last_insert: Option<u32>,
 }
 
-/// `a == b` for slices of equal length, without a call for 8 to 16 bytes
-/// (a typical suffix: `le="0.005"}`).
+/// `a == b`, without a call to `memcmp` up to 16 bytes (overlapping loads
+/// cover every byte): cache suffixes (`le="0.005"}`) and the memo's names and
+/// values are mostly that short.
 #[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if (8..=16).contains(&n) {
-        let word = |s: &[u8], i: usize| {
-            u64::from_le_bytes(
-                s.get(i..i + 8)
-                    .and_then(|w| w.try_into().ok())
-                    .unwrap_or([0; 8]),
-            )
-        };
-        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    let word = |s: &[u8], i: usize| {
+        u64::from_le_bytes(
+            s.get(i..i + 8)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or([0; 8]),
+        )
+    };
+    let half = |s: &[u8], i: usize| {
+        u32::from_le_bytes(
+            s.get(i..i + 4)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or([0; 4]),
+        )
+    };
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
-    a == b
 }
 
 impl ScrapeCache {

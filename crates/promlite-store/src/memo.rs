@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use promlite_expfmt::SampleEvent;
+use promlite_expfmt::{common_prefix, SampleEvent};
 use promlite_model::{Labels, METRIC_NAME};
 
 use crate::labels::LabelVec;
@@ -97,59 +97,11 @@ struct Slot<'b> {
     block: usize,
 }
 
-/// Length of the common prefix of `a` and `b`, sixteen bytes at a time.
-#[inline]
-pub(crate) fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut i = 0;
-    for (x, y) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
-        let (mut wx, mut wy) = ([0u8; 16], [0u8; 16]);
-        wx.copy_from_slice(x);
-        wy.copy_from_slice(y);
-        let d = u128::from_le_bytes(wx) ^ u128::from_le_bytes(wy);
-        if d != 0 {
-            return i + (d.trailing_zeros() / 8) as usize;
-        }
-        i += 16;
-    }
-    i + a[i..]
-        .iter()
-        .zip(&b[i..])
-        .take_while(|(x, y)| x == y)
-        .count()
-}
-
-/// `a == b` for the short names and values a memo compares, without a call
-/// to `memcmp` up to 16 bytes (overlapping loads cover every byte).
+/// `a == b` for the short names and values a memo compares (see
+/// [`same`](crate::cache::same)).
 #[inline(always)]
 fn same_text(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], i: usize| {
-        u64::from_le_bytes(
-            s.get(i..i + 8)
-                .and_then(|w| w.try_into().ok())
-                .unwrap_or([0; 8]),
-        )
-    };
-    let half = |s: &[u8], i: usize| {
-        u32::from_le_bytes(
-            s.get(i..i + 4)
-                .and_then(|w| w.try_into().ok())
-                .unwrap_or([0; 4]),
-        )
-    };
-    match n {
-        0 => true,
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => a == b,
-    }
+    crate::cache::same(a.as_bytes(), b.as_bytes())
 }
 
 /// Whether two normalized labels (static names) are the same.

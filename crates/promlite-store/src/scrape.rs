@@ -180,13 +180,18 @@ impl NewSeries {
         self.ends.len()
     }
 
-    fn get(&self, i: u32) -> &[u32] {
-        let i = i as usize;
+    /// Where series `i`'s refs start and end in `refs`.
+    fn bounds(&self, i: usize) -> (u32, u32) {
         let start = match i.checked_sub(1) {
-            Some(j) => self.ends[j] as usize,
+            Some(j) => self.ends[j],
             None => 0,
         };
-        &self.refs[start..self.ends[i] as usize]
+        (start, self.ends[i])
+    }
+
+    fn get(&self, i: u32) -> &[u32] {
+        let (start, end) = self.bounds(i as usize);
+        &self.refs[start as usize..end as usize]
     }
 
     /// Adds a series (which may repeat an earlier one) seen on `line`; `None`
@@ -970,12 +975,8 @@ impl Store {
                 arena_base = inner.append_pairs(std::mem::take(&mut new_series.refs));
             }
             for i in start..(start + COMMIT_BATCH).min(n_new) {
-                let start_off = match i.checked_sub(1) {
-                    Some(j) => new_series.ends[j],
-                    None => 0,
-                };
-                let len = new_series.ends[i] - start_off;
-                let (sid, h) = inner.create_in_arena(arena_base + start_off, len as u8);
+                let (from, to) = new_series.bounds(i);
+                let (sid, h) = inner.create_in_arena(arena_base + from, (to - from) as u8);
                 debug_assert_eq!(sid, first_sid + i as u32);
                 hashes.push(h);
             }

@@ -300,13 +300,35 @@ impl Inner {
     /// [`map_new_series`](Self::map_new_series), which must follow before the
     /// writer lock is released.
     pub(crate) fn create_in_arena(&mut self, off: u32, len: u8) -> (u32, u64) {
-        let sid = self.series.len() as u32;
         let pairs = self
             .pair_arena
             .get(off as usize..off as usize + usize::from(len))
             .unwrap_or(&[]);
         let h = self.hasher.hash_one(pairs);
         debug_assert!(self.find_pairs_hashed(pairs, h).is_none());
+        (self.series_at(off, len), h)
+    }
+
+    /// Adds a series to the series list, the pair arena and the postings.
+    fn push_series(&mut self, pairs: &[u32]) -> u32 {
+        // Grow by an eighth, not by doubling: slack here is paid per series.
+        let arena = &mut self.pair_arena;
+        if arena.capacity() - arena.len() < pairs.len() {
+            arena.reserve_exact(pairs.len().max(arena.len() / 8));
+        }
+        let off = arena.len() as u32;
+        arena.extend_from_slice(pairs);
+        self.series_at(off, pairs.len() as u8)
+    }
+
+    /// Adds the series whose `len` pair ids are at `off` in the pair arena to
+    /// the series list and the postings; returns its id (the next one).
+    fn series_at(&mut self, off: u32, len: u8) -> u32 {
+        let sid = self.series.len() as u32;
+        let pairs = self
+            .pair_arena
+            .get(off as usize..off as usize + usize::from(len))
+            .unwrap_or(&[]);
         self.index.add_series(sid, pairs);
         if self.series.capacity() == self.series.len() {
             self.series.reserve_exact((self.series.len() / 8).max(16));
@@ -315,30 +337,6 @@ impl Inner {
         self.series.push(Some(Series {
             off,
             len,
-            ring: Ring::default(),
-        }));
-        self.live += 1;
-        (sid, h)
-    }
-
-    /// Adds a series to the series list, the pair arena and the postings.
-    fn push_series(&mut self, pairs: &[u32]) -> u32 {
-        let sid = self.series.len() as u32;
-        self.index.add_series(sid, pairs);
-        // Grow by an eighth, not by doubling: slack here is paid per series.
-        let arena = &mut self.pair_arena;
-        if arena.capacity() - arena.len() < pairs.len() {
-            arena.reserve_exact(pairs.len().max(arena.len() / 8));
-        }
-        let off = arena.len() as u32;
-        arena.extend_from_slice(pairs);
-        if self.series.capacity() == self.series.len() {
-            self.series.reserve_exact((self.series.len() / 8).max(16));
-        }
-        self.mem_estimate += std::mem::size_of::<Option<Series>>() + pairs.len() * 8 + 16;
-        self.series.push(Some(Series {
-            off,
-            len: pairs.len() as u8,
             ring: Ring::default(),
         }));
         self.live += 1;
