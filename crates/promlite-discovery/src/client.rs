@@ -1,0 +1,414 @@
+//! The API server client: authenticated GETs, paged lists, and watch streams read
+//! one newline-terminated JSON event at a time.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+
+use crate::error::DiscoveryError;
+use crate::objects::{List, MetaOnly, ObjectMeta, RawWatchEvent, Status};
+use crate::options::{read_trimmed, Auth, KubernetesOptions, Resolved, TlsOptions};
+
+/// A watched kind of object under `/api/v1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Resource {
+    Pods,
+    Services,
+    Endpoints,
+}
+
+impl Resource {
+    /// The path segment (plural resource name).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Resource::Pods => "pods",
+            Resource::Services => "services",
+            Resource::Endpoints => "endpoints",
+        }
+    }
+}
+
+/// An object with metadata (to learn its key and resource version).
+pub(crate) trait HasMeta {
+    fn meta(&self) -> &ObjectMeta;
+}
+
+/// One decoded watch event.
+#[derive(Debug)]
+pub(crate) enum WatchEvent<T> {
+    /// ADDED or MODIFIED: the object as it is now.
+    Upsert(T),
+    /// DELETED: the object as it was.
+    Deleted(T),
+    /// BOOKMARK: only a newer resource version.
+    Bookmark(String),
+}
+
+/// A configured client for one API server.
+#[derive(Debug)]
+pub(crate) struct Client {
+    agent: ureq::Agent,
+    base: String,
+    auth: Auth,
+    request_timeout: Duration,
+    watch_timeout: Duration,
+    page_size: u32,
+    max_bytes: u64,
+}
+
+impl Client {
+    /// Builds the HTTP agent (TLS files are read here, once).
+    pub fn new(opts: &KubernetesOptions, r: &Resolved) -> Result<Client, DiscoveryError> {
+        if r.tls.server_name.is_some() {
+            return Err(DiscoveryError::Config(
+                "tls_config.server_name is not supported for kubernetes_sd_configs yet".into(),
+            ));
+        }
+        let tls = tls_config(&r.tls)?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            // Straight to the API server unless told otherwise, as Prometheus's default.
+            .proxy(None)
+            .max_redirects(0)
+            .user_agent(concat!("promlite-discovery/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls)
+            .build()
+            .new_agent();
+        Ok(Client {
+            agent,
+            base: r.base_url.clone(),
+            auth: r.auth.clone(),
+            request_timeout: opts.request_timeout,
+            watch_timeout: opts.watch_timeout,
+            page_size: opts.page_size,
+            max_bytes: opts.max_object_bytes,
+        })
+    }
+
+    fn url(&self, res: Resource, ns: Option<&str>, query: &[(&str, &str)]) -> String {
+        let mut u = format!("{}/api/v1", self.base);
+        if let Some(ns) = ns {
+            u.push_str("/namespaces/");
+            u.extend(utf8_percent_encode(ns, NON_ALPHANUMERIC));
+        }
+        u.push('/');
+        u.push_str(res.plural());
+        for (i, (k, v)) in query.iter().enumerate() {
+            u.push(if i == 0 { '?' } else { '&' });
+            u.push_str(k);
+            u.push('=');
+            u.extend(utf8_percent_encode(v, NON_ALPHANUMERIC));
+        }
+        u
+    }
+
+    fn authorization(&self) -> Result<Option<String>, DiscoveryError> {
+        Ok(match &self.auth {
+            Auth::None => None,
+            Auth::Bearer(t) => Some(format!("Bearer {t}")),
+            Auth::BearerFile(p) => {
+                Some(format!("Bearer {}", read_trimmed(p, "bearer token file")?))
+            }
+            Auth::Basic {
+                username,
+                password,
+                password_file,
+            } => {
+                let pw = match (password, password_file) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(f)) => read_trimmed(f, "basic auth password file")?,
+                    (None, None) => String::new(),
+                };
+                let b64 =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{pw}"));
+                Some(format!("Basic {b64}"))
+            }
+        })
+    }
+
+    /// GET `url`; a 2xx response, or a typed error.
+    fn get(
+        &self,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<ureq::http::Response<ureq::Body>, DiscoveryError> {
+        let mut req = self
+            .agent
+            .get(url)
+            .header("Accept", "application/json")
+            .config()
+            .timeout_global(Some(timeout))
+            .build();
+        if let Some(a) = self.authorization()? {
+            req = req.header("Authorization", a);
+        }
+        let mut resp = req.call().map_err(|e| DiscoveryError::Transport {
+            url: url.to_string(),
+            msg: transport_message(e),
+        })?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        // An API error body is a Status object; keep its message, or the body's start.
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 10)
+            .read_to_vec()
+            .unwrap_or_default();
+        let msg = match serde_json::from_slice::<Status>(&body) {
+            Ok(s) if !s.message.is_empty() => s.message,
+            _ => String::from_utf8_lossy(&body[..body.len().min(200)])
+                .trim()
+                .to_string(),
+        };
+        Err(status_error(url, status, msg))
+    }
+
+    /// Lists every object (following `continue` tokens); returns them and the list's
+    /// resource version to watch from.
+    pub fn list<T: DeserializeOwned>(
+        &self,
+        res: Resource,
+        ns: Option<&str>,
+    ) -> Result<(Vec<T>, String), DiscoveryError> {
+        let mut items = Vec::new();
+        let mut token = String::new();
+        let limit = self.page_size.to_string();
+        loop {
+            let mut q: Vec<(&str, &str)> = Vec::new();
+            if self.page_size > 0 {
+                q.push(("limit", &limit));
+            }
+            if !token.is_empty() {
+                q.push(("continue", &token));
+            }
+            let url = self.url(res, ns, &q);
+            let mut resp = self.get(&url, self.request_timeout)?;
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(self.max_bytes)
+                .read_to_vec()
+                .map_err(|e| DiscoveryError::Transport {
+                    url: url.clone(),
+                    msg: transport_message(e),
+                })?;
+            let page: List<T> = serde_json::from_slice(&body)
+                .map_err(|e| decode_error(&url, format!("{} list", res.plural()), &e))?;
+            items.extend(page.items);
+            if page.metadata.continue_token.is_empty() {
+                return Ok((items, page.metadata.resource_version));
+            }
+            token = page.metadata.continue_token;
+        }
+    }
+
+    /// Opens a watch from resource version `rv`.
+    pub fn watch(
+        &self,
+        res: Resource,
+        ns: Option<&str>,
+        rv: &str,
+    ) -> Result<WatchStream, DiscoveryError> {
+        let secs = self.watch_timeout.as_secs().max(1).to_string();
+        let url = self.url(
+            res,
+            ns,
+            &[
+                ("watch", "1"),
+                ("resourceVersion", rv),
+                ("allowWatchBookmarks", "true"),
+                ("timeoutSeconds", &secs),
+            ],
+        );
+        // The server ends the watch after timeoutSeconds; the client deadline only
+        // guards against a server that stops talking without closing.
+        let resp = self.get(&url, self.watch_timeout + Duration::from_secs(60))?;
+        Ok(WatchStream {
+            reader: BufReader::with_capacity(64 << 10, resp.into_body().into_reader()),
+            url,
+            events: 0,
+            max_bytes: self.max_bytes,
+            line: Vec::new(),
+        })
+    }
+}
+
+/// A watch response body: one JSON event per line.
+pub(crate) struct WatchStream {
+    reader: BufReader<ureq::BodyReader<'static>>,
+    url: String,
+    events: usize,
+    max_bytes: u64,
+    line: Vec<u8>,
+}
+
+impl std::fmt::Debug for WatchStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchStream")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WatchStream {
+    /// The next event; `None` when the server ended the watch cleanly. Blocks until
+    /// an event arrives.
+    pub fn next_event<T: DeserializeOwned + HasMeta>(
+        &mut self,
+    ) -> Option<Result<WatchEvent<T>, DiscoveryError>> {
+        loop {
+            self.line.clear();
+            let n = match (&mut self.reader)
+                .take(self.max_bytes + 1)
+                .read_until(b'\n', &mut self.line)
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    return Some(Err(DiscoveryError::Transport {
+                        url: self.url.clone(),
+                        msg: format!("watch stream broken after {} events: {e}", self.events),
+                    }))
+                }
+            };
+            if n == 0 {
+                return None;
+            }
+            if self.line.len() as u64 > self.max_bytes {
+                return Some(Err(DiscoveryError::Transport {
+                    url: self.url.clone(),
+                    msg: format!("watch event larger than {} bytes", self.max_bytes),
+                }));
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.events += 1;
+            return Some(self.decode());
+        }
+    }
+
+    fn decode<T: DeserializeOwned + HasMeta>(&self) -> Result<WatchEvent<T>, DiscoveryError> {
+        let what = || format!("watch event {}", self.events);
+        let err = |e: &serde_json::Error| decode_error(&self.url, what(), e);
+        let ev: RawWatchEvent = serde_json::from_slice(&self.line).map_err(|e| err(&e))?;
+        let obj = ev.object.get();
+        match ev.kind.as_str() {
+            "ADDED" | "MODIFIED" => Ok(WatchEvent::Upsert(
+                serde_json::from_str(obj).map_err(|e| err(&e))?,
+            )),
+            "DELETED" => Ok(WatchEvent::Deleted(
+                serde_json::from_str(obj).map_err(|e| err(&e))?,
+            )),
+            "BOOKMARK" => {
+                let m: MetaOnly = serde_json::from_str(obj).map_err(|e| err(&e))?;
+                Ok(WatchEvent::Bookmark(m.metadata.resource_version))
+            }
+            "ERROR" => {
+                let s: Status = serde_json::from_str(obj).map_err(|e| err(&e))?;
+                Err(status_error(&self.url, s.code, s.message))
+            }
+            other => Err(DiscoveryError::Decode {
+                url: self.url.clone(),
+                what: what(),
+                line: 1,
+                column: 1,
+                msg: format!("unknown watch event type {other:?}"),
+            }),
+        }
+    }
+}
+
+fn status_error(url: &str, status: u16, msg: String) -> DiscoveryError {
+    if status == 410 {
+        DiscoveryError::Gone {
+            url: url.to_string(),
+            msg,
+        }
+    } else {
+        DiscoveryError::Status {
+            url: url.to_string(),
+            status,
+            msg,
+        }
+    }
+}
+
+fn decode_error(url: &str, what: String, e: &serde_json::Error) -> DiscoveryError {
+    DiscoveryError::Decode {
+        url: url.to_string(),
+        what,
+        line: e.line(),
+        column: e.column(),
+        msg: e.to_string(),
+    }
+}
+
+/// A ureq error as a sentence, with rustls's reason when a handshake failed.
+fn transport_message(e: ureq::Error) -> String {
+    if let ureq::Error::Io(io) = &e {
+        if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            return format!("TLS handshake failed: {t}");
+        }
+    }
+    e.to_string()
+}
+
+fn tls_config(t: &TlsOptions) -> Result<TlsConfig, DiscoveryError> {
+    let file_err = |what: &'static str, path: &Path, msg: String| DiscoveryError::File {
+        what,
+        path: path.to_path_buf(),
+        msg,
+    };
+    let read_pem =
+        |what: &'static str, path: &Path| -> Result<Vec<PemItem<'static>>, DiscoveryError> {
+            let bytes = std::fs::read(path).map_err(|e| file_err(what, path, e.to_string()))?;
+            ureq::tls::parse_pem(&bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| file_err(what, path, e.to_string()))
+        };
+    let read_certs =
+        |what: &'static str, path: &Path| -> Result<Vec<Certificate<'static>>, DiscoveryError> {
+            let certs: Vec<Certificate<'static>> = read_pem(what, path)?
+                .into_iter()
+                .filter_map(|i| match i {
+                    PemItem::Certificate(c) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(file_err(what, path, "no PEM certificate in it".into()));
+            }
+            Ok(certs)
+        };
+    let mut b = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .disable_verification(t.insecure_skip_verify);
+    if let Some(p) = &t.ca_file {
+        b = b.root_certs(RootCerts::Specific(Arc::new(read_certs("CA file", p)?)));
+    }
+    if let (Some(c), Some(k)) = (&t.cert_file, &t.key_file) {
+        let chain = read_certs("client certificate", c)?;
+        let key: Option<PrivateKey<'static>> =
+            read_pem("client key", k)?
+                .into_iter()
+                .find_map(|i| match i {
+                    PemItem::PrivateKey(k) => Some(k),
+                    _ => None,
+                });
+        let key =
+            key.ok_or_else(|| file_err("client key", k, "no PEM private key in it".into()))?;
+        b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+    }
+    Ok(b.build())
+}
