@@ -49,6 +49,8 @@ mod objects;
 mod options;
 mod pod;
 mod reflector;
+#[cfg(test)]
+mod role_tests;
 
 pub use discovery::{DiscoveryStats, KubernetesDiscovery, OnUpdate};
 pub use error::DiscoveryError;
