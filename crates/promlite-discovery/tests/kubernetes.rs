@@ -1,0 +1,779 @@
+//! Kubernetes discovery against a fake API server over HTTPS (loopback only): list
+//! with pages, watch events, bookmarks, a dropped stream, `410 Gone` as an ERROR
+//! event and as an HTTP status, bad credentials, malformed JSON, and stopping.
+//!
+//! Expected labels are written by hand from the meta labels Prometheus documents for
+//! each role (and its discovery code's rules: one target per container port, the pod
+//! IP alone for a container without ports, IPv6 in brackets).
+
+mod fake_api;
+
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use fake_api::{event, list, status, stream, FakeApi, Reply};
+use promlite_discovery::{Auth, KubernetesDiscovery, KubernetesOptions, Role, TargetGroup};
+use promlite_model::Labels;
+
+const TOKEN: &str = "sekret-token-1";
+
+fn ls(pairs: &[(&str, &str)]) -> Labels {
+    Labels::from_pairs(pairs.iter().copied())
+}
+
+fn opts(api: &FakeApi, role: Role) -> KubernetesOptions {
+    let mut o = KubernetesOptions::new(role).with_api_server(api.url());
+    o.auth = Auth::BearerFile(api.token_file.clone());
+    o.tls.ca_file = Some(api.ca_file.clone());
+    o.retry_initial = Duration::from_millis(50);
+    o.retry_max = Duration::from_millis(200);
+    o
+}
+
+fn next(rx: &Receiver<Vec<TargetGroup>>) -> Vec<TargetGroup> {
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("no target group update within 10 s")
+}
+
+fn sorted(mut v: Vec<TargetGroup>) -> Vec<TargetGroup> {
+    v.sort_by(|a, b| a.source.cmp(&b.source));
+    v
+}
+
+// --- The pods -------------------------------------------------------------------
+
+/// kube-controller-manager as kubeadm runs it: a static pod on the host network, no
+/// declared ports, with the seed's scrape annotations.
+const KCM: &str = r#"{"kind":"Pod","apiVersion":"v1",
+ "metadata":{"name":"kube-controller-manager-cp1","namespace":"kube-system",
+  "uid":"7f3e9a52-0b1c-4d6e-9f21-3c5d7e8a9b10","resourceVersion":"95",
+  "labels":{"component":"kube-controller-manager","tier":"control-plane"},
+  "annotations":{"prometheus.io/scrape":"true","prometheus.io/port":"10257",
+   "prometheus.io/scheme":"https","kubernetes.io/config.source":"file"},
+  "ownerReferences":[{"apiVersion":"v1","kind":"Node","name":"cp1","uid":"a1","controller":true}]},
+ "spec":{"nodeName":"cp1","hostNetwork":true,"containers":[{"name":"kube-controller-manager",
+  "image":"registry.k8s.io/kube-controller-manager:v1.35.0","command":["kube-controller-manager"]}]},
+ "status":{"phase":"Running","hostIP":"10.0.0.10","podIP":"10.0.0.10","podIPs":[{"ip":"10.0.0.10"}],
+  "conditions":[{"type":"Initialized","status":"True"},{"type":"Ready","status":"True"}],
+  "containerStatuses":[{"name":"kube-controller-manager","containerID":"containerd://4b1c0e5f","ready":true}]}}"#;
+
+fn kcm_group() -> TargetGroup {
+    TargetGroup {
+        source: "pod/kube-system/kube-controller-manager-cp1".into(),
+        targets: vec![ls(&[
+            ("__address__", "10.0.0.10"),
+            (
+                "__meta_kubernetes_pod_container_name",
+                "kube-controller-manager",
+            ),
+            (
+                "__meta_kubernetes_pod_container_image",
+                "registry.k8s.io/kube-controller-manager:v1.35.0",
+            ),
+            (
+                "__meta_kubernetes_pod_container_id",
+                "containerd://4b1c0e5f",
+            ),
+            ("__meta_kubernetes_pod_container_init", "false"),
+        ])],
+        labels: ls(&[
+            ("__meta_kubernetes_namespace", "kube-system"),
+            ("__meta_kubernetes_pod_name", "kube-controller-manager-cp1"),
+            ("__meta_kubernetes_pod_ip", "10.0.0.10"),
+            ("__meta_kubernetes_pod_ready", "true"),
+            ("__meta_kubernetes_pod_phase", "Running"),
+            ("__meta_kubernetes_pod_node_name", "cp1"),
+            ("__meta_kubernetes_pod_host_ip", "10.0.0.10"),
+            (
+                "__meta_kubernetes_pod_uid",
+                "7f3e9a52-0b1c-4d6e-9f21-3c5d7e8a9b10",
+            ),
+            ("__meta_kubernetes_pod_controller_kind", "Node"),
+            ("__meta_kubernetes_pod_controller_name", "cp1"),
+            (
+                "__meta_kubernetes_pod_label_component",
+                "kube-controller-manager",
+            ),
+            ("__meta_kubernetes_pod_labelpresent_component", "true"),
+            ("__meta_kubernetes_pod_label_tier", "control-plane"),
+            ("__meta_kubernetes_pod_labelpresent_tier", "true"),
+            (
+                "__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                "10257",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_prometheus_io_port",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotation_prometheus_io_scheme",
+                "https",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_prometheus_io_scheme",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotation_kubernetes_io_config_source",
+                "file",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_kubernetes_io_config_source",
+                "true",
+            ),
+        ]),
+    }
+}
+
+/// A Deployment's pod still starting: Pending, not ready, no container ID yet.
+const WEB_PENDING: &str = r#"{"metadata":{"name":"web-6d4cf56db6-x7k2p","namespace":"default",
+  "uid":"c0ffee00-1111-2222-3333-444455556666","resourceVersion":"97",
+  "labels":{"app":"web","pod-template-hash":"6d4cf56db6"},
+  "annotations":{"prometheus.io/scrape":"true","prometheus.io/port":"8080"},
+  "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-6d4cf56db6",
+   "uid":"b2","controller":true,"blockOwnerDeletion":true}]},
+ "spec":{"nodeName":"worker1","containers":[{"name":"web","image":"nginx:1.27",
+  "ports":[{"name":"http","containerPort":8080,"protocol":"TCP"}]}]},
+ "status":{"phase":"Pending","hostIP":"10.0.0.21","podIP":"10.244.1.7",
+  "conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"False"}],
+  "containerStatuses":[{"name":"web","ready":false,"state":{"waiting":{"reason":"ContainerCreating"}}}]}}"#;
+
+/// The same pod once running (what the relist after 410 shows).
+fn web_running() -> String {
+    WEB_PENDING
+        .replace(r#""resourceVersion":"97""#, r#""resourceVersion":"108""#)
+        .replace(r#""phase":"Pending""#, r#""phase":"Running""#)
+        .replace(
+            r#"{"type":"Ready","status":"False"}"#,
+            r#"{"type":"Ready","status":"True"}"#,
+        )
+        .replace(
+            r#""ready":false,"state":{"waiting":{"reason":"ContainerCreating"}}"#,
+            r#""ready":true,"containerID":"containerd://5e6f""#,
+        )
+}
+
+fn web_group(running: bool) -> TargetGroup {
+    let mut target = vec![
+        ("__address__", "10.244.1.7:8080"),
+        ("__meta_kubernetes_pod_container_name", "web"),
+        ("__meta_kubernetes_pod_container_image", "nginx:1.27"),
+        ("__meta_kubernetes_pod_container_port_name", "http"),
+        ("__meta_kubernetes_pod_container_port_number", "8080"),
+        ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
+        ("__meta_kubernetes_pod_container_init", "false"),
+    ];
+    if running {
+        target.push(("__meta_kubernetes_pod_container_id", "containerd://5e6f"));
+    }
+    let (phase, ready) = if running {
+        ("Running", "true")
+    } else {
+        ("Pending", "false")
+    };
+    TargetGroup {
+        source: "pod/default/web-6d4cf56db6-x7k2p".into(),
+        targets: vec![ls(&target)],
+        labels: ls(&[
+            ("__meta_kubernetes_namespace", "default"),
+            ("__meta_kubernetes_pod_name", "web-6d4cf56db6-x7k2p"),
+            ("__meta_kubernetes_pod_ip", "10.244.1.7"),
+            ("__meta_kubernetes_pod_ready", ready),
+            ("__meta_kubernetes_pod_phase", phase),
+            ("__meta_kubernetes_pod_node_name", "worker1"),
+            ("__meta_kubernetes_pod_host_ip", "10.0.0.21"),
+            (
+                "__meta_kubernetes_pod_uid",
+                "c0ffee00-1111-2222-3333-444455556666",
+            ),
+            ("__meta_kubernetes_pod_controller_kind", "ReplicaSet"),
+            ("__meta_kubernetes_pod_controller_name", "web-6d4cf56db6"),
+            ("__meta_kubernetes_pod_label_app", "web"),
+            ("__meta_kubernetes_pod_labelpresent_app", "true"),
+            (
+                "__meta_kubernetes_pod_label_pod_template_hash",
+                "6d4cf56db6",
+            ),
+            (
+                "__meta_kubernetes_pod_labelpresent_pod_template_hash",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                "8080",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_prometheus_io_port",
+                "true",
+            ),
+        ]),
+    }
+}
+
+/// An unannotated pod with three ports (two share the number 53).
+const COREDNS: &str = r#"{"metadata":{"name":"coredns-5d78c9869d-abcde","namespace":"kube-system",
+  "uid":"d00d","resourceVersion":"98","labels":{"k8s-app":"kube-dns"}},
+ "spec":{"nodeName":"worker1","containers":[{"name":"coredns",
+  "image":"registry.k8s.io/coredns/coredns:v1.11.1","ports":[
+   {"name":"dns","containerPort":53,"protocol":"UDP"},
+   {"name":"dns-tcp","containerPort":53,"protocol":"TCP"},
+   {"name":"metrics","containerPort":9153,"protocol":"TCP"}]}]},
+ "status":{"phase":"Running","hostIP":"10.0.0.21","podIP":"10.244.1.3",
+  "conditions":[{"type":"Ready","status":"True"}],
+  "containerStatuses":[{"name":"coredns","containerID":"containerd://9a8b"}]}}"#;
+
+fn coredns_group() -> TargetGroup {
+    let port = |addr, name, num, proto| {
+        ls(&[
+            ("__address__", addr),
+            ("__meta_kubernetes_pod_container_name", "coredns"),
+            (
+                "__meta_kubernetes_pod_container_image",
+                "registry.k8s.io/coredns/coredns:v1.11.1",
+            ),
+            ("__meta_kubernetes_pod_container_id", "containerd://9a8b"),
+            ("__meta_kubernetes_pod_container_init", "false"),
+            ("__meta_kubernetes_pod_container_port_name", name),
+            ("__meta_kubernetes_pod_container_port_number", num),
+            ("__meta_kubernetes_pod_container_port_protocol", proto),
+        ])
+    };
+    TargetGroup {
+        source: "pod/kube-system/coredns-5d78c9869d-abcde".into(),
+        targets: vec![
+            port("10.244.1.3:53", "dns", "53", "UDP"),
+            port("10.244.1.3:53", "dns-tcp", "53", "TCP"),
+            port("10.244.1.3:9153", "metrics", "9153", "TCP"),
+        ],
+        labels: ls(&[
+            ("__meta_kubernetes_namespace", "kube-system"),
+            ("__meta_kubernetes_pod_name", "coredns-5d78c9869d-abcde"),
+            ("__meta_kubernetes_pod_ip", "10.244.1.3"),
+            ("__meta_kubernetes_pod_ready", "true"),
+            ("__meta_kubernetes_pod_phase", "Running"),
+            ("__meta_kubernetes_pod_node_name", "worker1"),
+            ("__meta_kubernetes_pod_host_ip", "10.0.0.21"),
+            ("__meta_kubernetes_pod_uid", "d00d"),
+            ("__meta_kubernetes_pod_label_k8s_app", "kube-dns"),
+            ("__meta_kubernetes_pod_labelpresent_k8s_app", "true"),
+        ]),
+    }
+}
+
+/// Added through the watch: IPv6 pod IP, an init container without ports.
+const EXPORTER: &str = r#"{"metadata":{"name":"node-exporter-0","namespace":"monitoring",
+  "uid":"e1","resourceVersion":"101",
+  "annotations":{"prometheus.io/scrape":"true","prometheus.io/path":"/custom/metrics"}},
+ "spec":{"nodeName":"worker2","containers":[{"name":"exporter",
+  "image":"quay.io/prometheus/node-exporter:v1.8.2",
+  "ports":[{"name":"metrics","containerPort":9100,"protocol":"TCP"}]}],
+  "initContainers":[{"name":"setup","image":"busybox:1.36"}]},
+ "status":{"phase":"Running","hostIP":"fd00::22","podIP":"fd00:10:244::7",
+  "conditions":[{"type":"Ready","status":"True"}],
+  "containerStatuses":[{"name":"exporter","containerID":"containerd://77"}],
+  "initContainerStatuses":[{"name":"setup","containerID":"containerd://66"}]}}"#;
+
+fn exporter_group() -> TargetGroup {
+    TargetGroup {
+        source: "pod/monitoring/node-exporter-0".into(),
+        targets: vec![
+            ls(&[
+                ("__address__", "[fd00:10:244::7]:9100"),
+                ("__meta_kubernetes_pod_container_name", "exporter"),
+                (
+                    "__meta_kubernetes_pod_container_image",
+                    "quay.io/prometheus/node-exporter:v1.8.2",
+                ),
+                ("__meta_kubernetes_pod_container_id", "containerd://77"),
+                ("__meta_kubernetes_pod_container_init", "false"),
+                ("__meta_kubernetes_pod_container_port_name", "metrics"),
+                ("__meta_kubernetes_pod_container_port_number", "9100"),
+                ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
+            ]),
+            ls(&[
+                ("__address__", "fd00:10:244::7"),
+                ("__meta_kubernetes_pod_container_name", "setup"),
+                ("__meta_kubernetes_pod_container_image", "busybox:1.36"),
+                ("__meta_kubernetes_pod_container_id", "containerd://66"),
+                ("__meta_kubernetes_pod_container_init", "true"),
+            ]),
+        ],
+        labels: ls(&[
+            ("__meta_kubernetes_namespace", "monitoring"),
+            ("__meta_kubernetes_pod_name", "node-exporter-0"),
+            ("__meta_kubernetes_pod_ip", "fd00:10:244::7"),
+            ("__meta_kubernetes_pod_ready", "true"),
+            ("__meta_kubernetes_pod_phase", "Running"),
+            ("__meta_kubernetes_pod_node_name", "worker2"),
+            ("__meta_kubernetes_pod_host_ip", "fd00::22"),
+            ("__meta_kubernetes_pod_uid", "e1"),
+            (
+                "__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_pod_annotation_prometheus_io_path",
+                "/custom/metrics",
+            ),
+            (
+                "__meta_kubernetes_pod_annotationpresent_prometheus_io_path",
+                "true",
+            ),
+        ]),
+    }
+}
+
+// --- Role pod: the whole protocol -----------------------------------------------
+
+#[test]
+fn pod_role_lists_watches_and_relists_on_410() {
+    let api = FakeApi::start(TOKEN);
+    const PODS: &str = "/api/v1/pods";
+    // The first list comes in two pages.
+    api.push(
+        PODS,
+        false,
+        Reply::Full(200, list("PodList", "", "tok-1", &[KCM, WEB_PENDING])),
+    );
+    api.push(
+        PODS,
+        false,
+        Reply::Full(200, list("PodList", "100", "", &[COREDNS])),
+    );
+    let (watch1, feed1) = stream();
+    api.push(PODS, true, watch1);
+
+    let (sd, rx) = KubernetesDiscovery::start_channel(opts(&api, Role::Pod)).unwrap();
+
+    // 1. The first update is the full snapshot.
+    let snapshot = sorted(next(&rx));
+    assert_eq!(
+        snapshot,
+        vec![web_group(false), coredns_group(), kcm_group()]
+    );
+    assert!(sd.stats().synced);
+
+    // 2. A pod added through the watch.
+    feed1.send(event("ADDED", EXPORTER));
+    assert_eq!(next(&rx), vec![exporter_group()]);
+
+    // 3. A pod deleted through the watch: its group comes back empty.
+    let deleted = COREDNS.replace(r#""resourceVersion":"98""#, r#""resourceVersion":"102""#);
+    feed1.send(event("DELETED", &deleted));
+    assert_eq!(
+        next(&rx),
+        vec![TargetGroup::empty(
+            "pod/kube-system/coredns-5d78c9869d-abcde"
+        )]
+    );
+
+    // 4. A bookmark moves the resource version on; then the connection drops. The
+    // watch resumes from the bookmark's version, without a relist.
+    let (watch2, feed2) = stream();
+    api.push(PODS, true, watch2);
+    feed1.send(event(
+        "BOOKMARK",
+        r#"{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"103"}}"#,
+    ));
+    feed1.cut();
+    api.wait_requests(4);
+
+    // 5. An ERROR event with code 410 forces a relist, which shows the Pending pod
+    // now running: only that group changes. The next watch is refused with HTTP 410:
+    // another relist (nothing changed, so no update), then a watch that stays open.
+    let web = web_running();
+    api.push(
+        PODS,
+        false,
+        Reply::Full(200, list("PodList", "110", "", &[KCM, &web, EXPORTER])),
+    );
+    api.push(
+        PODS,
+        true,
+        Reply::Full(
+            410,
+            status(410, "Expired", "too old resource version: 103 (110)"),
+        ),
+    );
+    api.push(
+        PODS,
+        false,
+        Reply::Full(200, list("PodList", "120", "", &[KCM, &web, EXPORTER])),
+    );
+    let (watch3, feed3) = stream();
+    api.push(PODS, true, watch3);
+    feed2.send(event(
+        "ERROR",
+        &status(410, "Expired", "too old resource version: 103 (105)"),
+    ));
+    assert_eq!(next(&rx), vec![web_group(true)]);
+    api.wait_requests(8);
+
+    let reqs = api.requests();
+    let w = "&allowWatchBookmarks=true&timeoutSeconds=300";
+    assert_eq!(
+        reqs,
+        vec![
+            "/api/v1/pods?limit=500".to_string(),
+            "/api/v1/pods?limit=500&continue=tok-1".to_string(),
+            format!("/api/v1/pods?watch=1&resourceVersion=100{w}"),
+            format!("/api/v1/pods?watch=1&resourceVersion=103{w}"),
+            "/api/v1/pods?limit=500".to_string(),
+            format!("/api/v1/pods?watch=1&resourceVersion=110{w}"),
+            "/api/v1/pods?limit=500".to_string(),
+            format!("/api/v1/pods?watch=1&resourceVersion=120{w}"),
+        ]
+    );
+    // The relist that changed nothing sent nothing.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(rx.try_recv().is_err(), "an update without a change");
+    assert_eq!(
+        sorted(sd.snapshot()),
+        vec![web_group(true), kcm_group(), exporter_group()]
+    );
+    let stats = sd.stats();
+    assert_eq!(
+        (
+            stats.lists,
+            stats.watches,
+            stats.events,
+            stats.relists_gone,
+            stats.errors,
+            stats.updates
+        ),
+        (3, 3, 2, 2, 1, 4),
+        "{stats:?}"
+    );
+
+    // 6. Stop returns promptly even with a watch blocked in a read; no update after.
+    let t = Instant::now();
+    sd.stop_within(Duration::from_millis(300));
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    feed3.send(event("ADDED", COREDNS));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(rx.try_recv().is_err(), "an update after stop");
+}
+
+// --- Errors never panic, and are retried ----------------------------------------
+
+#[test]
+fn wrong_token_is_an_error_and_is_retried() {
+    let api = FakeApi::start(TOKEN);
+    let mut o = opts(&api, Role::Pod);
+    o.auth = Auth::Bearer("not-the-token".into());
+    let (sd, rx) = KubernetesDiscovery::start_channel(o).unwrap();
+    api.wait_requests(3);
+    let stats = sd.stats();
+    assert!(!stats.synced && stats.errors >= 2, "{stats:?}");
+    let e = stats.last_error.unwrap();
+    assert!(e.contains("HTTP 401") && e.contains("Unauthorized"), "{e}");
+    assert!(rx.try_recv().is_err());
+    sd.stop();
+}
+
+#[test]
+fn untrusted_server_certificate_fails_the_handshake() {
+    let api = FakeApi::start(TOKEN);
+    let mut o = opts(&api, Role::Pod);
+    o.tls.ca_file = None; // the system roots do not know the throwaway CA
+    let sd = KubernetesDiscovery::start(o, |_| {}).unwrap();
+    let t = Instant::now();
+    while sd.stats().errors == 0 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let e = sd.stats().last_error.unwrap_or_default();
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    assert!(
+        api.requests().is_empty(),
+        "a request went through: {:?}",
+        api.requests()
+    );
+    sd.stop();
+}
+
+#[test]
+fn malformed_json_and_dropped_streams_are_errors_then_retries() {
+    let api = FakeApi::start(TOKEN);
+    let path = "/api/v1/namespaces/kube-system/pods";
+    // A list body cut short: an error with its position, then the list is retried.
+    api.push(
+        path,
+        false,
+        Reply::Full(
+            200,
+            r#"{"metadata":{"resourceVersion":"5"},"items":[{"metadata":"#.into(),
+        ),
+    );
+    api.push(
+        path,
+        false,
+        Reply::Full(200, list("PodList", "5", "", &[KCM])),
+    );
+    let (w1, f1) = stream();
+    api.push(path, true, w1);
+    let mut o = opts(&api, Role::Pod);
+    o.namespaces = vec!["kube-system".into()];
+    let (sd, rx) = KubernetesDiscovery::start_channel(o).unwrap();
+    assert_eq!(next(&rx), vec![kcm_group()]);
+    let s = sd.stats();
+    assert_eq!(s.errors, 1, "{s:?}");
+    let e = s.last_error.unwrap();
+    assert!(
+        e.contains("pods list: invalid JSON at line 1, column"),
+        "{e}"
+    );
+
+    // A garbage watch line: an error naming the event, the stream is dropped and the
+    // watch resumes from the last good version.
+    let (w2, f2) = stream();
+    api.push(path, true, w2);
+    f1.send(r#"{"type":"ADDED","object":{"metadata":{"name":"x","namespace":"kube-system"},"spec":{"containers":7}}}"#);
+    api.wait_requests(4);
+    let e = sd.stats().last_error.unwrap();
+    assert!(
+        e.contains("watch event 1: invalid JSON at line 1, column"),
+        "{e}"
+    );
+    assert!(
+        api.requests()[3].contains("resourceVersion=5&"),
+        "{:?}",
+        api.requests()
+    );
+
+    // An unknown event type and a truncated line are errors too; then a good event.
+    let (w3, f3) = stream();
+    api.push(path, true, w3);
+    f2.send(r#"{"type":"EXPLODED","object":{}}"#);
+    api.wait_requests(5);
+    let (w4, f4) = stream();
+    api.push(path, true, w4);
+    f3.send(r#"{"type":"ADDED","obj"#);
+    f3.cut();
+    api.wait_requests(6);
+    f4.send(event("ADDED", COREDNS));
+    assert_eq!(next(&rx), vec![coredns_group()]);
+    let s = sd.stats();
+    assert_eq!(s.errors, 4, "{s:?}");
+    drop((f1, f4));
+    sd.stop();
+}
+
+#[test]
+fn invalid_options_fail_at_start() {
+    let mut o = KubernetesOptions::new(Role::Pod).with_api_server("https://127.0.0.1:1");
+    o.tls.ca_file = Some("/nonexistent/ca.crt".into());
+    let e = KubernetesDiscovery::start(o, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("CA file") && e.contains("/nonexistent/ca.crt"),
+        "{e}"
+    );
+}
+
+// --- Role endpoints --------------------------------------------------------------
+
+const SVC: &str = r#"{"metadata":{"name":"kcm-metrics","namespace":"kube-system","resourceVersion":"7",
+  "labels":{"app.kubernetes.io/name":"kcm"},"annotations":{"prometheus.io/scrape":"true"}},
+ "spec":{"clusterIP":"None","ports":[{"name":"https","port":10257}]}}"#;
+
+/// Endpoints of the service: the kcm pod (ready) and an external address.
+const EPS: &str = r#"{"metadata":{"name":"kcm-metrics","namespace":"kube-system","resourceVersion":"8",
+  "labels":{"app.kubernetes.io/name":"kcm","endpointslice.kubernetes.io/skip-mirror":"true"}},
+ "subsets":[{"addresses":[
+   {"ip":"10.0.0.10","nodeName":"cp1","targetRef":{"kind":"Pod","namespace":"kube-system",
+     "name":"kube-controller-manager-cp1","uid":"7f3e9a52-0b1c-4d6e-9f21-3c5d7e8a9b10"}}],
+  "notReadyAddresses":[{"ip":"192.168.5.5","hostname":"ext-1"}],
+  "ports":[{"name":"https","port":10257,"protocol":"TCP"}]}]}"#;
+
+fn endpoints_group(pod_phase: &str) -> TargetGroup {
+    TargetGroup {
+        source: "endpoints/kube-system/kcm-metrics".into(),
+        targets: vec![
+            ls(&[
+                ("__address__", "10.0.0.10:10257"),
+                ("__meta_kubernetes_endpoint_port_name", "https"),
+                ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+                ("__meta_kubernetes_endpoint_ready", "true"),
+                ("__meta_kubernetes_endpoint_node_name", "cp1"),
+                ("__meta_kubernetes_endpoint_address_target_kind", "Pod"),
+                (
+                    "__meta_kubernetes_endpoint_address_target_name",
+                    "kube-controller-manager-cp1",
+                ),
+                ("__meta_kubernetes_pod_name", "kube-controller-manager-cp1"),
+                ("__meta_kubernetes_pod_ip", "10.0.0.10"),
+                ("__meta_kubernetes_pod_ready", "true"),
+                ("__meta_kubernetes_pod_phase", pod_phase),
+                ("__meta_kubernetes_pod_node_name", "cp1"),
+                ("__meta_kubernetes_pod_host_ip", "10.0.0.10"),
+                (
+                    "__meta_kubernetes_pod_uid",
+                    "7f3e9a52-0b1c-4d6e-9f21-3c5d7e8a9b10",
+                ),
+                ("__meta_kubernetes_pod_controller_kind", "Node"),
+                ("__meta_kubernetes_pod_controller_name", "cp1"),
+                (
+                    "__meta_kubernetes_pod_label_component",
+                    "kube-controller-manager",
+                ),
+                ("__meta_kubernetes_pod_labelpresent_component", "true"),
+                ("__meta_kubernetes_pod_label_tier", "control-plane"),
+                ("__meta_kubernetes_pod_labelpresent_tier", "true"),
+                (
+                    "__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+                    "true",
+                ),
+                (
+                    "__meta_kubernetes_pod_annotationpresent_prometheus_io_scrape",
+                    "true",
+                ),
+                (
+                    "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                    "10257",
+                ),
+                (
+                    "__meta_kubernetes_pod_annotationpresent_prometheus_io_port",
+                    "true",
+                ),
+                (
+                    "__meta_kubernetes_pod_annotation_prometheus_io_scheme",
+                    "https",
+                ),
+                (
+                    "__meta_kubernetes_pod_annotationpresent_prometheus_io_scheme",
+                    "true",
+                ),
+                (
+                    "__meta_kubernetes_pod_annotation_kubernetes_io_config_source",
+                    "file",
+                ),
+                (
+                    "__meta_kubernetes_pod_annotationpresent_kubernetes_io_config_source",
+                    "true",
+                ),
+            ]),
+            ls(&[
+                ("__address__", "192.168.5.5:10257"),
+                ("__meta_kubernetes_endpoint_port_name", "https"),
+                ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+                ("__meta_kubernetes_endpoint_ready", "false"),
+                ("__meta_kubernetes_endpoint_hostname", "ext-1"),
+            ]),
+        ],
+        labels: ls(&[
+            ("__meta_kubernetes_namespace", "kube-system"),
+            ("__meta_kubernetes_endpoints_name", "kcm-metrics"),
+            (
+                "__meta_kubernetes_endpoints_label_app_kubernetes_io_name",
+                "kcm",
+            ),
+            (
+                "__meta_kubernetes_endpoints_labelpresent_app_kubernetes_io_name",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_endpoints_label_endpointslice_kubernetes_io_skip_mirror",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_endpoints_labelpresent_endpointslice_kubernetes_io_skip_mirror",
+                "true",
+            ),
+            ("__meta_kubernetes_service_name", "kcm-metrics"),
+            (
+                "__meta_kubernetes_service_label_app_kubernetes_io_name",
+                "kcm",
+            ),
+            (
+                "__meta_kubernetes_service_labelpresent_app_kubernetes_io_name",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_service_annotation_prometheus_io_scrape",
+                "true",
+            ),
+            (
+                "__meta_kubernetes_service_annotationpresent_prometheus_io_scrape",
+                "true",
+            ),
+        ]),
+    }
+}
+
+#[test]
+fn endpoints_role_joins_services_and_pods() {
+    let api = FakeApi::start(TOKEN);
+    let ns = "/api/v1/namespaces/kube-system";
+    api.push(
+        &format!("{ns}/endpoints"),
+        false,
+        Reply::Full(200, list("EndpointsList", "10", "", &[EPS])),
+    );
+    api.push(
+        &format!("{ns}/services"),
+        false,
+        Reply::Full(200, list("ServiceList", "10", "", &[SVC])),
+    );
+    api.push(
+        &format!("{ns}/pods"),
+        false,
+        Reply::Full(200, list("PodList", "10", "", &[KCM])),
+    );
+    let (we, fe) = stream();
+    let (ws, fs) = stream();
+    let (wp, fp) = stream();
+    api.push(&format!("{ns}/endpoints"), true, we);
+    api.push(&format!("{ns}/services"), true, ws);
+    api.push(&format!("{ns}/pods"), true, wp);
+    let mut o = opts(&api, Role::Endpoints);
+    o.namespaces = vec!["kube-system".into()];
+    let (sd, rx) = KubernetesDiscovery::start_channel(o).unwrap();
+    assert_eq!(next(&rx), vec![endpoints_group("Running")]);
+
+    // The backing pod changes: the endpoints group follows.
+    let failed = KCM.replace(r#""phase":"Running""#, r#""phase":"Failed""#);
+    fp.send(event("MODIFIED", &failed));
+    assert_eq!(next(&rx), vec![endpoints_group("Failed")]);
+
+    // The service goes away: its labels leave the group.
+    fs.send(event("DELETED", SVC));
+    let mut g = endpoints_group("Failed");
+    g.labels = g
+        .labels
+        .filter(|l| !l.name.starts_with("__meta_kubernetes_service_"));
+    assert_eq!(next(&rx), vec![g]);
+
+    // The endpoints go away: an empty group.
+    fe.send(event("DELETED", EPS));
+    assert_eq!(
+        next(&rx),
+        vec![TargetGroup::empty("endpoints/kube-system/kcm-metrics")]
+    );
+    assert!(sd.snapshot().is_empty());
+    sd.stop();
+}
