@@ -307,3 +307,28 @@ fn unknown_fields_are_ignored_and_missing_ones_default() {
     assert_eq!(pod.metadata.name, "p");
     assert!(build_pod(&pod).targets.is_empty());
 }
+
+#[test]
+fn the_controller_owner_names_the_controller() {
+    // apimachinery's GetControllerOf: the owner with `controller: true`, not the first.
+    let mut pod: Pod = serde_json::from_str(MULTI_PORT_POD).unwrap();
+    pod.metadata.owner_references = serde_json::from_str(
+        r#"[{"kind": "ConfigMap", "name": "cm"},
+            {"kind": "Secret", "name": "s", "controller": false},
+            {"kind": "StatefulSet", "name": "db", "controller": true}]"#,
+    )
+    .unwrap();
+    let g = build_pod(&pod);
+    assert_eq!(
+        g.labels.get("__meta_kubernetes_pod_controller_kind"),
+        Some("StatefulSet")
+    );
+    assert_eq!(
+        g.labels.get("__meta_kubernetes_pod_controller_name"),
+        Some("db")
+    );
+    // No controller at all: no controller labels.
+    pod.metadata.owner_references.truncate(2);
+    let g = build_pod(&pod);
+    assert_eq!(g.labels.get("__meta_kubernetes_pod_controller_kind"), None);
+}
