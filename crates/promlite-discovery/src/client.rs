@@ -72,13 +72,8 @@ pub(crate) struct Client {
 impl Client {
     /// Builds the HTTP agent (TLS files are read here, once).
     pub fn new(opts: &KubernetesOptions, r: &Resolved) -> Result<Client, DiscoveryError> {
-        if r.tls.server_name.is_some() {
-            return Err(DiscoveryError::Config(
-                "tls_config.server_name is not supported for kubernetes_sd_configs yet".into(),
-            ));
-        }
         let tls = tls_config(&r.tls)?;
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             // Straight to the API server unless told otherwise, as Prometheus's default.
@@ -86,11 +81,14 @@ impl Client {
             .max_redirects(0)
             .user_agent(concat!("promlite-discovery/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)
-            .build()
-            .new_agent();
+            .build();
+        let (agent, base) = match &r.tls.server_name {
+            None => (config.new_agent(), r.base_url.clone()),
+            Some(name) => server_name_agent(config, &r.base_url, name)?,
+        };
         Ok(Client {
             agent,
-            base: r.base_url.clone(),
+            base,
             auth: r.auth.clone(),
             request_timeout: opts.request_timeout,
             watch_timeout: opts.watch_timeout,
@@ -419,4 +417,73 @@ fn tls_config(t: &TlsOptions) -> Result<TlsConfig, DiscoveryError> {
         b = b.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
     }
     Ok(b.build())
+}
+
+/// An agent that verifies the server certificate against `server_name` while
+/// connecting to the address of `base`'s host. ureq takes the name TLS checks from
+/// the URL, so requests go to `https://<server_name>:<port>/...` and a resolver maps
+/// that name back to `base`'s host. (The `Host` header then carries `server_name`;
+/// the API server does not look at it.)
+fn server_name_agent(
+    config: ureq::config::Config,
+    base: &str,
+    name: &str,
+) -> Result<(ureq::Agent, String), DiscoveryError> {
+    let bad = |m: String| DiscoveryError::Config(format!("tls_config.server_name {name:?}: {m}"));
+    let real: ureq::http::Uri = base.parse().map_err(|e| bad(format!("{e}")))?;
+    let authority = real
+        .authority()
+        .ok_or_else(|| bad("api_server has no host".into()))?;
+    let port = authority
+        .port_u16()
+        .unwrap_or(if real.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let host = if name.contains(':') {
+        format!("[{name}]")
+    } else {
+        name.to_string()
+    };
+    let rewritten = format!(
+        "{}://{host}:{port}{}",
+        real.scheme_str().unwrap_or("https"),
+        real.path().trim_end_matches('/')
+    );
+    let probe: ureq::http::Uri = rewritten.parse().map_err(|e| bad(format!("{e}")))?;
+    let resolver = PinnedResolver {
+        name: probe.host().unwrap_or_default().to_string(),
+        real,
+        inner: ureq::unversioned::resolver::DefaultResolver::default(),
+    };
+    let agent = ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        resolver,
+    );
+    Ok((agent, rewritten))
+}
+
+/// Resolves `name` as the host of `real` would be resolved; other hosts normally.
+#[derive(Debug)]
+struct PinnedResolver {
+    name: String,
+    real: ureq::http::Uri,
+    inner: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for PinnedResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        if uri.host() == Some(self.name.as_str()) {
+            self.inner.resolve(&self.real, config, timeout)
+        } else {
+            self.inner.resolve(uri, config, timeout)
+        }
+    }
 }

@@ -98,7 +98,8 @@ pub struct TlsOptions {
     pub cert_file: Option<PathBuf>,
     /// PEM private key of the client certificate.
     pub key_file: Option<PathBuf>,
-    /// The name to verify the server certificate against, instead of the URL's host.
+    /// The name to verify the server certificate against (and send as SNI), instead
+    /// of the URL's host. Requests then carry it in the `Host` header too.
     pub server_name: Option<String>,
     /// Accept any server certificate.
     pub insecure_skip_verify: bool,

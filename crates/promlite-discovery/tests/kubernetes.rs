@@ -583,6 +583,36 @@ fn malformed_json_and_dropped_streams_are_errors_then_retries() {
 }
 
 #[test]
+fn server_name_is_what_the_certificate_is_checked_against() {
+    // The server certificate names kubernetes.default.svc and 127.0.0.1.
+    let api = FakeApi::start(TOKEN);
+    let path = "/api/v1/pods";
+    api.push(
+        path,
+        false,
+        Reply::Full(200, list("PodList", "5", "", &[KCM])),
+    );
+    let (w, _feed) = stream();
+    api.push(path, true, w);
+    let mut o = opts(&api, Role::Pod);
+    o.tls.server_name = Some("kubernetes.default.svc".into());
+    let (sd, rx) = KubernetesDiscovery::start_channel(o).unwrap();
+    assert_eq!(next(&rx), vec![kcm_group()]);
+    sd.stop();
+
+    let mut o = opts(&api, Role::Pod);
+    o.tls.server_name = Some("etcd.example".into());
+    let sd = KubernetesDiscovery::start(o, |_| {}).unwrap();
+    let t = Instant::now();
+    while sd.stats().errors == 0 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let e = sd.stats().last_error.unwrap_or_default();
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    sd.stop();
+}
+
+#[test]
 fn invalid_options_fail_at_start() {
     let mut o = KubernetesOptions::new(Role::Pod).with_api_server("https://127.0.0.1:1");
     o.tls.ca_file = Some("/nonexistent/ca.crt".into());
