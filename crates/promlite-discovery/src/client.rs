@@ -22,12 +22,13 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// A watched kind of object under `/api/v1`.
+/// A watched kind of object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Resource {
     Pods,
     Services,
     Endpoints,
+    EndpointSlices,
 }
 
 impl Resource {
@@ -37,6 +38,15 @@ impl Resource {
             Resource::Pods => "pods",
             Resource::Services => "services",
             Resource::Endpoints => "endpoints",
+            Resource::EndpointSlices => "endpointslices",
+        }
+    }
+
+    /// The API group and version path.
+    pub fn api(self) -> &'static str {
+        match self {
+            Resource::EndpointSlices => "/apis/discovery.k8s.io/v1",
+            _ => "/api/v1",
         }
     }
 }
@@ -98,7 +108,7 @@ impl Client {
     }
 
     fn url(&self, res: Resource, ns: Option<&str>, query: &[(&str, &str)]) -> String {
-        let mut u = format!("{}/api/v1", self.base);
+        let mut u = format!("{}{}", self.base, res.api());
         if let Some(ns) = ns {
             u.push_str("/namespaces/");
             // Validated as a DNS label: nothing to escape.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Client, Resource};
 use crate::endpoints::{build_endpoints, endpoints_source};
+use crate::endpointslice::{build_endpointslice, endpointslice_source, SERVICE_NAME_LABEL};
 use crate::error::DiscoveryError;
 use crate::group::TargetGroup;
 use crate::options::{KubernetesOptions, Role};
@@ -50,8 +51,9 @@ struct Shared {
 /// Kubernetes service discovery running on its own threads.
 ///
 /// [`start`](Self::start) validates the options, then spawns one reflector thread
-/// per watched (resource, namespace) — pods for role `pod`; endpoints, services and
-/// pods for role `endpoints` — and one dispatcher thread that calls the update
+/// per watched (resource, namespace) — pods for role `pod`; endpoints (or endpoint
+/// slices), services and pods for role `endpoints` (`endpointslice`) — and one
+/// dispatcher thread that calls the update
 /// callback. Request errors never stop it: they are retried with backoff and show in
 /// [`stats`](Self::stats). Dropping the value stops it, as [`stop`](Self::stop) does.
 pub struct KubernetesDiscovery {
@@ -109,6 +111,7 @@ impl KubernetesDiscovery {
         let resources: &[Resource] = match opts.role {
             Role::Pod => &[Resource::Pods],
             Role::Endpoints => &[Resource::Endpoints, Resource::Services, Resource::Pods],
+            Role::EndpointSlice => &[Resource::EndpointSlices, Resource::Services, Resource::Pods],
         };
         let namespaces: Vec<Option<String>> = if resolved.namespaces.is_empty() {
             vec![None]
@@ -333,6 +336,38 @@ impl Dispatcher {
             (Role::Endpoints, Resource::Endpoints | Resource::Services) => {
                 touched.insert(endpoints_source(&m.namespace, &m.name));
             }
+            (Role::EndpointSlice, Resource::EndpointSlices) => {
+                touched.insert(endpointslice_source(&m.namespace, &m.name));
+            }
+            (Role::EndpointSlice, Resource::Services) => {
+                // Every slice of this service.
+                for o in self.objects(Resource::EndpointSlices) {
+                    let s = o.meta();
+                    if s.namespace == m.namespace
+                        && s.labels.get(SERVICE_NAME_LABEL) == Some(&m.name)
+                    {
+                        touched.insert(endpointslice_source(&s.namespace, &s.name));
+                    }
+                }
+            }
+            (Role::EndpointSlice, Resource::Pods) => {
+                for o in self.objects(Resource::EndpointSlices) {
+                    let Object::EndpointSlice(e) = o else {
+                        continue;
+                    };
+                    let refers = e
+                        .endpoints
+                        .iter()
+                        .filter_map(|ep| ep.target_ref.as_ref())
+                        .any(|r| r.kind == "Pod" && r.namespace == m.namespace && r.name == m.name);
+                    if refers {
+                        touched.insert(endpointslice_source(
+                            &e.metadata.namespace,
+                            &e.metadata.name,
+                        ));
+                    }
+                }
+            }
             (Role::Endpoints, Resource::Pods) => {
                 // Every Endpoints object with an address pointing at this pod.
                 for eps in self.objects(Resource::Endpoints) {
@@ -374,6 +409,7 @@ impl Dispatcher {
         let (kind, key) = match source.split_once('/') {
             Some(("pod", key)) => (Resource::Pods, key),
             Some(("endpoints", key)) => (Resource::Endpoints, key),
+            Some(("endpointslice", key)) => (Resource::EndpointSlices, key),
             _ => return TargetGroup::empty(source),
         };
         match self.find(kind, key) {
@@ -384,6 +420,22 @@ impl Dispatcher {
                     _ => None,
                 };
                 build_endpoints(e, svc, |k| match self.find(Resource::Pods, k) {
+                    Some(Object::Pod(p)) => Some(p),
+                    _ => None,
+                })
+            }
+            Some(Object::EndpointSlice(e)) => {
+                let svc = e.metadata.labels.get(SERVICE_NAME_LABEL).and_then(|name| {
+                    self.find(
+                        Resource::Services,
+                        &format!("{}/{name}", e.metadata.namespace),
+                    )
+                });
+                let svc = match svc {
+                    Some(Object::Service(s)) => Some(s),
+                    _ => None,
+                };
+                build_endpointslice(e, svc, |k| match self.find(Resource::Pods, k) {
                     Some(Object::Pod(p)) => Some(p),
                     _ => None,
                 })
@@ -402,6 +454,7 @@ impl Dispatcher {
             let kind = match self.role {
                 Role::Pod => Resource::Pods,
                 Role::Endpoints => Resource::Endpoints,
+                Role::EndpointSlice => Resource::EndpointSlices,
             };
             let sources: Vec<String> = self
                 .objects(kind)
@@ -409,6 +462,7 @@ impl Dispatcher {
                     let m = o.meta();
                     match kind {
                         Resource::Pods => pod_source(&m.namespace, &m.name),
+                        Resource::EndpointSlices => endpointslice_source(&m.namespace, &m.name),
                         _ => endpoints_source(&m.namespace, &m.name),
                     }
                 })

@@ -16,7 +16,7 @@ use crate::meta::Pairs;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetGroup {
     /// Where the group comes from, unique within one discovery: `pod/<ns>/<name>`,
-    /// `endpoints/<ns>/<name>`.
+    /// `endpoints/<ns>/<name>`, `endpointslice/<ns>/<name>`.
     pub source: String,
     /// The targets, in the order Prometheus lists them.
     pub targets: Vec<Labels>,

@@ -1,4 +1,5 @@
-//! Service discovery for promlite: Kubernetes pods and endpoints as target groups
+//! Service discovery for promlite: Kubernetes pods, endpoints and endpoint slices as
+//! target groups
 //! with exactly the `__meta_kubernetes_*` labels Prometheus sets, found by list and
 //! watch over the Kubernetes REST API — synchronous, on plain threads, no async
 //! runtime (a watch is one long streamed HTTP response of JSON lines).
@@ -42,6 +43,7 @@
 mod client;
 mod discovery;
 mod endpoints;
+mod endpointslice;
 mod error;
 mod group;
 mod meta;

@@ -6,7 +6,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+/// Decodes `null` as the default value: Go encodes a nil slice or map without
+/// `omitempty` as `null` (an EndpointSlice's `ports`, for one).
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
 
 /// `metadata` of any object.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -16,8 +26,11 @@ pub(crate) struct ObjectMeta {
     pub namespace: String,
     pub uid: String,
     pub resource_version: String,
+    #[serde(deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
+    #[serde(deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
+    #[serde(deserialize_with = "nullable")]
     pub owner_references: Vec<OwnerReference>,
 }
 
@@ -51,7 +64,9 @@ pub(crate) struct Pod {
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct PodSpec {
     pub node_name: String,
+    #[serde(deserialize_with = "nullable")]
     pub containers: Vec<Container>,
+    #[serde(deserialize_with = "nullable")]
     pub init_containers: Vec<Container>,
 }
 
@@ -61,6 +76,7 @@ pub(crate) struct PodSpec {
 pub(crate) struct Container {
     pub name: String,
     pub image: String,
+    #[serde(deserialize_with = "nullable")]
     pub ports: Vec<ContainerPort>,
 }
 
@@ -82,8 +98,11 @@ pub(crate) struct PodStatus {
     pub pod_ip: String,
     #[serde(rename = "hostIP")]
     pub host_ip: String,
+    #[serde(deserialize_with = "nullable")]
     pub conditions: Vec<PodCondition>,
+    #[serde(deserialize_with = "nullable")]
     pub container_statuses: Vec<ContainerStatus>,
+    #[serde(deserialize_with = "nullable")]
     pub init_container_statuses: Vec<ContainerStatus>,
 }
 
@@ -105,11 +124,67 @@ pub(crate) struct ContainerStatus {
     pub container_id: String,
 }
 
-/// A core/v1 Service: only its metadata is read.
+/// A core/v1 Service: its metadata, and its IP families for role `endpointslice`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub(crate) struct Service {
     pub metadata: ObjectMeta,
+    pub spec: ServiceSpec,
+}
+
+/// `Service.spec`: only what decides a dual-stack service's primary family.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ServiceSpec {
+    pub ip_family_policy: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub ip_families: Vec<String>,
+}
+
+/// A discovery.k8s.io/v1 EndpointSlice.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct EndpointSlice {
+    pub metadata: ObjectMeta,
+    pub address_type: String,
+    #[serde(deserialize_with = "nullable")]
+    pub endpoints: Vec<SliceEndpoint>,
+    #[serde(deserialize_with = "nullable")]
+    pub ports: Vec<SlicePort>,
+}
+
+/// One endpoint of a slice.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct SliceEndpoint {
+    #[serde(deserialize_with = "nullable")]
+    pub addresses: Vec<String>,
+    pub conditions: SliceConditions,
+    pub hostname: Option<String>,
+    pub target_ref: Option<ObjectReference>,
+    pub node_name: Option<String>,
+    pub zone: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub deprecated_topology: BTreeMap<String, String>,
+}
+
+/// An endpoint's conditions; each may be unknown (absent).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub(crate) struct SliceConditions {
+    pub ready: Option<bool>,
+    pub serving: Option<bool>,
+    pub terminating: Option<bool>,
+}
+
+/// One port of a slice; every field may be absent.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct SlicePort {
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+    pub app_protocol: Option<String>,
 }
 
 /// A core/v1 Endpoints object.
@@ -117,6 +192,7 @@ pub(crate) struct Service {
 #[serde(default)]
 pub(crate) struct Endpoints {
     pub metadata: ObjectMeta,
+    #[serde(deserialize_with = "nullable")]
     pub subsets: Vec<EndpointSubset>,
 }
 
@@ -124,8 +200,11 @@ pub(crate) struct Endpoints {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct EndpointSubset {
+    #[serde(deserialize_with = "nullable")]
     pub addresses: Vec<EndpointAddress>,
+    #[serde(deserialize_with = "nullable")]
     pub not_ready_addresses: Vec<EndpointAddress>,
+    #[serde(deserialize_with = "nullable")]
     pub ports: Vec<EndpointPort>,
 }
 
@@ -163,7 +242,7 @@ pub(crate) struct EndpointPort {
 pub(crate) struct List<T> {
     #[serde(default)]
     pub metadata: ListMeta,
-    #[serde(default = "Vec::new")]
+    #[serde(default = "Vec::new", deserialize_with = "nullable")]
     pub items: Vec<T>,
 }
 

@@ -20,6 +20,11 @@ pub enum Role {
     /// `__meta_kubernetes_endpoint(s)_*`, `__meta_kubernetes_service_*` and, for
     /// addresses backed by a pod, `__meta_kubernetes_pod_*`.
     Endpoints,
+    /// One target per endpoint address × port of every discovery.k8s.io/v1
+    /// EndpointSlice, labelled `__meta_kubernetes_endpointslice_*`,
+    /// `__meta_kubernetes_service_*` and, for pod-backed endpoints,
+    /// `__meta_kubernetes_pod_*`.
+    EndpointSlice,
 }
 
 impl Role {
@@ -28,6 +33,7 @@ impl Role {
         match self {
             Role::Pod => "pod",
             Role::Endpoints => "endpoints",
+            Role::EndpointSlice => "endpointslice",
         }
     }
 
@@ -35,13 +41,14 @@ impl Role {
     ///
     /// # Errors
     /// [`DiscoveryError::Config`] for a role this crate does not implement (Prometheus
-    /// also has `node`, `service`, `ingress`, `endpointslice`).
+    /// also has `node`, `service`, `ingress`).
     pub fn from_name(name: &str) -> Result<Role, DiscoveryError> {
         match name {
             "pod" => Ok(Role::Pod),
             "endpoints" => Ok(Role::Endpoints),
+            "endpointslice" => Ok(Role::EndpointSlice),
             other => Err(DiscoveryError::Config(format!(
-                "kubernetes role {other:?} is not supported (supported: pod, endpoints)"
+                "kubernetes role {other:?} is not supported (supported: pod, endpoints, endpointslice)"
             ))),
         }
     }

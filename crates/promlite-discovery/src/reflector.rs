@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::client::{Client, HasMeta, Resource, WatchEvent};
 use crate::error::DiscoveryError;
-use crate::objects::{Endpoints, ObjectMeta, Pod, Service};
+use crate::objects::{EndpointSlice, Endpoints, ObjectMeta, Pod, Service};
 
 /// A decoded object of any watched kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +22,7 @@ pub(crate) enum Object {
     Pod(Pod),
     Service(Service),
     Endpoints(Endpoints),
+    EndpointSlice(EndpointSlice),
 }
 
 impl Object {
@@ -30,6 +31,7 @@ impl Object {
             Object::Pod(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::Endpoints(o) => &o.metadata,
+            Object::EndpointSlice(o) => &o.metadata,
         }
     }
 }
@@ -51,6 +53,7 @@ macro_rules! kind {
 kind!(Pod);
 kind!(Service);
 kind!(Endpoints);
+kind!(EndpointSlice);
 
 /// What a reflector tells the dispatcher. `id` names the reflector.
 #[derive(Debug)]
@@ -124,6 +127,7 @@ impl Reflector {
             Resource::Pods => self.run_typed::<Pod>(),
             Resource::Services => self.run_typed::<Service>(),
             Resource::Endpoints => self.run_typed::<Endpoints>(),
+            Resource::EndpointSlices => self.run_typed::<EndpointSlice>(),
         }
     }
 

@@ -332,3 +332,153 @@ fn the_controller_owner_names_the_controller() {
     let g = build_pod(&pod);
     assert_eq!(g.labels.get("__meta_kubernetes_pod_controller_kind"), None);
 }
+
+/// `makeEndpointSliceV1("default")` of endpointslice_test.go.
+const SLICE: &str = r#"{
+  "metadata": {"name": "testendpoints", "namespace": "default",
+    "labels": {"kubernetes.io/service-name": "testendpoints"},
+    "annotations": {"test.annotation": "test"}},
+  "addressType": "IPv4",
+  "ports": [{"name": "testport", "port": 9000, "protocol": "TCP", "appProtocol": "http"}],
+  "endpoints": [
+    {"addresses": ["1.2.3.4"], "conditions": {"ready": true, "serving": true, "terminating": false},
+     "hostname": "testendpoint1", "targetRef": {}, "nodeName": "foobar",
+     "deprecatedTopology": {"topology": "value"}, "zone": "us-east-1a"},
+    {"addresses": ["2.3.4.5"], "conditions": {"ready": true, "serving": true, "terminating": false},
+     "zone": "us-east-1b"},
+    {"addresses": ["3.4.5.6"], "conditions": {"ready": false, "serving": true, "terminating": true},
+     "zone": "us-east-1c"},
+    {"addresses": ["4.5.6.7"], "conditions": {"ready": true, "serving": true, "terminating": false},
+     "targetRef": {"kind": "Node", "name": "barbaz"}, "zone": "us-east-1a"}
+  ]
+}"#;
+
+#[test]
+fn endpointslice_discovery_before_run_as_prometheus() {
+    use crate::endpointslice::build_endpointslice;
+    use crate::objects::EndpointSlice;
+    let eps: EndpointSlice = serde_json::from_str(SLICE).unwrap();
+    let g = build_endpointslice(&eps, None, |_| None);
+    assert_eq!(g.source, "endpointslice/default/testendpoints");
+    let common =
+        |addr: &'static str, ready: &'static str, term: &'static str, zone: &'static str| {
+            vec![
+                ("__address__", addr),
+                (
+                    "__meta_kubernetes_endpointslice_endpoint_conditions_ready",
+                    ready,
+                ),
+                (
+                    "__meta_kubernetes_endpointslice_endpoint_conditions_serving",
+                    "true",
+                ),
+                (
+                    "__meta_kubernetes_endpointslice_endpoint_conditions_terminating",
+                    term,
+                ),
+                ("__meta_kubernetes_endpointslice_endpoint_zone", zone),
+                ("__meta_kubernetes_endpointslice_port", "9000"),
+                ("__meta_kubernetes_endpointslice_port_app_protocol", "http"),
+                ("__meta_kubernetes_endpointslice_port_name", "testport"),
+                ("__meta_kubernetes_endpointslice_port_protocol", "TCP"),
+            ]
+        };
+    let mut t0 = common("1.2.3.4:9000", "true", "false", "us-east-1a");
+    t0.extend([
+        (
+            "__meta_kubernetes_endpointslice_endpoint_hostname",
+            "testendpoint1",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_node_name",
+            "foobar",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_topology_present_topology",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_topology_topology",
+            "value",
+        ),
+    ]);
+    let t1 = common("2.3.4.5:9000", "true", "false", "us-east-1b");
+    let t2 = common("3.4.5.6:9000", "false", "true", "us-east-1c");
+    let mut t3 = common("4.5.6.7:9000", "true", "false", "us-east-1a");
+    t3.extend([
+        (
+            "__meta_kubernetes_endpointslice_address_target_kind",
+            "Node",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_address_target_name",
+            "barbaz",
+        ),
+    ]);
+    assert_eq!(g.targets, vec![ls(&t0), ls(&t1), ls(&t2), ls(&t3)]);
+    assert_eq!(
+        g.labels,
+        ls(&[
+            ("__meta_kubernetes_endpointslice_address_type", "IPv4"),
+            ("__meta_kubernetes_namespace", "default"),
+            ("__meta_kubernetes_endpointslice_name", "testendpoints"),
+            (
+                "__meta_kubernetes_endpointslice_label_kubernetes_io_service_name",
+                "testendpoints"
+            ),
+            (
+                "__meta_kubernetes_endpointslice_labelpresent_kubernetes_io_service_name",
+                "true"
+            ),
+            (
+                "__meta_kubernetes_endpointslice_annotation_test_annotation",
+                "test"
+            ),
+            (
+                "__meta_kubernetes_endpointslice_annotationpresent_test_annotation",
+                "true"
+            ),
+        ])
+    );
+}
+
+#[test]
+fn endpointslice_of_a_dual_stack_service_secondary_family_has_no_targets() {
+    use crate::endpointslice::build_endpointslice;
+    use crate::objects::EndpointSlice;
+    let eps: EndpointSlice = serde_json::from_str(SLICE).unwrap();
+    let svc: Service = serde_json::from_str(
+        r#"{"metadata": {"name": "testendpoints", "namespace": "default"},
+            "spec": {"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv6", "IPv4"]}}"#,
+    )
+    .unwrap();
+    let g = build_endpointslice(&eps, Some(&svc), |_| None);
+    assert!(g.targets.is_empty());
+    assert_eq!(
+        g.labels.get("__meta_kubernetes_service_name"),
+        Some("testendpoints")
+    );
+    // Single-stack: the slice counts whatever the family.
+    let svc: Service = serde_json::from_str(
+        r#"{"metadata": {"name": "testendpoints", "namespace": "default"},
+            "spec": {"ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv6"]}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        build_endpointslice(&eps, Some(&svc), |_| None)
+            .targets
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn null_collections_decode_as_empty() {
+    // Go writes a nil slice without omitempty as null.
+    let eps: crate::objects::EndpointSlice = serde_json::from_str(
+        r#"{"metadata": {"name": "s", "namespace": "n", "labels": null},
+            "addressType": "IPv4", "endpoints": null, "ports": null}"#,
+    )
+    .unwrap();
+    assert!(eps.endpoints.is_empty() && eps.ports.is_empty());
+}

@@ -807,3 +807,134 @@ fn endpoints_role_joins_services_and_pods() {
     assert!(sd.snapshot().is_empty());
     sd.stop();
 }
+
+// --- Role endpointslice ------------------------------------------------------------
+
+const SLICE: &str = r#"{"metadata":{"name":"kcm-metrics-x8d2k","namespace":"kube-system","resourceVersion":"9",
+  "labels":{"kubernetes.io/service-name":"kcm-metrics"}},
+ "addressType":"IPv4",
+ "endpoints":[{"addresses":["10.0.0.10"],"conditions":{"ready":true,"serving":true,"terminating":false},
+   "nodeName":"cp1","zone":"zone-a",
+   "targetRef":{"kind":"Pod","namespace":"kube-system","name":"kube-controller-manager-cp1"}}],
+ "ports":[{"name":"https","port":10257,"protocol":"TCP"}]}"#;
+
+#[test]
+fn endpointslice_role_joins_services_and_pods() {
+    let api = FakeApi::start(TOKEN);
+    api.push(
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        false,
+        Reply::Full(200, list("EndpointSliceList", "10", "", &[SLICE])),
+    );
+    api.push(
+        "/api/v1/services",
+        false,
+        Reply::Full(200, list("ServiceList", "10", "", &[SVC])),
+    );
+    api.push(
+        "/api/v1/pods",
+        false,
+        Reply::Full(200, list("PodList", "10", "", &[KCM])),
+    );
+    let (we, _fe) = stream();
+    let (ws, fs) = stream();
+    let (wp, _fp) = stream();
+    api.push("/apis/discovery.k8s.io/v1/endpointslices", true, we);
+    api.push("/api/v1/services", true, ws);
+    api.push("/api/v1/pods", true, wp);
+    let (sd, rx) = KubernetesDiscovery::start_channel(opts(&api, Role::EndpointSlice)).unwrap();
+
+    // The pod-backed target: the slice's labels, the pod's, the matching container
+    // port (kube-controller-manager declares none, so no container labels).
+    let kcm = kcm_group();
+    let mut target: Vec<(String, String)> = kcm
+        .labels
+        .iter()
+        .filter(|l| l.name.as_ref() != "__meta_kubernetes_namespace")
+        .map(|l| (l.name.to_string(), l.value.to_string()))
+        .collect();
+    for (n, v) in [
+        ("__address__", "10.0.0.10:10257"),
+        ("__meta_kubernetes_endpointslice_port", "10257"),
+        ("__meta_kubernetes_endpointslice_port_name", "https"),
+        ("__meta_kubernetes_endpointslice_port_protocol", "TCP"),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_conditions_ready",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_conditions_serving",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_endpoint_conditions_terminating",
+            "false",
+        ),
+        ("__meta_kubernetes_endpointslice_endpoint_node_name", "cp1"),
+        ("__meta_kubernetes_endpointslice_endpoint_zone", "zone-a"),
+        ("__meta_kubernetes_endpointslice_address_target_kind", "Pod"),
+        (
+            "__meta_kubernetes_endpointslice_address_target_name",
+            "kube-controller-manager-cp1",
+        ),
+    ] {
+        target.push((n.into(), v.into()));
+    }
+    let service = [
+        ("__meta_kubernetes_service_name", "kcm-metrics"),
+        (
+            "__meta_kubernetes_service_label_app_kubernetes_io_name",
+            "kcm",
+        ),
+        (
+            "__meta_kubernetes_service_labelpresent_app_kubernetes_io_name",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_service_annotation_prometheus_io_scrape",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_service_annotationpresent_prometheus_io_scrape",
+            "true",
+        ),
+    ];
+    let mut group = vec![
+        ("__meta_kubernetes_namespace", "kube-system"),
+        ("__meta_kubernetes_endpointslice_name", "kcm-metrics-x8d2k"),
+        ("__meta_kubernetes_endpointslice_address_type", "IPv4"),
+        (
+            "__meta_kubernetes_endpointslice_label_kubernetes_io_service_name",
+            "kcm-metrics",
+        ),
+        (
+            "__meta_kubernetes_endpointslice_labelpresent_kubernetes_io_service_name",
+            "true",
+        ),
+    ];
+    group.extend(service);
+    let expected = TargetGroup {
+        source: "endpointslice/kube-system/kcm-metrics-x8d2k".into(),
+        targets: vec![Labels::from_pairs(target)],
+        labels: ls(&group),
+    };
+    assert_eq!(next(&rx), vec![expected.clone()]);
+
+    // A relabelled service reaches the slice through its service-name label.
+    let svc2 = SVC.replace(
+        r#""app.kubernetes.io/name":"kcm""#,
+        r#""app.kubernetes.io/name":"kcm2""#,
+    );
+    fs.send(event("MODIFIED", &svc2));
+    let mut want = expected;
+    want.labels = {
+        let mut b = want.labels.builder();
+        b.set(
+            "__meta_kubernetes_service_label_app_kubernetes_io_name",
+            "kcm2",
+        );
+        b.build()
+    };
+    assert_eq!(next(&rx), vec![want]);
+    sd.stop();
+}
