@@ -497,3 +497,55 @@ impl ureq::unversioned::resolver::Resolver for PinnedResolver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Role;
+
+    fn client(auth: Auth) -> Client {
+        let mut o = KubernetesOptions::new(Role::Pod).with_api_server("https://10.0.0.1:6443/");
+        o.auth = auth;
+        let r = o.resolve(|_| None).unwrap();
+        Client::new(&o, &r).unwrap()
+    }
+
+    #[test]
+    fn basic_auth_header_is_base64_of_user_colon_password() {
+        // base64("martin:secret") by hand: "mar" "tin" ":se" "cre" "t" → bWFy dGlu OnNl Y3Jl dA==
+        let c = client(Auth::Basic {
+            username: "martin".into(),
+            password: Some("secret".into()),
+            password_file: None,
+        });
+        assert_eq!(
+            c.authorization().unwrap().as_deref(),
+            Some("Basic bWFydGluOnNlY3JldA==")
+        );
+        let c = client(Auth::Bearer("abc".into()));
+        assert_eq!(c.authorization().unwrap().as_deref(), Some("Bearer abc"));
+        let c = client(Auth::BearerFile("/nonexistent/token".into()));
+        let e = c.authorization().unwrap_err().to_string();
+        assert!(
+            e.contains("bearer token file") && e.contains("/nonexistent/token"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn urls_join_base_group_namespace_and_escaped_query() {
+        let c = client(Auth::None);
+        assert_eq!(
+            c.url(
+                Resource::Pods,
+                Some("kube-system"),
+                &[("continue", "a b/c=")]
+            ),
+            "https://10.0.0.1:6443/api/v1/namespaces/kube-system/pods?continue=a%20b%2Fc%3D"
+        );
+        assert_eq!(
+            c.url(Resource::EndpointSlices, None, &[]),
+            "https://10.0.0.1:6443/apis/discovery.k8s.io/v1/endpointslices"
+        );
+    }
+}

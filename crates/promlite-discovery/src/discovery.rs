@@ -19,7 +19,7 @@ use crate::reflector::{Msg, Object, Reflector, StopSignal};
 /// Counters about a running discovery, for logs and self-monitoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiscoveryStats {
-    /// Successful list requests (a full list counts once per page set).
+    /// Complete lists (all pages of one list count once).
     pub lists: u64,
     /// Watches opened.
     pub watches: u64,

@@ -1,8 +1,7 @@
 //! Service discovery for promlite: Kubernetes pods, endpoints and endpoint slices as
-//! target groups
-//! with exactly the `__meta_kubernetes_*` labels Prometheus sets, found by list and
-//! watch over the Kubernetes REST API — synchronous, on plain threads, no async
-//! runtime (a watch is one long streamed HTTP response of JSON lines).
+//! target groups with exactly the `__meta_kubernetes_*` labels Prometheus sets, found
+//! by list and watch over the Kubernetes REST API — synchronous, on plain threads, no
+//! async runtime (a watch is one long streamed HTTP response of JSON lines).
 //!
 //! Pipeline stage: discovery → [`TargetGroup`]s → relabeling → scrape targets.
 //!
