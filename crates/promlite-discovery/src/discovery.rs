@@ -12,6 +12,7 @@ use crate::endpoints::{build_endpoints, endpoints_source};
 use crate::endpointslice::{build_endpointslice, endpointslice_source, SERVICE_NAME_LABEL};
 use crate::error::DiscoveryError;
 use crate::group::TargetGroup;
+use crate::index::{pod_ref, service_ref, RefIndex};
 use crate::options::{KubernetesOptions, Role};
 use crate::pod::{build_pod, pod_source};
 use crate::reflector::{Msg, Object, Reflector, StopSignal};
@@ -153,6 +154,7 @@ impl KubernetesDiscovery {
             role: opts.role,
             stores: kinds.iter().map(|&k| (k, BTreeMap::new())).collect(),
             synced: vec![false; kinds.len()],
+            refs: RefIndex::default(),
             all_synced: false,
             shared: shared.clone(),
             on_update,
@@ -247,6 +249,8 @@ struct Dispatcher {
     stores: Vec<(Resource, BTreeMap<String, Object>)>,
     synced: Vec<bool>,
     all_synced: bool,
+    /// Which Endpoints objects and slices refer to each pod and service.
+    refs: RefIndex,
     shared: Arc<Shared>,
     on_update: OnUpdate,
 }
@@ -277,10 +281,12 @@ impl Dispatcher {
                 let old = std::mem::take(&mut self.stores[id].1);
                 for o in old.values() {
                     self.affected(kind, o, touched);
+                    self.refs.remove(o);
                 }
                 let new: BTreeMap<String, Object> =
                     objects.into_iter().map(|o| (o.meta().key(), o)).collect();
                 for o in new.values() {
+                    self.refs.add(o);
                     self.affected(kind, o, touched);
                 }
                 self.stores[id].1 = new;
@@ -288,11 +294,13 @@ impl Dispatcher {
             }
             Msg::Upsert { id, object } => {
                 let kind = self.stores[id].0;
-                if let Some(old) = self.stores[id].1.get(&object.meta().key()) {
-                    // A pod leaving an Endpoints object changes that object too.
-                    let old = old.clone();
+                // What the old version fed changes too (a pod leaving an Endpoints
+                // object, a slice moving to another service).
+                if let Some(old) = self.stores[id].1.remove(&object.meta().key()) {
                     self.affected(kind, &old, touched);
+                    self.refs.remove(&old);
                 }
+                self.refs.add(&object);
                 self.affected(kind, &object, touched);
                 self.stores[id].1.insert(object.meta().key(), object);
                 self.count(|s| s.events += 1);
@@ -300,7 +308,10 @@ impl Dispatcher {
             Msg::Delete { id, object } => {
                 let kind = self.stores[id].0;
                 self.affected(kind, &object, touched);
-                self.stores[id].1.remove(&object.meta().key());
+                if let Some(old) = self.stores[id].1.remove(&object.meta().key()) {
+                    self.affected(kind, &old, touched);
+                    self.refs.remove(&old);
+                }
                 self.count(|s| s.events += 1);
             }
             Msg::Error { error, gone } => self.count(|s| {
@@ -340,51 +351,12 @@ impl Dispatcher {
                 touched.insert(endpointslice_source(&m.namespace, &m.name));
             }
             (Role::EndpointSlice, Resource::Services) => {
-                // Every slice of this service.
-                for o in self.objects(Resource::EndpointSlices) {
-                    let s = o.meta();
-                    if s.namespace == m.namespace
-                        && s.labels.get(SERVICE_NAME_LABEL) == Some(&m.name)
-                    {
-                        touched.insert(endpointslice_source(&s.namespace, &s.name));
-                    }
-                }
+                let key = service_ref(&m.namespace, &m.name);
+                touched.extend(self.refs.sources(&key).cloned());
             }
-            (Role::EndpointSlice, Resource::Pods) => {
-                for o in self.objects(Resource::EndpointSlices) {
-                    let Object::EndpointSlice(e) = o else {
-                        continue;
-                    };
-                    let refers = e
-                        .endpoints
-                        .iter()
-                        .filter_map(|ep| ep.target_ref.as_ref())
-                        .any(|r| r.kind == "Pod" && r.namespace == m.namespace && r.name == m.name);
-                    if refers {
-                        touched.insert(endpointslice_source(
-                            &e.metadata.namespace,
-                            &e.metadata.name,
-                        ));
-                    }
-                }
-            }
-            (Role::Endpoints, Resource::Pods) => {
-                // Every Endpoints object with an address pointing at this pod.
-                for eps in self.objects(Resource::Endpoints) {
-                    let Object::Endpoints(e) = eps else { continue };
-                    let refers = e.subsets.iter().any(|s| {
-                        s.addresses
-                            .iter()
-                            .chain(&s.not_ready_addresses)
-                            .filter_map(|a| a.target_ref.as_ref())
-                            .any(|r| {
-                                r.kind == "Pod" && r.namespace == m.namespace && r.name == m.name
-                            })
-                    });
-                    if refers {
-                        touched.insert(endpoints_source(&e.metadata.namespace, &e.metadata.name));
-                    }
-                }
+            (Role::Endpoints | Role::EndpointSlice, Resource::Pods) => {
+                let key = pod_ref(&m.namespace, &m.name);
+                touched.extend(self.refs.sources(&key).cloned());
             }
             _ => {}
         }

@@ -45,6 +45,7 @@ mod endpoints;
 mod endpointslice;
 mod error;
 mod group;
+mod index;
 mod meta;
 mod objects;
 mod options;
