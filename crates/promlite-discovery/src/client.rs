@@ -13,7 +13,9 @@ use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConf
 
 use crate::error::DiscoveryError;
 use crate::objects::{List, MetaOnly, ObjectMeta, RawWatchEvent, Status};
-use crate::options::{read_trimmed, Auth, KubernetesOptions, Resolved, TlsOptions};
+use crate::options::{
+    read_trimmed, Auth, KubernetesOptions, Resolved, ResourceSelector, TlsOptions,
+};
 
 /// Characters escaped in query values: all but RFC 3986's unreserved ones.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -77,6 +79,7 @@ pub(crate) struct Client {
     watch_timeout: Duration,
     page_size: u32,
     max_bytes: u64,
+    selectors: Vec<ResourceSelector>,
 }
 
 impl Client {
@@ -104,7 +107,22 @@ impl Client {
             watch_timeout: opts.watch_timeout,
             page_size: opts.page_size,
             max_bytes: opts.max_object_bytes,
+            selectors: r.selectors.clone(),
         })
+    }
+
+    /// `labelSelector` and `fieldSelector` for `res`, when configured.
+    fn selector_query(&self, res: Resource) -> Vec<(&'static str, &str)> {
+        let mut q = Vec::new();
+        if let Some((_, label, field)) = self.selectors.iter().find(|(r, _, _)| *r == res) {
+            if let Some(l) = label {
+                q.push(("labelSelector", l.as_str()));
+            }
+            if let Some(f) = field {
+                q.push(("fieldSelector", f.as_str()));
+            }
+        }
+        q
     }
 
     fn url(&self, res: Resource, ns: Option<&str>, query: &[(&str, &str)]) -> String {
@@ -207,6 +225,7 @@ impl Client {
             if !token.is_empty() {
                 q.push(("continue", &token));
             }
+            q.extend(self.selector_query(res));
             let url = self.url(res, ns, &q);
             let mut resp = self.get(&url, self.request_timeout)?;
             let body = resp
@@ -236,16 +255,14 @@ impl Client {
         rv: &str,
     ) -> Result<WatchStream, DiscoveryError> {
         let secs = self.watch_timeout.as_secs().max(1).to_string();
-        let url = self.url(
-            res,
-            ns,
-            &[
-                ("watch", "1"),
-                ("resourceVersion", rv),
-                ("allowWatchBookmarks", "true"),
-                ("timeoutSeconds", &secs),
-            ],
-        );
+        let mut q = vec![
+            ("watch", "1"),
+            ("resourceVersion", rv),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", &secs),
+        ];
+        q.extend(self.selector_query(res));
+        let url = self.url(res, ns, &q);
         // The server ends the watch after timeoutSeconds; the client deadline only
         // guards against a server that stops talking without closing.
         let resp = self.get(&url, self.watch_timeout + Duration::from_secs(60))?;

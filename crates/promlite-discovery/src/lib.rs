@@ -57,4 +57,4 @@ mod role_tests;
 pub use discovery::{DiscoveryStats, KubernetesDiscovery, OnUpdate};
 pub use error::DiscoveryError;
 pub use group::TargetGroup;
-pub use options::{Auth, KubernetesOptions, Role, TlsOptions, SERVICE_ACCOUNT_DIR};
+pub use options::{Auth, KubernetesOptions, Role, Selector, TlsOptions, SERVICE_ACCOUNT_DIR};

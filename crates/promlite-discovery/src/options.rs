@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::client::Resource;
 use crate::error::DiscoveryError;
 
 /// The default directory of the in-cluster service account credentials.
@@ -118,6 +119,21 @@ impl TlsOptions {
     }
 }
 
+/// A label and/or field selector limiting which objects of one kind are watched
+/// (an entry of Prometheus's `selectors`). The server applies them: a malformed
+/// selector shows up as a request error (HTTP 400) in [`crate::DiscoveryStats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    /// The kind of object: `pod`, `service`, `endpoints` or `endpointslice`, as the
+    /// discovery role allows (role `pod`: pod; `endpoints`: pod, service, endpoints;
+    /// `endpointslice`: pod, service, endpointslice).
+    pub role: String,
+    /// A label selector (`app=web,tier!=cache`), sent as `labelSelector`.
+    pub label: Option<String>,
+    /// A field selector (`spec.nodeName=node-1`), sent as `fieldSelector`.
+    pub field: Option<String>,
+}
+
 /// What to discover and how (Prometheus's `kubernetes_sd_config`).
 ///
 /// `api_server: None` means in-cluster: the URL comes from `KUBERNETES_SERVICE_HOST`
@@ -136,6 +152,8 @@ pub struct KubernetesOptions {
     /// Also watch the namespace this process runs in (`namespaces.own_namespace`), read
     /// from `<service_account_dir>/namespace`. Not allowed with `api_server`.
     pub own_namespace: bool,
+    /// Label and field selectors per watched kind.
+    pub selectors: Vec<Selector>,
     /// Credentials for `api_server`.
     pub auth: Auth,
     /// TLS settings for `api_server`.
@@ -165,6 +183,7 @@ impl KubernetesOptions {
             api_server: None,
             namespaces: Vec::new(),
             own_namespace: false,
+            selectors: Vec::new(),
             auth: Auth::None,
             tls: TlsOptions::default(),
             service_account_dir: PathBuf::from(SERVICE_ACCOUNT_DIR),
@@ -217,6 +236,7 @@ impl KubernetesOptions {
                 )));
             }
         }
+        let selectors = self.check_selectors()?;
         let mut namespaces = self.namespaces.clone();
         if self.own_namespace {
             let path = self.service_account_dir.join("namespace");
@@ -292,9 +312,51 @@ impl KubernetesOptions {
             auth,
             tls,
             namespaces,
+            selectors,
         })
     }
+
+    /// Prometheus's selector rules: one selector per kind, only kinds the role watches.
+    fn check_selectors(&self) -> Result<Vec<ResourceSelector>, DiscoveryError> {
+        let allowed: &[(&str, Resource)] = match self.role {
+            Role::Pod => &[("pod", Resource::Pods)],
+            Role::Endpoints => &[
+                ("pod", Resource::Pods),
+                ("service", Resource::Services),
+                ("endpoints", Resource::Endpoints),
+            ],
+            Role::EndpointSlice => &[
+                ("pod", Resource::Pods),
+                ("service", Resource::Services),
+                ("endpointslice", Resource::EndpointSlices),
+            ],
+        };
+        let mut out: Vec<ResourceSelector> = Vec::new();
+        for s in &self.selectors {
+            let Some(&(_, res)) = allowed.iter().find(|(n, _)| *n == s.role) else {
+                let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                return Err(DiscoveryError::Config(format!(
+                    "{} role supports only {} selectors, not {:?}",
+                    self.role.name(),
+                    names.join(", "),
+                    s.role
+                )));
+            };
+            if out.iter().any(|(r, _, _)| *r == res) {
+                return Err(DiscoveryError::Config(format!(
+                    "duplicated selector role: {}",
+                    s.role
+                )));
+            }
+            let nonempty = |v: &Option<String>| v.clone().filter(|x| !x.is_empty());
+            out.push((res, nonempty(&s.label), nonempty(&s.field)));
+        }
+        Ok(out)
+    }
 }
+
+/// A selector resolved to the kind it applies to: (kind, label, field).
+pub(crate) type ResourceSelector = (Resource, Option<String>, Option<String>);
 
 /// Options after validation and in-cluster resolution.
 #[derive(Debug, Clone)]
@@ -305,6 +367,8 @@ pub(crate) struct Resolved {
     pub tls: TlsOptions,
     /// Empty: all namespaces.
     pub namespaces: Vec<String>,
+    /// (kind, label selector, field selector).
+    pub selectors: Vec<ResourceSelector>,
 }
 
 /// A DNS-1123 label, as Kubernetes requires of namespace names.
@@ -413,6 +477,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("key_file"));
+    }
+
+    #[test]
+    fn selectors_follow_prometheus_rules() {
+        let sel = |role: &str| Selector {
+            role: role.into(),
+            label: Some("app=web".into()),
+            field: None,
+        };
+        let env = |_: &str| None;
+        let mut o = KubernetesOptions::new(Role::Endpoints).with_api_server("https://k:6443");
+        o.selectors = vec![sel("pod"), sel("service"), sel("endpoints")];
+        let r = o.resolve(env).unwrap();
+        assert_eq!(r.selectors.len(), 3);
+        o.selectors = vec![sel("pod"), sel("pod")];
+        let e = o.resolve(env).unwrap_err().to_string();
+        assert!(e.contains("duplicated selector role: pod"), "{e}");
+        let mut o = KubernetesOptions::new(Role::Pod).with_api_server("https://k:6443");
+        o.selectors = vec![sel("service")];
+        let e = o.resolve(env).unwrap_err().to_string();
+        assert!(e.contains("pod role supports only pod selectors"), "{e}");
     }
 
     #[test]

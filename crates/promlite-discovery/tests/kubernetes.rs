@@ -12,7 +12,9 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use fake_api::{event, list, status, stream, FakeApi, Reply};
-use promlite_discovery::{Auth, KubernetesDiscovery, KubernetesOptions, Role, TargetGroup};
+use promlite_discovery::{
+    Auth, KubernetesDiscovery, KubernetesOptions, Role, Selector, TargetGroup,
+};
 use promlite_model::Labels;
 
 const TOKEN: &str = "sekret-token-1";
@@ -782,8 +784,32 @@ fn endpoints_role_joins_services_and_pods() {
     api.push(&format!("{ns}/pods"), true, wp);
     let mut o = opts(&api, Role::Endpoints);
     o.namespaces = vec!["kube-system".into()];
+    o.selectors = vec![Selector {
+        role: "pod".into(),
+        label: Some("tier in (control-plane)".into()),
+        field: Some("spec.nodeName=cp1".into()),
+    }];
     let (sd, rx) = KubernetesDiscovery::start_channel(o).unwrap();
     assert_eq!(next(&rx), vec![endpoints_group("Running")]);
+    // Only the pod list and watch carry the pod selector, escaped.
+    api.wait_requests(6);
+    let reqs = api.requests();
+    let sel = "labelSelector=tier%20in%20%28control-plane%29&fieldSelector=spec.nodeName%3Dcp1";
+    assert!(
+        reqs.iter()
+            .any(|r| r == &format!("{ns}/pods?limit=500&{sel}")),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter()
+            .any(|r| r.starts_with(&format!("{ns}/pods?watch=1")) && r.ends_with(sel)),
+        "{reqs:?}"
+    );
+    assert_eq!(
+        reqs.iter().filter(|r| r.contains("Selector")).count(),
+        2,
+        "{reqs:?}"
+    );
 
     // The backing pod changes: the endpoints group follows.
     let failed = KCM.replace(r#""phase":"Running""#, r#""phase":"Failed""#);
