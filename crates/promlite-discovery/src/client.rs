@@ -349,7 +349,12 @@ impl WatchStream {
             }
             "ERROR" => {
                 let s: Status = serde_json::from_str(obj).map_err(|e| err(&e))?;
-                Err(status_error(&self.url, s.code, s.message))
+                // client-go also recognises an expired version by its reason alone.
+                let code = match s.reason.as_str() {
+                    "Expired" | "Gone" => 410,
+                    _ => s.code,
+                };
+                Err(status_error(&self.url, code, s.message))
             }
             other => Err(DiscoveryError::Decode {
                 url: self.url.clone(),

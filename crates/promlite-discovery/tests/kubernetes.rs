@@ -580,6 +580,27 @@ fn malformed_json_and_dropped_streams_are_errors_then_retries() {
     assert_eq!(next(&rx), vec![coredns_group()]);
     let s = sd.stats();
     assert_eq!(s.errors, 4, "{s:?}");
+
+    // An ERROR event saying Expired without a code still forces a relist.
+    api.push(
+        path,
+        false,
+        Reply::Full(200, list("PodList", "9", "", &[KCM])),
+    );
+    let (w5, _f5) = stream();
+    api.push(path, true, w5);
+    f4.send(event(
+        "ERROR",
+        r#"{"kind":"Status","reason":"Expired","message":"too old"}"#,
+    ));
+    assert_eq!(
+        next(&rx),
+        vec![TargetGroup::empty(
+            "pod/kube-system/coredns-5d78c9869d-abcde"
+        )]
+    );
+    let s = sd.stats();
+    assert_eq!((s.errors, s.relists_gone), (4, 1), "{s:?}");
     drop((f1, f4));
     sd.stop();
 }
