@@ -2,7 +2,7 @@
 //! turns their objects into target groups and hands changed groups to the caller.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -43,6 +43,9 @@ pub struct DiscoveryStats {
 /// means its source is gone.
 pub type OnUpdate = Box<dyn FnMut(Vec<TargetGroup>) + Send>;
 
+/// Messages queued between the reflectors and the dispatcher.
+const QUEUE: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Shared {
     stats: Mutex<DiscoveryStats>,
@@ -60,7 +63,7 @@ struct Shared {
 pub struct KubernetesDiscovery {
     stop: Arc<StopSignal>,
     shared: Arc<Shared>,
-    tx: Sender<Msg>,
+    tx: SyncSender<Msg>,
     dispatcher: Option<JoinHandle<()>>,
     reflectors: Vec<JoinHandle<()>>,
 }
@@ -121,7 +124,9 @@ impl KubernetesDiscovery {
         };
         let stop = Arc::new(StopSignal::default());
         let shared = Arc::new(Shared::default());
-        let (tx, rx) = mpsc::channel();
+        // Bounded: when the callback is slow, reflectors wait (their watch streams
+        // wait in the socket) instead of queueing without limit.
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let mut kinds = Vec::new();
         let mut reflectors = Vec::new();
         for &resource in resources {

@@ -6,7 +6,7 @@
 //! A reflector thread blocks in reads of the watch body; it notices a stop between
 //! events, and the server ends every watch after `watch_timeout` at the latest.
 
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -114,7 +114,7 @@ pub(crate) struct Reflector {
     pub resource: Resource,
     pub namespace: Option<String>,
     pub client: Arc<Client>,
-    pub tx: Sender<Msg>,
+    pub tx: SyncSender<Msg>,
     pub stop: Arc<StopSignal>,
     pub retry_initial: Duration,
     pub retry_max: Duration,
