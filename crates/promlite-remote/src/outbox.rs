@@ -93,7 +93,7 @@ impl OutboxConfig {
     }
 
     fn seg_limit(&self) -> u64 {
-        self.segment_bytes.min(self.max_disk_usage / 8).max(4096)
+        self.segment_bytes.min(self.max_disk_usage / 8).max(256)
     }
 }
 
@@ -713,3 +713,7 @@ fn take(series: &mut HashMap<u32, Arc<SeriesRec>>, payload: &[u8], items: &mut V
         }
     }
 }
+
+#[cfg(test)]
+#[path = "outbox_tests.rs"]
+mod tests;
