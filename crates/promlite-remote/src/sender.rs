@@ -147,7 +147,12 @@ impl RemoteWriter {
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         loop {
-            if self.metrics().samples_pending == 0 {
+            // Idle when every sample ever handed over is accounted for.
+            let m = self.metrics();
+            let done = m.samples_sent
+                + m.samples_failed.values().sum::<u64>()
+                + m.samples_dropped.values().sum::<u64>();
+            if done >= m.samples_in + self.open.pending_samples {
                 return true;
             }
             if Instant::now() >= end {
@@ -280,6 +285,7 @@ fn dispatch(sh: &Shared) {
                 continue;
             }
         };
+        sh.counters.inflight.store(items.len() as u64, Relaxed);
         // Wait for a full request's worth, up to batch_send_deadline.
         let deadline = Instant::now() + q.batch_send_deadline;
         while !items.is_empty() && items.len() < q.max_samples_per_send && !sh.stop.load(Relaxed) {
@@ -291,6 +297,7 @@ fn dispatch(sh: &Shared) {
                 Ok((more, p)) => {
                     items.extend(more);
                     pos = p;
+                    sh.counters.inflight.store(items.len() as u64, Relaxed);
                 }
                 Err(_) => break,
             }
@@ -419,3 +426,7 @@ fn sleep_unless_stopped(sh: &Shared, d: Duration) -> bool {
         std::thread::sleep((end - now).min(Duration::from_millis(20)));
     }
 }
+
+#[cfg(test)]
+#[path = "sender_tests.rs"]
+mod tests;
