@@ -471,7 +471,7 @@ remote_write:\n  - url: http://127.0.0.1:{recv_port}/api/v1/write\n    queue_con
     let end = Instant::now() + Duration::from_secs(30);
     let got = loop {
         let got = store
-            .select(&[all.clone()], i64::MIN / 2, i64::MAX / 2)
+            .select(std::slice::from_ref(&all), i64::MIN / 2, i64::MAX / 2)
             .unwrap();
         let done = want.keys().all(|k| {
             got.iter().any(|s| {

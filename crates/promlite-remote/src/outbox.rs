@@ -236,7 +236,7 @@ fn record_at(data: &[u8], off: usize) -> Result<(&[u8], usize), String> {
     Ok((payload, off + HEADER + len))
 }
 
-fn push_record(buf: &mut Vec<u8>, payload_start: usize) {
+fn push_record(buf: &mut [u8], payload_start: usize) {
     // The header was reserved at payload_start - HEADER.
     let len = (buf.len() - payload_start) as u32;
     let crc = crc32fast::hash(&buf[payload_start..]);

@@ -356,10 +356,12 @@ fn send_sharded(sh: &Shared, items: Vec<Item>) -> bool {
             .filter(|x| !x.is_empty())
             .map(|x| s.spawn(|| send_shard(sh, x)))
             .collect();
-        handles
+        // Join every shard (no short-circuit), then combine.
+        let done: Vec<bool> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or(false))
-            .fold(true, |a, b| a && b)
+            .collect();
+        done.into_iter().all(|d| d)
     })
 }
 

@@ -55,8 +55,7 @@ impl Fake {
         let rejected = Arc::new(Mutex::new(Vec::new()));
         let (s, a, r) = (server.clone(), accepted.clone(), rejected.clone());
         let thread = std::thread::spawn(move || {
-            let mut n = 0;
-            for mut req in s.incoming_requests() {
+            for (n, mut req) in s.incoming_requests().enumerate() {
                 let h = |name: &'static str| {
                     req.headers()
                         .iter()
@@ -93,7 +92,6 @@ impl Fake {
                     }
                 }
                 let (status, retry_after) = script(n, &samples);
-                n += 1;
                 if (200..300).contains(&status) {
                     a.lock().unwrap().extend(samples);
                 } else if status == 400 {
