@@ -57,7 +57,7 @@ pub use metrics::Metrics;
 pub use outbox::{FsyncPolicy, OpenReport, OutboxConfig};
 pub use proto::{decode_write_request, encode_write_request, DecodeError, MAX_DECODED_BYTES};
 pub use receiver::{handle_write, WriteResponse};
-pub use sender::{RemoteWriter, WriteRelabel};
+pub use sender::{Fanout, RemoteWriter, WriteRelabel};
 
 /// Why a [`RemoteWriter`] could not start.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@
 //! protobuf requires for unknown fields; [`decode_write_request`] reports how
 //! many exemplars and histograms it skipped so a receiver can count them.
 
+use promlite_model::Labels;
 use prost::Message;
 
 /// A remote_write request: a batch of series with their samples.
@@ -100,6 +101,49 @@ pub fn encode_write_request(req: &WriteRequest) -> Vec<u8> {
     compress(&raw)
 }
 
+/// A series' labels as the `labels` fields of a `TimeSeries` (sorted by name,
+/// as [`Labels`] are; empty values left out, as Prometheus does). Senders
+/// encode each series once and reuse the bytes with [`encode_series`].
+pub fn encode_labels(l: &Labels) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(l.len() * 32);
+    for x in l.iter().filter(|x| !x.value.is_empty()) {
+        let m = Label {
+            name: x.name.to_string(),
+            value: x.value.to_string(),
+        };
+        prost::encoding::message::encode(1, &m, &mut buf);
+    }
+    buf
+}
+
+/// Appends one `timeseries` field of a `WriteRequest` to `out`: the labels
+/// from [`encode_labels`] and the samples `(t, v)` (oldest first). A
+/// `WriteRequest` is the concatenation of such fields; compress it with
+/// [`compress`] to get a request body.
+pub fn encode_series(out: &mut Vec<u8>, labels: &[u8], samples: &[(i64, f64)]) {
+    let samples_len: usize = samples
+        .iter()
+        .map(|&(t, v)| {
+            let len = Sample {
+                value: v,
+                timestamp: t,
+            }
+            .encoded_len();
+            prost::encoding::key_len(2) + prost::encoding::encoded_len_varint(len as u64) + len
+        })
+        .sum();
+    prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint((labels.len() + samples_len) as u64, out);
+    out.extend_from_slice(labels);
+    for &(t, v) in samples {
+        let s = Sample {
+            value: v,
+            timestamp: t,
+        };
+        prost::encoding::message::encode(2, &s, out);
+    }
+}
+
 /// Snappy block compression of `raw`.
 pub fn compress(raw: &[u8]) -> Vec<u8> {
     // Compressing into a correctly sized buffer cannot fail for inputs below
@@ -182,6 +226,33 @@ mod tests {
         let d = decode_write_request(&body).unwrap();
         assert_eq!(d.request, req);
         assert_eq!((d.exemplars_skipped, d.histograms_skipped), (0, 0));
+    }
+
+    #[test]
+    fn encode_series_matches_the_derived_encoder() {
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "j"), ("empty", "")]);
+        let samples = [(0, 0.0), (1000, 1.5), (-5, f64::NAN)];
+        let mut raw = Vec::new();
+        encode_series(&mut raw, &encode_labels(&labels), &samples);
+        let want = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: [("__name__", "up"), ("job", "j")]
+                    .iter()
+                    .map(|(n, v)| Label {
+                        name: n.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|&(t, v)| Sample {
+                        value: v,
+                        timestamp: t,
+                    })
+                    .collect(),
+            }],
+        };
+        assert_eq!(raw, want.encode_to_vec());
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promlite_model::Labels;
 use promlite_store::{CommitObserver, Committed};
-use prost::encoding::{encode_key, encode_varint, WireType};
 
 use crate::client::{Client, Outcome};
 use crate::metrics::{Counters, Metrics};
@@ -200,7 +199,7 @@ impl CommitObserver for Sink {
                         Some(r) => r.relabel(&l)?,
                         None => l,
                     };
-                    Some(encode_labels(&l))
+                    Some(proto::encode_labels(&l))
                 })
                 .collect()
         };
@@ -214,23 +213,9 @@ impl CommitObserver for Sink {
     }
 }
 
-/// A series' labels as remote_write `Label` fields (field 1 of `TimeSeries`),
-/// sorted by name, empty values left out.
-pub(crate) fn encode_labels(l: &Labels) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(l.len() * 32);
-    for x in l.iter().filter(|x| !x.value.is_empty()) {
-        let m = proto::Label {
-            name: x.name.to_string(),
-            value: x.value.to_string(),
-        };
-        prost::encoding::message::encode(1, &m, &mut buf);
-    }
-    buf
-}
-
 /// A request body (snappy) for `items`, samples grouped per series in order.
 pub(crate) fn encode_request(items: &[Item]) -> Vec<u8> {
-    let mut order: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut order: Vec<(usize, Vec<(i64, f64)>)> = Vec::new();
     let mut at: HashMap<*const crate::outbox::SeriesRec, usize> = HashMap::new();
     for (i, it) in items.iter().enumerate() {
         let k = Arc::as_ptr(&it.series);
@@ -238,23 +223,11 @@ pub(crate) fn encode_request(items: &[Item]) -> Vec<u8> {
             order.push((i, Vec::new()));
             order.len() - 1
         });
-        order[slot].1.push(i);
+        order[slot].1.push((it.t, it.v));
     }
     let mut raw = Vec::with_capacity(items.len() * 64);
-    let mut ts = Vec::new();
-    for (first, idx) in &order {
-        ts.clear();
-        ts.extend_from_slice(&items[*first].series.labels);
-        for &i in idx {
-            let s = proto::Sample {
-                value: items[i].v,
-                timestamp: items[i].t,
-            };
-            prost::encoding::message::encode(2, &s, &mut ts);
-        }
-        encode_key(1, WireType::LengthDelimited, &mut raw);
-        encode_varint(ts.len() as u64, &mut raw);
-        raw.extend_from_slice(&ts);
+    for (first, samples) in &order {
+        proto::encode_series(&mut raw, &items[*first].series.labels, samples);
     }
     proto::compress(&raw)
 }
@@ -426,6 +399,24 @@ fn sleep_unless_stopped(sh: &Shared, d: Duration) -> bool {
             return true;
         }
         std::thread::sleep((end - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// One observer that hands each commit to several (one per `remote_write:`
+/// entry; a store takes a single observer).
+pub struct Fanout(pub Vec<Arc<dyn CommitObserver>>);
+
+impl std::fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fanout({} observers)", self.0.len())
+    }
+}
+
+impl CommitObserver for Fanout {
+    fn committed(&self, commit: &Committed<'_>) {
+        for o in &self.0 {
+            o.committed(commit);
+        }
     }
 }
 
