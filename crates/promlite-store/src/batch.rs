@@ -17,7 +17,7 @@ use crate::labels::{self, FamilyTracker};
 use crate::ring::{Ring, EXPLICIT};
 use crate::scrape::{label_key, limit, record_meta, EST_SAMPLE_BYTES, EST_SERIES_BYTES, PENDING};
 use crate::store::{Inner, Meta, Store};
-use crate::{IngestError, IngestReport, LimitKind};
+use crate::{CommittedSample, IngestError, IngestReport, LimitKind};
 
 #[derive(Debug, Clone, Copy)]
 struct Item {
@@ -57,7 +57,8 @@ impl Resolver {
 
 enum Plan {
     Append(Vec<Sample>),
-    Replace(Vec<Sample>),
+    /// The merged samples, and those of them that are new.
+    Replace(Vec<Sample>, Vec<Sample>),
 }
 
 impl Store {
@@ -125,7 +126,8 @@ impl Store {
                 line: s.line,
             });
         }
-        let report = self.apply(&mut inner, items, res)?;
+        let mut observed = self.observed(items.len());
+        let report = self.apply(&mut inner, items, res, &mut observed)?;
         // Metadata, merged into the file "target" of these extra labels.
         if !meta.is_empty() {
             let id = match w.file_targets.get(extra_labels) {
@@ -150,6 +152,9 @@ impl Store {
                 }
             }
         }
+        drop(inner);
+        self.notify(observed);
+        drop(w);
         Ok(report)
     }
 
@@ -193,7 +198,11 @@ impl Store {
                 line: i + 1,
             });
         }
-        Ok(self.apply(&mut inner, items, res)?.samples_appended)
+        let mut observed = self.observed(items.len());
+        let report = self.apply(&mut inner, items, res, &mut observed)?;
+        drop(inner);
+        self.notify(observed);
+        Ok(report.samples_appended)
     }
 
     fn apply(
@@ -201,6 +210,7 @@ impl Store {
         inner: &mut Inner,
         mut items: Vec<Item>,
         res: Resolver,
+        observed: &mut Option<Vec<CommittedSample>>,
     ) -> Result<IngestReport, IngestError> {
         let limits = &self.cfg.limits;
         let mut report = IngestReport {
@@ -274,6 +284,7 @@ impl Store {
             let plan = match existing {
                 Some(s) if s.ring.len() > 0 && group[0].t <= inner.last_t(s) => {
                     let old = inner.samples_of(s);
+                    let mut added = Vec::new();
                     let mut merged = Vec::with_capacity(old.len() + group.len());
                     let (mut a, mut b) = (0, 0);
                     while a < old.len() || b < group.len() {
@@ -296,11 +307,12 @@ impl Store {
                             a += 1;
                         } else {
                             merged.push(group[b]);
+                            added.push(group[b]);
                             b += 1;
                         }
                     }
                     report.samples_appended += merged.len() - old.len();
-                    Plan::Replace(merged)
+                    Plan::Replace(merged, added)
                 }
                 _ => {
                     report.samples_appended += group.len();
@@ -323,11 +335,25 @@ impl Store {
             };
             match plan {
                 Plan::Append(samples) => {
+                    if let Some(obs) = observed.as_mut() {
+                        obs.extend(samples.iter().map(|x| CommittedSample {
+                            series: sid,
+                            t: x.t,
+                            v: x.v,
+                        }));
+                    }
                     for x in samples {
                         inner.append(sid, EXPLICIT, x.t, x.v, &self.cfg);
                     }
                 }
-                Plan::Replace(samples) => {
+                Plan::Replace(samples, added) => {
+                    if let Some(obs) = observed.as_mut() {
+                        obs.extend(added.iter().map(|x| CommittedSample {
+                            series: sid,
+                            t: x.t,
+                            v: x.v,
+                        }));
+                    }
                     let Some(Some(s)) = inner.series.get_mut(sid as usize) else {
                         continue;
                     };

@@ -113,12 +113,14 @@ mod index;
 mod labels;
 mod lean;
 mod memo;
+mod observer;
 mod ring;
 mod scrape;
 mod store;
 
 pub use config::{Limits, StoreConfig};
 pub use error::{IngestError, LimitKind};
+pub use observer::{CommitObserver, Committed, CommittedSample};
 pub use promlite_expfmt::Format;
 pub use scrape::IngestReport;
 pub use store::{MetricMetadata, Stats, Store, Target, TargetCounters};

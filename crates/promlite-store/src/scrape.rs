@@ -13,7 +13,7 @@ use crate::lean::{Line, TextLines};
 use crate::memo::{Memo, Resolve};
 use crate::ring::EXPLICIT;
 use crate::store::{Committing, Inner, Meta, Store, TargetState, COMMIT_BATCH};
-use crate::{IngestError, LimitKind, Target};
+use crate::{CommittedSample, IngestError, LimitKind, Target};
 
 /// Marks a staged reference to the i-th new series of a scrape.
 pub(crate) const PENDING: u32 = 0x8000_0000;
@@ -1008,15 +1008,32 @@ impl Store {
         }
         let clock = st.id;
         let mut odds = OddCursor::new(&odd);
+        let mut observed = self.observed(staged.len());
         for (c, chunk) in staged.chunks(COMMIT_BATCH).enumerate() {
             let mut inner = self.write();
             for (k, x) in chunk.iter().enumerate() {
                 let sid = resolve(x.sref);
-                match odds.at(c * COMMIT_BATCH + k) {
-                    None => inner.append(sid, clock, i64::from(seq), x.v, &self.cfg),
+                let t = match odds.at(c * COMMIT_BATCH + k) {
+                    None => {
+                        inner.append(sid, clock, i64::from(seq), x.v, &self.cfg);
+                        ts
+                    }
                     Some(o) if o.skip => continue,
-                    Some(o) if o.explicit => inner.append(sid, EXPLICIT, o.t, x.v, &self.cfg),
-                    Some(_) => inner.append(sid, clock, i64::from(seq), x.v, &self.cfg),
+                    Some(o) if o.explicit => {
+                        inner.append(sid, EXPLICIT, o.t, x.v, &self.cfg);
+                        o.t
+                    }
+                    Some(_) => {
+                        inner.append(sid, clock, i64::from(seq), x.v, &self.cfg);
+                        ts
+                    }
+                };
+                if let Some(obs) = observed.as_mut() {
+                    obs.push(CommittedSample {
+                        series: sid,
+                        t,
+                        v: x.v,
+                    });
                 }
                 report.samples_appended += 1;
             }
@@ -1072,7 +1089,7 @@ impl Store {
                 .filter(|&&e| !st.cache.entries[e as usize].explicit_ts)
                 .map(|&e| st.cache.entries[e as usize].sid)
                 .collect();
-            report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts);
+            report.stale_markers = self.write_stale(&stale_sids, clock, seq, ts, &mut observed);
             for e in vanished {
                 st.cache.remove(e);
             }
@@ -1095,6 +1112,8 @@ impl Store {
             inner.mem_estimate += report.series_created * EST_SERIES_BYTES
                 + report.samples_appended * EST_SAMPLE_BYTES;
         }
+        // Still under the writer mutex: observers see commits in order.
+        self.notify(observed);
         let c = &mut st.counters;
         c.scrapes += 1;
         c.out_of_order += report.out_of_order as u64;
@@ -1106,7 +1125,14 @@ impl Store {
 
     /// Appends staleness markers at (`clock`, `seq`) = `ts` to series whose newest
     /// sample is older than `ts`.
-    fn write_stale(&self, sids: &[u32], clock: u32, seq: u32, ts: i64) -> usize {
+    fn write_stale(
+        &self,
+        sids: &[u32],
+        clock: u32,
+        seq: u32,
+        ts: i64,
+        observed: &mut Option<Vec<CommittedSample>>,
+    ) -> usize {
         let mut n = 0;
         for chunk in sids.chunks(COMMIT_BATCH) {
             let mut inner = self.write();
@@ -1115,6 +1141,13 @@ impl Store {
                     matches!(inner.series.get(sid as usize), Some(Some(s)) if inner.last_t(s) < ts);
                 if ok {
                     inner.append(sid, clock, i64::from(seq), STALE_NAN, &self.cfg);
+                    if let Some(obs) = observed.as_mut() {
+                        obs.push(CommittedSample {
+                            series: sid,
+                            t: ts,
+                            v: STALE_NAN,
+                        });
+                    }
                     n += 1;
                 }
             }
@@ -1152,8 +1185,10 @@ impl Store {
             .filter(|e| !e.explicit_ts)
             .map(|e| e.sid)
             .collect();
-        let n = self.write_stale(&sids, st.id, seq, ts_ms);
+        let mut observed = self.observed(sids.len());
+        let n = self.write_stale(&sids, st.id, seq, ts_ms, &mut observed);
         self.write().committing = None;
+        self.notify(observed);
         let all: Vec<u32> = st.cache.live().map(|(i, _)| i).collect();
         for e in all {
             st.cache.remove(e);

@@ -501,6 +501,8 @@ pub struct Store {
     pub(crate) lean: bool,
     pub(crate) inner: RwLock<Inner>,
     pub(crate) writer: Mutex<Writer>,
+    /// Sees every commit (remote_write); empty unless set.
+    pub(crate) observer: crate::observer::ObserverSlot,
 }
 
 /// Memory and size figures. Allocated bytes are counted from the capacities of
@@ -549,6 +551,7 @@ impl Store {
             lean: true,
             inner: RwLock::new(Inner::default()),
             writer: Mutex::new(Writer::default()),
+            observer: Default::default(),
         }
     }
 
