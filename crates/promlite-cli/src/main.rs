@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+mod check;
 mod demo;
 mod eval;
 mod ingest;
@@ -18,6 +19,7 @@ const USAGE: &str = "\
 usage: promlite <command> [args]
 
 commands:
+  check    check rule files (`check rules FILE...`, as promtool)
   demo     dashboard queries over simulated kube-controller-manager scrapes
   parse    parse an exposition file and print one JSON object per sample
   ingest   ingest scrape files into a store and print its stats as JSON
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     };
     let rest: Vec<String> = args.collect();
     match cmd.as_str() {
+        "check" => check::run(&rest),
         "demo" => demo::run(&rest),
         "parse" => parse::run(&rest),
         "ingest" => ingest::run(&rest),
