@@ -13,6 +13,7 @@ mod parse;
 mod scrape_args;
 mod serve;
 mod test_cmd;
+mod test_rules;
 mod watch;
 
 const USAGE: &str = "\
@@ -24,7 +25,7 @@ commands:
   parse    parse an exposition file and print one JSON object per sample
   ingest   ingest scrape files into a store and print its stats as JSON
   eval     evaluate PromQL over data files (prom-oracle's protocol)
-  test     run Prometheus promqltest scripts
+  test     run Prometheus promqltest scripts (`test rules FILE...`: promtool rule tests)
   serve    serve the Prometheus HTTP API over data files or live scrapes
   watch    scrape live endpoints and redraw the kube-controller-manager dashboard
 

@@ -22,6 +22,15 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod alerting;
 pub mod duration;
+mod eval;
+pub mod group;
+pub mod manager;
 pub mod rulefmt;
 pub mod template;
+
+pub use alerting::{Alert, AlertState, AlertingRule};
+pub use eval::RecordingRule;
+pub use group::{Group, GroupRule, RuleHealth, RuleState};
+pub use manager::{Manager, ManagerOptions};

@@ -467,16 +467,16 @@ impl Exec<'_> {
     }
 
     fn check_type(&self, pos: usize, ctx: &str, v: Value, want: Param) -> R<Value> {
-        let ok = match (want, &v) {
-            (Param::Any, _) => true,
-            (Param::Str, Value::Str(_)) => true,
-            (Param::Float, Value::Float(_)) => true,
-            (Param::Int, Value::Int(_)) => true,
-            (Param::Bool, Value::Bool(_)) => true,
-            (Param::Sample, Value::Sample(_) | Value::Nil) => true,
-            (Param::Samples, Value::Samples(_) | Value::Nil) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (want, &v),
+            (Param::Any, _)
+                | (Param::Str, Value::Str(_))
+                | (Param::Float, Value::Float(_))
+                | (Param::Int, Value::Int(_))
+                | (Param::Bool, Value::Bool(_))
+                | (Param::Sample, Value::Sample(_) | Value::Nil)
+                | (Param::Samples, Value::Samples(_) | Value::Nil)
+        );
         if ok {
             return Ok(v);
         }

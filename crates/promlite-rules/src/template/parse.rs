@@ -454,6 +454,7 @@ struct Parser<'a> {
     depth: usize,
 }
 
+#[allow(clippy::enum_variant_names)]
 enum End {
     End,
     Else,
@@ -675,7 +676,7 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Pipe => {
                     if pipe.cmds.is_empty() {
-                        return Err(self.err(t.line, format!("missing command")));
+                        return Err(self.err(t.line, "missing command"));
                     }
                     self.next();
                 }
@@ -779,7 +780,7 @@ impl<'a> Parser<'a> {
         }
         if cmd.args.is_empty() {
             let t = self.peek().clone();
-            return Err(self.err(t.line, format!("missing value for command")));
+            return Err(self.err(t.line, "missing value for command"));
         }
         Ok(cmd)
     }
