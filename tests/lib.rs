@@ -12,6 +12,7 @@ mod promql_diff;
 mod promql_fuzz_diff;
 mod promql_parse;
 mod promqltest;
+mod rules;
 mod scrape;
 mod serve;
 mod store;

@@ -344,11 +344,13 @@ impl Exec<'_> {
             return self.call(c, name, dot, fin);
         }
         if c.args.len() > 1 || fin.is_some() {
-            return Err(self.err_at(
-                *pos0,
-                &arg_string(first),
-                &format!("can't give argument to non-function {}", arg_string(first)),
-            ));
+            let msg = match first {
+                Arg::Field(n) | Arg::Var(_, n) | Arg::Sub(_, n) if !n.is_empty() => {
+                    format!("{} is not a method but has arguments", n[n.len() - 1])
+                }
+                _ => format!("can't give argument to non-function {}", arg_string(first)),
+            };
+            return Err(self.err_at(*pos0, &arg_string(first), &msg));
         }
         self.eval_arg(*pos0, first, dot, Param::Any)
     }

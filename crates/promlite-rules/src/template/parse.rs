@@ -720,6 +720,7 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
             self.next();
+            let mut pos = t.pos;
             let arg = match t.tok {
                 Tok::Dot => Arg::Dot,
                 Tok::Nil => Arg::Nil,
@@ -733,7 +734,10 @@ impl<'a> Parser<'a> {
                 Tok::Char(c) => Arg::Char(c),
                 Tok::Field(f) => {
                     let mut names = vec![f];
-                    self.fields(&mut names);
+                    // Go positions a field chain at its second field.
+                    if let Some(p) = self.fields(&mut names) {
+                        pos = p;
+                    }
                     Arg::Field(names)
                 }
                 Tok::Var(v) => {
@@ -741,7 +745,9 @@ impl<'a> Parser<'a> {
                         return Err(self.err(t.line, format!("undefined variable {v:?}")));
                     }
                     let mut names = Vec::new();
-                    self.fields(&mut names);
+                    if let Some(p) = self.fields(&mut names) {
+                        pos = p;
+                    }
                     Arg::Var(v, names)
                 }
                 Tok::Ident(name) => {
@@ -758,7 +764,9 @@ impl<'a> Parser<'a> {
                     let p = self.pipeline("paren", false)?;
                     self.depth -= 1;
                     let mut names = Vec::new();
-                    self.fields(&mut names);
+                    if let Some(p) = self.fields(&mut names) {
+                        pos = p;
+                    }
                     Arg::Sub(Box::new(p), names)
                 }
                 other => {
@@ -768,7 +776,7 @@ impl<'a> Parser<'a> {
                     ));
                 }
             };
-            cmd.args.push((t.pos, arg));
+            cmd.args.push((pos, arg));
             // Operands must be separated by spaces.
             match self.peek().tok {
                 Tok::Space | Tok::Right | Tok::RParen | Tok::Pipe => {}
@@ -785,11 +793,15 @@ impl<'a> Parser<'a> {
         Ok(cmd)
     }
 
-    fn fields(&mut self, names: &mut Vec<String>) {
+    /// Appends chained `.field`s; returns the position of the first one.
+    fn fields(&mut self, names: &mut Vec<String>) -> Option<usize> {
+        let mut first = None;
         while let Tok::Field(f) = &self.peek().tok {
+            first.get_or_insert(self.peek().pos);
             names.push(f.clone());
             self.next();
         }
+        first
     }
 }
 
