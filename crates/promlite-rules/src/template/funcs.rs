@@ -2,7 +2,8 @@
 //! humanize, humanize1024, humanizeDuration, humanizePercentage,
 //! humanizeTimestamp, printf, toUpper, toLower, title, reReplaceAll, match,
 //! query, first, value, label, strvalue, sortByLabel, args, safeHtml,
-//! graphLink, tableLink, stripPort, parseDuration, pathPrefix, externalURL.
+//! graphLink, tableLink, stripPort, stripDomain, toTime, parseDuration,
+//! pathPrefix, externalURL.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -76,10 +77,10 @@ pub(crate) fn signature(name: &str) -> Option<(&'static [Param], Option<Param>)>
         "safeHtml" => (&[Str], None),
         "match" => (&[Str, Str], None),
         "title" | "toUpper" | "toLower" | "graphLink" | "tableLink" | "stripPort"
-        | "parseDuration" => (&[Str], None),
+        | "stripDomain" | "parseDuration" => (&[Str], None),
         "sortByLabel" => (&[Str, Samples], None),
         "humanize" | "humanize1024" | "humanizeDuration" | "humanizePercentage"
-        | "humanizeTimestamp" => (&[Any], None),
+        | "humanizeTimestamp" | "toTime" => (&[Any], None),
         "pathPrefix" | "externalURL" => (&[], None),
         _ => return None,
     })
@@ -565,6 +566,30 @@ pub(crate) fn call(name: &str, a: Vec<Value>, q: &dyn QueryFn) -> Result<Value, 
                 _ => hp.to_string(),
             };
             str_(host)
+        }
+        "stripDomain" => {
+            let hp = s(&a[0]);
+            let (host, port) = match hp.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') => (h, Some(p)),
+                _ => (hp, None),
+            };
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                return str_(hp.to_string());
+            }
+            let short = host.split('.').next().unwrap_or("");
+            str_(match port {
+                Some(p) => format!("{short}:{p}"),
+                None => short.to_string(),
+            })
+        }
+        "toTime" => {
+            let v = to_float(&a[0])?;
+            if v.is_nan() || v.is_infinite() {
+                return call_err("value is NaN or Inf");
+            }
+            humanize_timestamp(v)
+                .map(Value::Str)
+                .map_err(CallError::Call)
         }
         "parseDuration" => crate::duration::parse_duration(s(&a[0]))
             .map(|ms| Value::Float(ms as f64 / 1000.0))
