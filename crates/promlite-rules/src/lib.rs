@@ -27,6 +27,8 @@ pub mod duration;
 mod eval;
 pub mod group;
 pub mod manager;
+#[cfg(test)]
+mod manager_tests;
 pub mod rulefmt;
 pub mod template;
 

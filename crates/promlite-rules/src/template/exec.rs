@@ -260,22 +260,29 @@ impl Exec<'_> {
             ..p.clone()
         };
         let v = self.pipe(&plain, dot)?;
-        let items: Vec<(Value, Value)> = match &v {
-            Value::Map(m) => m
-                .iter()
-                .map(|(k, v)| (Value::Str(k.clone()), Value::Str(v.clone())))
-                .collect(),
-            Value::AnyMap(m) => m
-                .iter()
-                .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
-                .collect(),
-            Value::Samples(s) => s
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (Value::Int(i as i64), Value::Sample(s.clone())))
-                .collect(),
-            Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
-            Value::Nil | Value::Missing => Vec::new(),
+        // Integers (Go 1.22's `range N`) are counted, never materialized.
+        let (items, count): (Vec<(Value, Value)>, i64) = match &v {
+            Value::Map(m) => (
+                m.iter()
+                    .map(|(k, v)| (Value::Str(k.clone()), Value::Str(v.clone())))
+                    .collect(),
+                0,
+            ),
+            Value::AnyMap(m) => (
+                m.iter()
+                    .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
+                    .collect(),
+                0,
+            ),
+            Value::Samples(s) => (
+                s.iter()
+                    .enumerate()
+                    .map(|(i, s)| (Value::Int(i as i64), Value::Sample(s.clone())))
+                    .collect(),
+                0,
+            ),
+            Value::Int(n) => (Vec::new(), (*n).max(0)),
+            Value::Nil | Value::Missing => (Vec::new(), 0),
             other => {
                 return Err(self.err_at(
                     p.pos,
@@ -284,7 +291,12 @@ impl Exec<'_> {
                 ))
             }
         };
-        if items.is_empty() {
+        let n = if count > 0 {
+            count as usize
+        } else {
+            items.len()
+        };
+        if n == 0 {
             let r = match els {
                 Some(e) => self.scoped(e, dot),
                 None => Ok(Flow::Normal),
@@ -292,8 +304,12 @@ impl Exec<'_> {
             self.vars.truncate(mark);
             return r.map(|_| Flow::Normal);
         }
-        for (k, e) in items {
+        for i in 0..n {
             self.step(p.pos)?;
+            let (k, e) = match items.get(i) {
+                Some(kv) => kv.clone(),
+                None => (Value::Int(i as i64), Value::Int(i as i64)),
+            };
             let m2 = self.vars.len();
             match decl.len() {
                 1 => self.set_var(&decl[0], e.clone(), p.assign),
