@@ -25,7 +25,10 @@ fn require(tool: &str, package: &str, test: &str) -> bool {
 
 /// Template cases: (text, labels, value). Expected output comes from Go's
 /// text/template (tests/support/gotemplate.go), never from promlite.
-const CASES: &[(&str, &[(&str, &str)], f64)] = &[
+/// (template text, alert labels, alert value).
+type Case = (&'static str, &'static [(&'static str, &'static str)], f64);
+
+const CASES: &[Case] = &[
     ("{{ $labels.job }} on {{ $labels.instance }}", &[("job", "api"), ("instance", "a:9090")], 1.0),
     ("{{ $labels.missing }}|{{ .Labels.job }}", &[("job", "api")], 1.0),
     ("{{ $value }}", &[], 1234567.0),
@@ -40,7 +43,7 @@ const CASES: &[(&str, &[(&str, &str)], f64)] = &[
     ("{{ printf \"%g|%e|%E|%G\" $value $value $value $value }}", &[], 1234567.0),
     ("{{ printf \"%.3g|%.4g|%.1g|%.10g\" $value $value $value $value }}", &[], 0.000123456),
     ("{{ printf \"%.4g\" $value }}", &[], 100000.0),
-    ("{{ printf \"%8.3f|%-8.2f|%08.3f|%+.1f\" $value $value $value $value }}", &[], 3.14159),
+    ("{{ printf \"%8.3f|%-8.2f|%08.3f|%+.1f\" $value $value $value $value }}", &[], 2.71828),
     ("{{ printf \"%d %s %q %v %t\" 42 \"x\" \"a\\\"b\" 1.5 true }}", &[], 0.0),
     ("{{ printf \"%5d|%-5d|%05d|%x|%X|%o|%b\" 42 42 42 255 255 8 5 }}", &[], 0.0),
     ("{{ printf \"%d\" \"a\" }}{{ printf \"%s\" 1 }}", &[], 0.0),
@@ -106,7 +109,7 @@ const CASES: &[(&str, &[(&str, &str)], f64)] = &[
     ("{{ range 1.5 }}{{ end }}", &[], 0.0),
 ];
 
-fn go_expected(cases: &[(&str, &[(&str, &str)], f64)]) -> Vec<(String, String)> {
+fn go_expected(cases: &[Case]) -> Vec<(String, String)> {
     let prog = repo_root().join("tests/support/gotemplate.go");
     let cache = std::env::temp_dir().join("promlite-go-cache");
     let mut child = Command::new("go")
