@@ -43,6 +43,7 @@ const CASES: &[Case] = &[
     ("{{ printf \"%g|%e|%E|%G\" $value $value $value $value }}", &[], 1234567.0),
     ("{{ printf \"%.3g|%.4g|%.1g|%.10g\" $value $value $value $value }}", &[], 0.000123456),
     ("{{ printf \"%.4g\" $value }}", &[], 100000.0),
+    ("{{ printf \"%.3g|%.3g|%.2g\" $value 999.5 99.0 }}", &[], 1234.0),
     ("{{ printf \"%8.3f|%-8.2f|%08.3f|%+.1f\" $value $value $value $value }}", &[], 2.64575),
     ("{{ printf \"%d %s %q %v %t\" 42 \"x\" \"a\\\"b\" 1.5 true }}", &[], 0.0),
     ("{{ printf \"%5d|%-5d|%05d|%x|%X|%o|%b\" 42 42 42 255 255 8 5 }}", &[], 0.0),

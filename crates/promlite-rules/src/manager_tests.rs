@@ -71,23 +71,25 @@ fn recording_rules_chain_and_go_stale() {
             ("job:x:double{job=\"b\"}".to_string(), 2.0)
         ]
     );
-    // At 8m job a's input is older than the lookback: its recorded series gets a
-    // stale marker, so it disappears at once instead of lingering 5 minutes.
-    m.eval_group(0, &store, 480_000);
+    // At 7m job a's last input sample (2m) leaves the lookback window: the rule
+    // stops producing a, and its recorded series gets a stale marker, so it
+    // disappears at once instead of lingering 5 more minutes.
+    for t in [180_000, 240_000, 300_000, 360_000, 420_000] {
+        m.eval_group(0, &store, t);
+    }
+    assert_eq!(query(&store, "job:x:sum", 360_000).len(), 2);
     assert_eq!(
-        query(&store, "job:x:sum", 480_000),
+        query(&store, "job:x:sum", 420_000),
         [("job:x:sum{job=\"b\"}".to_string(), 1.0)]
     );
     assert_eq!(
         query(
             &store,
             "count_over_time(job:x:sum{job=\"a\"}[10m])",
-            480_000
-        )
-        .len(),
-        1
+            420_000
+        ),
+        [("{job=\"a\"}".to_string(), 7.0)]
     );
-    assert_eq!(query(&store, "job:x:sum{job=\"a\"}", 480_001), []);
 }
 
 #[test]
