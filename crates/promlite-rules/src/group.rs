@@ -91,6 +91,8 @@ pub struct Group {
     pub last_duration: Duration,
     /// Evaluations run.
     pub evaluations_total: u64,
+    /// Rule evaluations run.
+    pub rule_evaluations_total: u64,
     /// Rule evaluations that failed.
     pub evaluation_failures_total: u64,
     /// Evaluations skipped because the previous one ran late.
@@ -138,6 +140,7 @@ impl Group {
             last_eval_ms: None,
             last_duration: Duration::ZERO,
             evaluations_total: 0,
+            rule_evaluations_total: 0,
             evaluation_failures_total: 0,
             missed_iterations_total: 0,
             next_eval_ms: None,
@@ -178,6 +181,7 @@ impl Group {
         };
         let q_ts = ctx.query_ts(ts_ms);
         for gr in &mut self.rules {
+            self.rule_evaluations_total += 1;
             let t0 = Instant::now();
             let out = match &mut gr.rule {
                 RuleState::Recording(r) => r.eval(&ctx, ts_ms, self.limit),

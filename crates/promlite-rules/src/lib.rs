@@ -23,12 +23,14 @@
 #![warn(missing_debug_implementations)]
 
 pub mod alerting;
+pub mod api;
 pub mod duration;
 mod eval;
 pub mod group;
 pub mod manager;
 #[cfg(test)]
 mod manager_tests;
+pub mod metrics;
 pub mod rulefmt;
 pub mod template;
 

@@ -225,8 +225,20 @@ pub fn humanize_timestamp(v: f64) -> Result<String, String> {
     Ok(go_time_string(ms))
 }
 
+/// RFC 3339 with Go's `RFC3339Nano` trimming, UTC: `2023-11-14T22:13:20.5Z`.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let (date, time, frac) = civil(ms);
+    format!("{date}T{time}{frac}Z")
+}
+
 /// Go's `time.Time.String()` of a UTC instant given in Unix milliseconds.
 pub fn go_time_string(ms: i64) -> String {
+    let (date, time, frac) = civil(ms);
+    format!("{date} {time}{frac} +0000 UTC")
+}
+
+/// Date `YYYY-MM-DD`, time `hh:mm:ss` and trimmed fraction (`.5`) of a UTC instant.
+fn civil(ms: i64) -> (String, String, String) {
     let secs = ms.div_euclid(1000);
     let frac = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
@@ -248,11 +260,10 @@ pub fn go_time_string(ms: i64) -> String {
             f.pop();
         }
     }
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}{f} +0000 UTC",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60),
+        f,
     )
 }
 
