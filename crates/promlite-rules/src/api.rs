@@ -216,10 +216,12 @@ pub fn rules_data(m: &Manager, f: &RulesFilter) -> serde_json::Value {
             .rules
             .iter()
             .filter(|r| keep(&f.rule_names, r.name()))
-            .filter(|r| match (f.kind, &r.rule) {
-                (Some(RuleType::Alert), RuleState::Recording(_)) => false,
-                (Some(RuleType::Record), RuleState::Alerting(_)) => false,
-                _ => true,
+            .filter(|r| {
+                !matches!(
+                    (f.kind, &r.rule),
+                    (Some(RuleType::Alert), RuleState::Recording(_))
+                        | (Some(RuleType::Record), RuleState::Alerting(_))
+                )
             })
             .map(|r| rule_json(r, f.exclude_alerts))
             .collect();
