@@ -31,6 +31,7 @@ pub mod manager;
 #[cfg(test)]
 mod manager_tests;
 pub mod metrics;
+pub mod notifier;
 pub mod rulefmt;
 pub mod template;
 
