@@ -13,6 +13,8 @@ mod promql_fuzz_diff;
 mod promql_parse;
 mod promqltest;
 mod remote;
+mod rules;
+mod rules_alertmanager;
 mod scrape;
 mod serve;
 mod store;

@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+mod check;
 mod demo;
 mod eval;
 mod ingest;
@@ -12,17 +13,19 @@ mod parse;
 mod scrape_args;
 mod serve;
 mod test_cmd;
+mod test_rules;
 mod watch;
 
 const USAGE: &str = "\
 usage: promlite <command> [args]
 
 commands:
+  check    check rule files (`check rules FILE...`, as promtool)
   demo     dashboard queries over simulated kube-controller-manager scrapes
   parse    parse an exposition file and print one JSON object per sample
   ingest   ingest scrape files into a store and print its stats as JSON
   eval     evaluate PromQL over data files (prom-oracle's protocol)
-  test     run Prometheus promqltest scripts
+  test     run Prometheus promqltest scripts (`test rules FILE...`: promtool rule tests)
   serve    serve the Prometheus HTTP API over data files or live scrapes
   watch    scrape live endpoints and redraw the kube-controller-manager dashboard
 
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     };
     let rest: Vec<String> = args.collect();
     match cmd.as_str() {
+        "check" => check::run(&rest),
         "demo" => demo::run(&rest),
         "parse" => parse::run(&rest),
         "ingest" => ingest::run(&rest),

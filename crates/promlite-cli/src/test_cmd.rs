@@ -15,6 +15,7 @@ use promqltest::{parse_script, run_script, Verdict};
 
 const HELP: &str = "\
 usage: promlite test [--quiet] [--skips] FILE.test...
+       promlite test rules FILE.yml...   (promtool rule unit tests)
 
 Runs Prometheus promqltest scripts (load / clear / eval ...) against promlite.
   --quiet   print only failures and the summary
@@ -22,6 +23,9 @@ Runs Prometheus promqltest scripts (load / clear / eval ...) against promlite.
 
 /// Runs the subcommand with the arguments after its name.
 pub fn run(args: &[String]) -> ExitCode {
+    if args.first().map(String::as_str) == Some("rules") {
+        return crate::test_rules::run(&args[1..]);
+    }
     let mut files = Vec::new();
     let mut quiet = false;
     let mut list_skips = false;

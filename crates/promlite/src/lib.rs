@@ -5,6 +5,7 @@
 //! - [`expfmt`]: the exposition-format parser;
 //! - [`store`]: the in-memory time-series store;
 //! - [`promql`]: the PromQL parser and evaluator;
+//! - [`rules`]: rule files, recording and alerting rules, Go templates;
 //! - `scrape` (cargo feature `scrape`, off by default): fetch endpoints over
 //!   HTTP(S) with bearer tokens or client certificates into a store.
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@
 pub use promlite_expfmt as expfmt;
 pub use promlite_model as model;
 pub use promlite_promql as promql;
+pub use promlite_rules as rules;
 pub use promlite_store as store;
 
 /// Scraping endpoints over HTTP(S) (the `promlite-scrape` crate).
