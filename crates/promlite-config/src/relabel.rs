@@ -486,3 +486,36 @@ pub fn process_labels(rules: &[RelabelConfig], labels: &Labels) -> Option<Labels
         map.into_iter().map(|(k, v)| Label::new(k, v)).collect(),
     ))
 }
+
+/// Parses a YAML list of rules (the contents of a `relabel_configs:` section), with
+/// defaults and validation; `file` names the text in errors.
+///
+/// # Errors
+/// [`crate::ConfigError`] with the rule's index, field, line and column.
+pub fn parse_rules(text: &str, file: &str) -> Result<Vec<RelabelConfig>, crate::ConfigError> {
+    let mut path = String::new();
+    let raw: Result<Vec<Spanned<RawRelabelConfig>>, _> =
+        serde_saphyr::with_deserializer_from_str(text, |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                path = e.path().to_string();
+                e.into_inner()
+            })
+        });
+    let raw = raw.map_err(|e| crate::ConfigError::from_yaml(file, path, &e))?;
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let pos = Pos::of(r.referenced);
+            r.value.resolve(pos).map_err(|e| crate::ConfigError {
+                file: file.to_string(),
+                field: format!("[{i}].{}", e.field),
+                pos: e.pos,
+                message: e.message,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "relabel_tests.rs"]
+mod tests;
