@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+mod check;
 mod demo;
 mod eval;
 mod ingest;
@@ -25,6 +26,7 @@ commands:
   test     run Prometheus promqltest scripts
   serve    serve the Prometheus HTTP API over data files or live scrapes
   watch    scrape live endpoints and redraw the kube-controller-manager dashboard
+  check    check configuration files (`check config FILE...`, as promtool)
 
 `promlite <command> --help` describes each command.";
 
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         "test" => test_cmd::run(&rest),
         "serve" => serve::run(&rest),
         "watch" => watch::run(&rest),
+        "check" => check::run(&rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
