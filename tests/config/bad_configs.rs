@@ -140,7 +140,10 @@ fn error_of(yaml: &str) -> String {
 fn every_validation_error_has_a_position() {
     for (yaml, want) in CASES {
         let got = error_of(yaml);
-        assert!(got.starts_with(want), "for\n{yaml}\nwant {want}\n got {got}");
+        assert!(
+            got.starts_with(want),
+            "for\n{yaml}\nwant {want}\n got {got}"
+        );
     }
 }
 
@@ -148,7 +151,10 @@ fn every_validation_error_has_a_position() {
 fn promtool_rejects_the_same_files() {
     if !which("promtool") {
         let why = "promtool (Debian's `prometheus` package) is not installed";
-        assert!(std::env::var_os("PROMLITE_REQUIRE_ORACLE").is_none(), "{why}");
+        assert!(
+            std::env::var_os("PROMLITE_REQUIRE_ORACLE").is_none(),
+            "{why}"
+        );
         eprintln!("SKIPPED promtool_rejects_the_same_files: {why}");
         return;
     }
@@ -194,14 +200,26 @@ fn defaults_are_prometheus_defaults() {
     assert_eq!(c.global.evaluation_interval.to_string(), "1m");
     let a = &c.scrape_configs[0];
     // The timeout defaults to the global 10s, capped at the interval.
-    assert_eq!((a.scrape_interval.to_string(), a.scrape_timeout.to_string()), ("5s".into(), "5s".into()));
-    assert_eq!((a.sample_limit, a.honor_timestamps, a.honor_labels), (100, true, false));
-    assert_eq!((a.scheme.as_str(), a.metrics_path.as_str()), ("http", "/metrics"));
+    assert_eq!(
+        (a.scrape_interval.to_string(), a.scrape_timeout.to_string()),
+        ("5s".into(), "5s".into())
+    );
+    assert_eq!(
+        (a.sample_limit, a.honor_timestamps, a.honor_labels),
+        (100, true, false)
+    );
+    assert_eq!(
+        (a.scheme.as_str(), a.metrics_path.as_str()),
+        ("http", "/metrics")
+    );
     assert!(a.http_client.follow_redirects && a.enable_compression);
     let b = &c.scrape_configs[1];
     // The global timeout became 5s (capped at the global interval), and a job
     // inherits that, not 10s.
-    assert_eq!((b.scrape_timeout.to_string(), b.sample_limit), ("5s".into(), 7));
+    assert_eq!(
+        (b.scrape_timeout.to_string(), b.sample_limit),
+        ("5s".into(), 7)
+    );
     // An empty file is the default configuration.
     let e = Config::from_yaml("", "empty.yml", None).unwrap();
     assert_eq!(e.global.scrape_interval.to_string(), "1m");

@@ -24,7 +24,11 @@ fn check_config_matches_promtool() {
         "scrape_configs:\n- job_name: a\n  static_configs: [{targets: ['x:1']}]\n",
     )
     .unwrap();
-    std::fs::write(dir.join("bad.yml"), "scrape_configs:\n- job_name: a\n  scrape_interval: 1x\n").unwrap();
+    std::fs::write(
+        dir.join("bad.yml"),
+        "scrape_configs:\n- job_name: a\n  scrape_interval: 1x\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("norule.yml"), "rule_files: [missing.yml]\n").unwrap();
     let ours = promlite_bin();
     let ours = |args: &[&str]| {
@@ -35,7 +39,8 @@ fn check_config_matches_promtool() {
 
     let good = ours(&["good.yml"]);
     assert_eq!(good.status.code(), Some(0));
-    let good_out = "Checking good.yml\n SUCCESS: good.yml is valid prometheus config file syntax\n\n";
+    let good_out =
+        "Checking good.yml\n SUCCESS: good.yml is valid prometheus config file syntax\n\n";
     assert_eq!(String::from_utf8_lossy(&good.stdout), good_out);
 
     let bad = ours(&["good.yml", "bad.yml"]);
@@ -57,7 +62,10 @@ fn check_config_matches_promtool() {
 
     if !which("promtool") {
         let why = "promtool (Debian's `prometheus` package) is not installed";
-        assert!(std::env::var_os("PROMLITE_REQUIRE_ORACLE").is_none(), "{why}");
+        assert!(
+            std::env::var_os("PROMLITE_REQUIRE_ORACLE").is_none(),
+            "{why}"
+        );
         eprintln!("SKIPPED check_config_matches_promtool's promtool half: {why}");
         return;
     }
@@ -68,13 +76,22 @@ fn check_config_matches_promtool() {
     };
     // Same stdout and exit codes as promtool; promtool's failure lines lack positions.
     let p = pt(&["good.yml"]);
-    assert_eq!((p.status.code(), p.stdout), (good.status.code(), good.stdout));
+    assert_eq!(
+        (p.status.code(), p.stdout),
+        (good.status.code(), good.stdout)
+    );
     let p = pt(&["good.yml", "bad.yml"]);
-    assert_eq!((p.status.code(), &p.stdout), (bad.status.code(), &bad.stdout));
+    assert_eq!(
+        (p.status.code(), &p.stdout),
+        (bad.status.code(), &bad.stdout)
+    );
     assert_eq!(
         String::from_utf8_lossy(&p.stderr),
         "  FAILED: parsing YAML file bad.yml: not a valid duration string: \"1x\"\n"
     );
     let p = pt(&["norule.yml"]);
-    assert_eq!((p.status.code(), &p.stderr), (norule.status.code(), &norule.stderr));
+    assert_eq!(
+        (p.status.code(), &p.stderr),
+        (norule.status.code(), &norule.stderr)
+    );
 }

@@ -211,8 +211,16 @@ fn from_promlite(cfg: &Config) -> Snapshot {
         let set = targets::targets_from_groups(sc, &groups);
         assert!(set.errors.is_empty(), "{:?}", set.errors);
         for t in &set.active {
-            let public = t.public_labels().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            active.push((sc.job_name.clone(), public, t.discovered_labels.clone(), t.url(sc)));
+            let public = t
+                .public_labels()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            active.push((
+                sc.job_name.clone(),
+                public,
+                t.discovered_labels.clone(),
+                t.url(sc),
+            ));
         }
         for t in set.dropped {
             dropped.push((sc.job_name.clone(), t.discovered_labels));
@@ -257,7 +265,8 @@ fn targets_match_prometheus() {
     write(&dir, "ours.yml", &cfg_text.replace("NOOP\n", ""));
     write(&dir, "reference.yml", &cfg_text.replace("NOOP", NOOP));
 
-    let ours = from_promlite(&Config::load_file(dir.join("ours.yml")).unwrap_or_else(|e| panic!("{e}")));
+    let ours =
+        from_promlite(&Config::load_file(dir.join("ours.yml")).unwrap_or_else(|e| panic!("{e}")));
     // Hand-checked anchors, so that a bug shared by both sides still shows: the
     // kube-controller-manager pod is scraped over HTTPS on its annotated port with its
     // pod labels; 7 targets are active (diff: 2+1+2, pods: kcm and web), 8 dropped
@@ -275,16 +284,25 @@ fn targets_match_prometheus() {
 
     if !which("prometheus") || !which("curl") {
         let why = "the reference needs Debian's `prometheus` package and curl";
-        assert!(std::env::var_os("PROMLITE_REQUIRE_ORACLE").is_none(), "{why}");
+        assert!(
+            std::env::var_os("PROMLITE_REQUIRE_ORACLE").is_none(),
+            "{why}"
+        );
         eprintln!("SKIPPED targets_match_prometheus's reference half: {why}");
         return;
     }
     let port = free_port();
     let mut prom = Kill(
         Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.join("reference.yml").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("reference.yml").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg("--log.level=error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -300,9 +318,15 @@ fn targets_match_prometheus() {
             }
         }
         if let Ok(Some(st)) = prom.0.try_wait() {
-            panic!("prometheus exited ({st}); run it on {} to see why", dir.join("reference.yml").display());
+            panic!(
+                "prometheus exited ({st}); run it on {} to see why",
+                dir.join("reference.yml").display()
+            );
         }
-        assert!(Instant::now() < deadline, "Prometheus did not list the targets within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not list the targets within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(250));
     };
     assert_eq!(ours.0, theirs.0, "active targets differ");

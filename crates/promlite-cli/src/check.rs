@@ -165,7 +165,10 @@ fn check_http_files(h: &HttpClientConfig) -> Result<(), String> {
     }
     for (what, f) in files {
         if let Err(e) = std::fs::metadata(f) {
-            return Err(format!("error checking {what} {:?}: {e}", f.display().to_string()));
+            return Err(format!(
+                "error checking {what} {:?}: {e}",
+                f.display().to_string()
+            ));
         }
     }
     Ok(())

@@ -13,8 +13,8 @@ use crate::error::{ConfigError, Pos};
 use crate::http::{with_http_client_fields, HttpClientConfig};
 use crate::relabel::{FieldError, RawRelabelConfig, RelabelConfig};
 use crate::sd::{
-    valid_file_sd_name, FileSdConfig, KubernetesSdConfig, RawFileSdConfig,
-    RawKubernetesSdConfig, RawTargetGroup, TargetGroup,
+    valid_file_sd_name, FileSdConfig, KubernetesSdConfig, RawFileSdConfig, RawKubernetesSdConfig,
+    RawTargetGroup, TargetGroup,
 };
 
 /// The scrape protocols Prometheus knows (`scrape_protocols`, `fallback_scrape_protocol`).
@@ -309,14 +309,20 @@ fn check_protocols(
             return Err(cx.err(
                 field,
                 pos,
-                format!("unknown scrape protocol {p}, supported: [{}]", SCRAPE_PROTOCOLS.join(" ")),
+                format!(
+                    "unknown scrape protocol {p}, supported: [{}]",
+                    SCRAPE_PROTOCOLS.join(" ")
+                ),
             ));
         }
         if protos.value[..i].contains(p) {
             return Err(cx.err(
                 field,
                 pos,
-                format!("duplicated protocol in scrape_protocols, got [{}]", protos.value.join(" ")),
+                format!(
+                    "duplicated protocol in scrape_protocols, got [{}]",
+                    protos.value.join(" ")
+                ),
             ));
         }
     }
@@ -349,7 +355,11 @@ impl RawGlobal {
             .map(|s| s.value)
             .filter(|d| d.as_millis() != 0)
             .unwrap_or(d.scrape_interval);
-        let timeout = self.scrape_timeout.as_ref().map(|s| s.value).filter(|d| d.as_millis() != 0);
+        let timeout = self
+            .scrape_timeout
+            .as_ref()
+            .map(|s| s.value)
+            .filter(|d| d.as_millis() != 0);
         if let (Some(t), Some(ts)) = (timeout, &self.scrape_timeout) {
             if t > interval {
                 return Err(cx.err(
@@ -360,11 +370,12 @@ impl RawGlobal {
             }
         }
         let scrape_protocols = match &self.scrape_protocols {
-            Some(p) => check_protocols(cx, "global.scrape_protocols".into(), p)
-                .map_err(|mut e| {
+            Some(p) => {
+                check_protocols(cx, "global.scrape_protocols".into(), p).map_err(|mut e| {
                     e.message.push_str(" for global config");
                     e
-                })?,
+                })?
+            }
             None => Vec::new(),
         };
         Ok(GlobalConfig {
@@ -421,17 +432,26 @@ impl RawScrapeConfig {
     ) -> Result<ScrapeConfig, ConfigError> {
         let job_name = match &self.job_name {
             Some(j) if !j.value.is_empty() => j.value.clone(),
-            Some(j) => return Err(cx.err(format!("{prefix}.job_name"), at(j), "job_name is empty")),
+            Some(j) => {
+                return Err(cx.err(format!("{prefix}.job_name"), at(j), "job_name is empty"))
+            }
             None => return Err(cx.err(format!("{prefix}.job_name"), at_pos, "job_name is empty")),
         };
-        let http_client = self.raw_http().resolve(cx.dir).map_err(|e| cx.field(prefix, e))?;
+        let http_client = self
+            .raw_http()
+            .resolve(cx.dir)
+            .map_err(|e| cx.field(prefix, e))?;
         let interval = self
             .scrape_interval
             .as_ref()
             .map(|s| s.value)
             .filter(|d| d.as_millis() != 0)
             .unwrap_or(global.scrape_interval);
-        let timeout = self.scrape_timeout.as_ref().map(|s| s.value).filter(|d| d.as_millis() != 0);
+        let timeout = self
+            .scrape_timeout
+            .as_ref()
+            .map(|s| s.value)
+            .filter(|d| d.as_millis() != 0);
         if let (Some(t), Some(ts)) = (timeout, &self.scrape_timeout) {
             if t > interval {
                 return Err(cx.err(
@@ -444,13 +464,18 @@ impl RawScrapeConfig {
             }
         }
         let scrape_protocols = match &self.scrape_protocols {
-            Some(p) => check_protocols(cx, format!("{prefix}.scrape_protocols"), p).map_err(|mut e| {
-                e.message
-                    .push_str(&format!(" for scrape config with job name {job_name:?}"));
-                e
-            })?,
+            Some(p) => {
+                check_protocols(cx, format!("{prefix}.scrape_protocols"), p).map_err(|mut e| {
+                    e.message
+                        .push_str(&format!(" for scrape config with job name {job_name:?}"));
+                    e
+                })?
+            }
             None if !global.scrape_protocols.is_empty() => global.scrape_protocols.clone(),
-            None => DEFAULT_SCRAPE_PROTOCOLS.iter().map(|s| s.to_string()).collect(),
+            None => DEFAULT_SCRAPE_PROTOCOLS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         };
         if let Some(f) = &self.fallback_scrape_protocol {
             if !SCRAPE_PROTOCOLS.contains(&f.value.as_str()) {
@@ -519,7 +544,11 @@ impl RawScrapeConfig {
         let mut kubernetes_sd_configs = Vec::new();
         for (i, k) in self.kubernetes_sd_configs.iter().flatten().enumerate() {
             let here = format!("{prefix}.kubernetes_sd_configs[{i}]");
-            kubernetes_sd_configs.push(k.value.resolve(at(k), cx.dir).map_err(|e| cx.field(&here, e))?);
+            kubernetes_sd_configs.push(
+                k.value
+                    .resolve(at(k), cx.dir)
+                    .map_err(|e| cx.field(&here, e))?,
+            );
         }
         let relabel_configs = resolve_rules(
             cx,
@@ -547,7 +576,10 @@ impl RawScrapeConfig {
                 .metrics_path
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| "/metrics".into()),
-            scheme: self.scheme.filter(|s| !s.is_empty()).unwrap_or_else(|| "http".into()),
+            scheme: self
+                .scheme
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "http".into()),
             enable_compression: self.enable_compression.unwrap_or(true),
             body_size_limit: self
                 .body_size_limit

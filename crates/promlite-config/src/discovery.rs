@@ -84,7 +84,12 @@ pub fn read_file(path: &Path) -> Result<Vec<TargetGroup>, DiscoveryError> {
                 err(c.pos, c.message)
             })?
             .unwrap_or_default(),
-        other => return Err(err(Pos::default(), format!("unhandled file extension {other:?}"))),
+        other => {
+            return Err(err(
+                Pos::default(),
+                format!("unhandled file extension {other:?}"),
+            ))
+        }
     };
     let name = path.display().to_string();
     let mut out = Vec::with_capacity(groups.len());
@@ -94,7 +99,10 @@ pub fn read_file(path: &Path) -> Result<Vec<TargetGroup>, DiscoveryError> {
         };
         let mut labels = g.labels.unwrap_or_default();
         if labels.keys().any(String::is_empty) {
-            return Err(err(Pos::default(), format!("group {i}: \"\" is not a valid label name")));
+            return Err(err(
+                Pos::default(),
+                format!("group {i}: \"\" is not a valid label name"),
+            ));
         }
         labels.insert("__meta_filepath".into(), name.clone());
         out.push(TargetGroup {

@@ -14,7 +14,11 @@ fn tmpdir(name: &str) -> PathBuf {
 fn json_and_yaml_files_give_groups_with_filepath() {
     let d = tmpdir("read");
     let j = d.join("a.json");
-    std::fs::write(&j, r#"[{"targets": ["h:1", "h:2"], "labels": {"env": "x"}}, {"targets": ["h:3"]}]"#).unwrap();
+    std::fs::write(
+        &j,
+        r#"[{"targets": ["h:1", "h:2"], "labels": {"env": "x"}}, {"targets": ["h:3"]}]"#,
+    )
+    .unwrap();
     let y = d.join("b.yml");
     std::fs::write(&y, "- targets: ['h:4']\n  labels: {__meta_k: v}\n").unwrap();
     let g = read_file(&j).unwrap();
@@ -37,7 +41,10 @@ fn bad_files_are_errors_with_positions() {
     let e = read_file(&j).unwrap_err();
     // serde_json points at the key's closing quote.
     assert_eq!((e.pos.line, e.pos.column), (2, 9), "{e}");
-    assert_eq!(e.message, "unknown field `lables`, expected `targets` or `labels`");
+    assert_eq!(
+        e.message,
+        "unknown field `lables`, expected `targets` or `labels`"
+    );
     let y = d.join("b.yaml");
     std::fs::write(&y, "- targets: ['h:1']\n  labels: [x]\n").unwrap();
     let e = read_file(&y).unwrap_err();
@@ -80,7 +87,10 @@ fn poller_sends_on_change_and_stops_on_drop() {
         "scrape_configs:\n- job_name: j\n  static_configs: [{{targets: ['s:1']}}]\n  file_sd_configs: [{{files: ['{}']}}]\n",
         f.display()
     );
-    let cfg = crate::Config::from_yaml(&yaml, "p", None).unwrap().scrape_configs.remove(0);
+    let cfg = crate::Config::from_yaml(&yaml, "p", None)
+        .unwrap()
+        .scrape_configs
+        .remove(0);
     let (tx, rx) = mpsc::channel();
     let poller = FileSdPoller::spawn(&cfg, StdDuration::from_millis(20), tx).unwrap();
     let first = rx.recv_timeout(StdDuration::from_secs(5)).unwrap();

@@ -136,7 +136,9 @@ impl ByteSize {
         if s == "0" {
             return Ok(ByteSize(0));
         }
-        let bad = || format!("invalid size {s:?}: expected a number and a unit (B, KB, MB, GB, TB, PB, EB)");
+        let bad = || {
+            format!("invalid size {s:?}: expected a number and a unit (B, KB, MB, GB, TB, PB, EB)")
+        };
         let split = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(bad)?;
@@ -188,7 +190,9 @@ mod tests {
         assert_eq!(Duration::parse("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(Duration::parse("1m500ms"), Ok(Duration::from_millis(60500)));
         assert_eq!(Duration::parse("0"), Ok(Duration::from_millis(0)));
-        for bad in ["", "1", "1x", "m", "1s1m", "1m1m", "-1s", "1.5s", " 1s", "1s "] {
+        for bad in [
+            "", "1", "1x", "m", "1s1m", "1m1m", "-1s", "1.5s", " 1s", "1s ",
+        ] {
             assert!(Duration::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -320,7 +320,9 @@ impl RawHttp<'_> {
                     return Err(FieldError {
                         field: "tls_config",
                         pos,
-                        message: format!("at most one of {name} and {name}_file must be configured"),
+                        message: format!(
+                            "at most one of {name} and {name}_file must be configured"
+                        ),
                     });
                 }
             }
@@ -340,7 +342,10 @@ impl RawHttp<'_> {
                     "exactly one of cert or cert_file must be configured when a client key is configured",
                 ));
             }
-            for (name, ver) in [("min_version", &v.min_version), ("max_version", &v.max_version)] {
+            for (name, ver) in [
+                ("min_version", &v.min_version),
+                ("max_version", &v.max_version),
+            ] {
                 if let Some(ver) = ver {
                     if !matches!(ver.as_str(), "TLS10" | "TLS11" | "TLS12" | "TLS13") {
                         return Err(FieldError {

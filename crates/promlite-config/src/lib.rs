@@ -43,9 +43,7 @@ pub mod relabel;
 mod sd;
 pub mod targets;
 
-pub use config::{
-    Config, GlobalConfig, ScrapeConfig, DEFAULT_SCRAPE_PROTOCOLS, SCRAPE_PROTOCOLS,
-};
+pub use config::{Config, GlobalConfig, ScrapeConfig, DEFAULT_SCRAPE_PROTOCOLS, SCRAPE_PROTOCOLS};
 pub use duration::{ByteSize, Duration};
 pub use error::{ConfigError, Pos};
 pub use http::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};

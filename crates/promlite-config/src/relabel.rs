@@ -227,7 +227,11 @@ impl RawRelabelConfig {
             pos,
             message,
         };
-        let action = self.action.as_ref().map(|a| a.value).unwrap_or(Action::Replace);
+        let action = self
+            .action
+            .as_ref()
+            .map(|a| a.value)
+            .unwrap_or(Action::Replace);
         let action_pos = span(&self.action, at);
         let target_pos = span(&self.target_label, action_pos);
         let repl_pos = span(&self.replacement, action_pos);
@@ -241,7 +245,11 @@ impl RawRelabelConfig {
             }
         }
         let cfg = RelabelConfig {
-            source_labels: self.source_labels.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
+            source_labels: self
+                .source_labels
+                .as_ref()
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
             separator: self
                 .separator
                 .as_ref()
@@ -323,7 +331,10 @@ impl RelabelConfig {
                 "relabel configuration for hashmod requires non-zero modulus".into(),
             ));
         }
-        let needs_target = matches!(a, Replace | HashMod | Lowercase | Uppercase | KeepEqual | DropEqual);
+        let needs_target = matches!(
+            a,
+            Replace | HashMod | Lowercase | Uppercase | KeepEqual | DropEqual
+        );
         if needs_target && self.target_label.is_empty() {
             return Err((
                 "target_label",
@@ -333,12 +344,18 @@ impl RelabelConfig {
         if matches!(a, Lowercase | Uppercase | KeepEqual | DropEqual)
             && self.replacement != DEFAULT_REPLACEMENT
         {
-            return Err(("replacement", format!("'replacement' can not be set for {a} action")));
+            return Err((
+                "replacement",
+                format!("'replacement' can not be set for {a} action"),
+            ));
         }
         if a == LabelMap && !valid_label_name(&self.replacement) {
             return Err((
                 "replacement",
-                format!("{:?} is invalid 'replacement' for {a} action", self.replacement),
+                format!(
+                    "{:?} is invalid 'replacement' for {a} action",
+                    self.replacement
+                ),
             ));
         }
         if matches!(a, DropEqual | KeepEqual)
@@ -377,7 +394,10 @@ impl RelabelConfig {
             } else {
                 "replacement"
             };
-            return Err((field, format!("{a} action requires only 'regex', and no other fields")));
+            return Err((
+                field,
+                format!("{a} action requires only 'regex', and no other fields"),
+            ));
         }
         Ok(())
     }

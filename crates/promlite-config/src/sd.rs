@@ -254,7 +254,8 @@ impl RawKubernetesSdConfig {
             return Err(e(
                 "role",
                 at,
-                "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)".into(),
+                "role missing (one of: pod, service, endpoints, endpointslice, node, ingress)"
+                    .into(),
             ));
         };
         let raw_http = self.raw_http();
@@ -269,9 +270,14 @@ impl RawKubernetesSdConfig {
         if let Some(a) = &self.api_server {
             let u = a.value.as_str();
             let ok = (u.starts_with("http://") || u.starts_with("https://"))
-                && u.split_once("://").is_some_and(|(_, rest)| !rest.is_empty());
+                && u.split_once("://")
+                    .is_some_and(|(_, rest)| !rest.is_empty());
             if !ok {
-                return Err(e("api_server", p(a), format!("invalid api_server URL {u:?}")));
+                return Err(e(
+                    "api_server",
+                    p(a),
+                    format!("invalid api_server URL {u:?}"),
+                ));
             }
         }
         if let Some(k) = &self.kubeconfig_file {
@@ -279,7 +285,8 @@ impl RawKubernetesSdConfig {
                 return Err(e(
                     "kubeconfig_file",
                     p(k),
-                    "cannot use a custom HTTP client configuration together with 'kubeconfig_file'".into(),
+                    "cannot use a custom HTTP client configuration together with 'kubeconfig_file'"
+                        .into(),
                 ));
             }
         }
@@ -290,9 +297,17 @@ impl RawKubernetesSdConfig {
                 "to use custom HTTP client configuration please provide the 'api_server' URL explicitly".into(),
             ));
         }
-        let namespaces = self.namespaces.as_ref().map(|n| n.value.clone()).unwrap_or_default();
+        let namespaces = self
+            .namespaces
+            .as_ref()
+            .map(|n| n.value.clone())
+            .unwrap_or_default();
         if namespaces.own_namespace {
-            let npos = self.namespaces.as_ref().map(|n| Pos::of(n.referenced)).unwrap_or(at);
+            let npos = self
+                .namespaces
+                .as_ref()
+                .map(|n| Pos::of(n.referenced))
+                .unwrap_or(at);
             if self.api_server.is_some() {
                 return Err(e(
                     "namespaces",
@@ -304,7 +319,8 @@ impl RawKubernetesSdConfig {
                 return Err(e(
                     "namespaces",
                     npos,
-                    "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously".into(),
+                    "cannot use 'kubeconfig_file' and 'namespaces.own_namespace' simultaneously"
+                        .into(),
                 ));
             }
         }
@@ -324,22 +340,28 @@ impl RawKubernetesSdConfig {
                 return Err(e(
                     "selectors",
                     pos,
-                    format!("{} role supports only {} selectors", role.as_str(), allowed.join(", ")),
+                    format!(
+                        "{} role supports only {} selectors",
+                        role.as_str(),
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
         Ok(KubernetesSdConfig {
             role,
             api_server: self.api_server.as_ref().map(|a| a.value.clone()),
-            kubeconfig_file: self
-                .kubeconfig_file
-                .as_ref()
-                .map(|k| match dir {
-                    Some(d) if std::path::Path::new(&k.value).is_relative() => d.join(&k.value),
-                    _ => PathBuf::from(&k.value),
-                }),
+            kubeconfig_file: self.kubeconfig_file.as_ref().map(|k| match dir {
+                Some(d) if std::path::Path::new(&k.value).is_relative() => d.join(&k.value),
+                _ => PathBuf::from(&k.value),
+            }),
             namespaces,
-            selectors: self.selectors.iter().flatten().map(|s| s.value.clone()).collect(),
+            selectors: self
+                .selectors
+                .iter()
+                .flatten()
+                .map(|s| s.value.clone())
+                .collect(),
             attach_metadata: self.attach_metadata.clone().unwrap_or_default(),
             http_client,
         })
@@ -352,7 +374,14 @@ mod tests {
 
     #[test]
     fn file_sd_names_follow_prometheus_pattern() {
-        for ok in ["a.json", "dir/*.yml", "/x/y/t*.yaml", "T.JSON", "a*b.yml", "a**.json"] {
+        for ok in [
+            "a.json",
+            "dir/*.yml",
+            "/x/y/t*.yaml",
+            "T.JSON",
+            "a*b.yml",
+            "a**.json",
+        ] {
             assert!(valid_file_sd_name(ok), "{ok}");
         }
         for bad in ["a.txt", "a", "*/x.json", "a.Json", "d*/x.yml"] {

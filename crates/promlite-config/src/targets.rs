@@ -71,7 +71,11 @@ impl Target {
 
     /// The public labels as a [`Labels`] set.
     pub fn labels_for_series(&self) -> Labels {
-        Labels::from_sorted(self.public_labels().map(|(k, v)| Label::new(k, v)).collect())
+        Labels::from_sorted(
+            self.public_labels()
+                .map(|(k, v)| Label::new(k, v))
+                .collect(),
+        )
     }
 
     fn get(&self, name: &str) -> &str {
@@ -158,7 +162,10 @@ fn set_if_empty(l: &mut LabelMap, k: &str, v: String) {
 ///
 /// # Errors
 /// A message when the kept target has no usable address, interval or timeout.
-pub fn populate_labels(cfg: &ScrapeConfig, discovered: &LabelMap) -> Result<Option<LabelMap>, String> {
+pub fn populate_labels(
+    cfg: &ScrapeConfig,
+    discovered: &LabelMap,
+) -> Result<Option<LabelMap>, String> {
     let mut l = discovered.clone();
     if !relabel::process(&cfg.relabel_configs, &mut l) {
         return Ok(None);
@@ -171,7 +178,8 @@ pub fn populate_labels(cfg: &ScrapeConfig, discovered: &LabelMap) -> Result<Opti
         return Err(format!("{addr:?} is not a valid hostname"));
     }
     let interval = l.get("__scrape_interval__").cloned().unwrap_or_default();
-    let iv = Duration::parse(&interval).map_err(|e| format!("error parsing scrape interval: {e}"))?;
+    let iv =
+        Duration::parse(&interval).map_err(|e| format!("error parsing scrape interval: {e}"))?;
     if iv.as_millis() == 0 {
         return Err("scrape interval cannot be 0".into());
     }

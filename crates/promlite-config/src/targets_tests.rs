@@ -11,7 +11,10 @@ fn cfg(yaml: &str) -> ScrapeConfig {
 }
 
 fn map(pairs: &[(&str, &str)]) -> LabelMap {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -56,7 +59,11 @@ scrape_configs:
 "#);
     let groups = vec![TargetGroup {
         targets: vec![
-            map(&[("__address__", "a:1"), ("__meta_keep", "yes"), ("__meta_port", "80")]),
+            map(&[
+                ("__address__", "a:1"),
+                ("__meta_keep", "yes"),
+                ("__meta_port", "80"),
+            ]),
             map(&[("__address__", "b:1"), ("__meta_keep", "no")]),
         ],
         labels: map(&[("g", "1")]),
@@ -149,7 +156,12 @@ fn series_labels_get_exported_prefixes() {
         labels: map(&[("__address__", "a:1"), ("instance", "a:1"), ("job", "j")]),
         discovered_labels: LabelMap::new(),
     };
-    let s = labels(&[("__name__", "m"), ("job", "mine"), ("exported_job", "taken"), ("x", "1")]);
+    let s = labels(&[
+        ("__name__", "m"),
+        ("job", "mine"),
+        ("exported_job", "taken"),
+        ("x", "1"),
+    ]);
     // job clashes: the target's wins, the series' goes to exported_job, which is
     // taken, so exported_exported_job.
     assert_eq!(
