@@ -225,3 +225,43 @@ fn defaults_are_prometheus_defaults() {
     assert_eq!(e.global.scrape_interval.to_string(), "1m");
     assert!(e.scrape_configs.is_empty());
 }
+
+/// The issue's seed job exactly as written there (flow style). YAML 1.2 allows the
+/// unquoted `(?::\d+)` in a flow mapping; Go's YAML 1.1 reader in Prometheus does not,
+/// so the differential test writes the same rules in block style.
+const SEED: &str = r#"scrape_configs:
+- honor_labels: true
+  job_name: kubernetes-pods
+  kubernetes_sd_configs:
+  - role: pod
+  relabel_configs:
+  - {action: keep, regex: true, source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]}
+  - {action: replace, regex: (https?), source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scheme], target_label: __scheme__}
+  - {action: replace, regex: (.+), source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path], target_label: __metrics_path__}
+  - {action: replace, regex: (.+?)(?::\d+)?;(\d+), replacement: $1:$2, source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port], target_label: __address__}
+  - {action: labelmap, regex: __meta_kubernetes_pod_annotation_prometheus_io_param_(.+), replacement: __param_$1}
+  - {action: labelmap, regex: __meta_kubernetes_pod_label_(.+)}
+  - {action: replace, source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+  - {action: replace, source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+  - {action: drop, regex: Pending|Succeeded|Failed|Completed, source_labels: [__meta_kubernetes_pod_phase]}
+"#;
+
+#[test]
+fn seed_job_verbatim_parses() {
+    use promlite::config::{relabel::Action, KubernetesRole};
+    let c = Config::from_yaml(SEED, "seed.yml", None).unwrap_or_else(|e| panic!("{e}"));
+    let job = &c.scrape_configs[0];
+    assert_eq!(job.job_name, "kubernetes-pods");
+    assert!(job.honor_labels);
+    assert_eq!(job.kubernetes_sd_configs[0].role, KubernetesRole::Pod);
+    assert_eq!(job.kubernetes_sd_configs[0].api_server, None);
+    assert_eq!(job.relabel_configs.len(), 9);
+    let addr = &job.relabel_configs[3];
+    assert_eq!(addr.regex.as_str(), r"(.+?)(?::\d+)?;(\d+)");
+    assert_eq!(
+        (addr.replacement.as_str(), addr.action),
+        ("$1:$2", Action::Replace)
+    );
+    assert_eq!(job.relabel_configs[0].regex.as_str(), "true");
+    assert_eq!(job.relabel_configs[5].replacement, "$1");
+}
