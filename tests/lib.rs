@@ -6,6 +6,7 @@
 
 mod common;
 mod compliance;
+mod config;
 mod expfmt;
 mod fuzz_regressions;
 mod promql_diff;

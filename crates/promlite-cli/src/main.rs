@@ -20,7 +20,7 @@ const USAGE: &str = "\
 usage: promlite <command> [args]
 
 commands:
-  check    check rule files (`check rules FILE...`, as promtool)
+  check    check configuration and rule files (`check config|rules FILE...`, as promtool)
   demo     dashboard queries over simulated kube-controller-manager scrapes
   parse    parse an exposition file and print one JSON object per sample
   ingest   ingest scrape files into a store and print its stats as JSON

@@ -6,12 +6,14 @@
 //! - [`store`]: the in-memory time-series store;
 //! - [`promql`]: the PromQL parser and evaluator;
 //! - [`rules`]: rule files, recording and alerting rules, Go templates;
+//! - [`config`]: prometheus.yml, relabeling, targets, static and file discovery;
 //! - `scrape` (cargo feature `scrape`, off by default): fetch endpoints over
 //!   HTTP(S) with bearer tokens or client certificates into a store.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub use promlite_config as config;
 pub use promlite_expfmt as expfmt;
 pub use promlite_model as model;
 pub use promlite_promql as promql;

@@ -1,0 +1,6 @@
+//! prometheus.yml: validation errors with positions, `promlite check config` against
+//! promtool, and target relabeling against the real Prometheus 2.42.
+
+mod bad_configs;
+mod check_cli;
+mod targets_diff;
