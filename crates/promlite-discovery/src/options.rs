@@ -202,12 +202,13 @@ impl KubernetesOptions {
         self
     }
 
-    /// Checks the options and resolves in-cluster settings, reading the environment
-    /// with `env` (`std::env::var` in [`crate::KubernetesDiscovery::start`]).
-    pub(crate) fn resolve(
-        &self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Resolved, DiscoveryError> {
+    /// Checks the options as Prometheus checks a `kubernetes_sd_config`, without
+    /// reading the environment or any file (for `check config`): conflicting
+    /// settings, namespace names, selectors, the `api_server` URL.
+    ///
+    /// # Errors
+    /// [`DiscoveryError::Config`] naming the problem.
+    pub fn validate(&self) -> Result<(), DiscoveryError> {
         let cfg = |m: String| DiscoveryError::Config(m);
         if self.own_namespace && self.api_server.is_some() {
             return Err(cfg(
@@ -236,6 +237,26 @@ impl KubernetesOptions {
                 )));
             }
         }
+        self.check_selectors()?;
+        match &self.api_server {
+            Some(url) => check_url(url, &self.tls),
+            None if self.auth != Auth::None || !self.tls.is_empty() => Err(cfg(
+                "to use custom authorization or TLS settings please provide the \
+                 'api_server' URL explicitly"
+                    .into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the options and resolves in-cluster settings, reading the environment
+    /// with `env` (`std::env::var` in [`crate::KubernetesDiscovery::start`]).
+    pub(crate) fn resolve(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Resolved, DiscoveryError> {
+        self.validate()?;
+        let cfg = |m: String| DiscoveryError::Config(m);
         let selectors = self.check_selectors()?;
         let mut namespaces = self.namespaces.clone();
         if self.own_namespace {
@@ -253,11 +274,6 @@ impl KubernetesOptions {
         let (base, auth, tls) = match &self.api_server {
             Some(url) => (url.clone(), self.auth.clone(), self.tls.clone()),
             None => {
-                if self.auth != Auth::None || !self.tls.is_empty() {
-                    return Err(cfg("to use custom authorization or TLS settings please \
-                         provide the 'api_server' URL explicitly"
-                        .into()));
-                }
                 let (Some(host), Some(port)) = (
                     env("KUBERNETES_SERVICE_HOST"),
                     env("KUBERNETES_SERVICE_PORT"),
@@ -277,36 +293,11 @@ impl KubernetesOptions {
                     ca_file: Some(dir.join("ca.crt")),
                     ..TlsOptions::default()
                 };
-                (
-                    format!("https://{host}:{port}"),
-                    Auth::BearerFile(dir.join("token")),
-                    tls,
-                )
+                let base = format!("https://{host}:{port}");
+                check_url(&base, &tls)?;
+                (base, Auth::BearerFile(dir.join("token")), tls)
             }
         };
-        let uri: ureq::http::Uri = base
-            .parse()
-            .map_err(|e| cfg(format!("api_server {base:?}: {e}")))?;
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => {
-                return Err(cfg(format!(
-                    "api_server {base:?}: the URL must start with http:// or https://"
-                )))
-            }
-        };
-        if uri.host().is_none_or(str::is_empty) {
-            return Err(cfg(format!("api_server {base:?}: no host")));
-        }
-        if uri.query().is_some() {
-            return Err(cfg(format!("api_server {base:?}: a query is not allowed")));
-        }
-        if !https && (tls.ca_file.is_some() || tls.cert_file.is_some()) {
-            return Err(cfg(format!(
-                "api_server {base:?}: TLS files given for a plain http:// URL"
-            )));
-        }
         Ok(Resolved {
             base_url: base.trim_end_matches('/').to_string(),
             auth,
@@ -369,6 +360,27 @@ pub(crate) struct Resolved {
     pub namespaces: Vec<String>,
     /// (kind, label selector, field selector).
     pub selectors: Vec<ResourceSelector>,
+}
+
+/// An API server URL: http(s), a host, no query; TLS files only with https.
+fn check_url(base: &str, tls: &TlsOptions) -> Result<(), DiscoveryError> {
+    let cfg = |m: String| DiscoveryError::Config(format!("api_server {base:?}: {m}"));
+    let uri: ureq::http::Uri = base.parse().map_err(|e| cfg(format!("{e}")))?;
+    let https = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return Err(cfg("the URL must start with http:// or https://".into())),
+    };
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(cfg("no host".into()));
+    }
+    if uri.query().is_some() {
+        return Err(cfg("a query is not allowed".into()));
+    }
+    if !https && (tls.ca_file.is_some() || tls.cert_file.is_some()) {
+        return Err(cfg("TLS files given for a plain http:// URL".into()));
+    }
+    Ok(())
 }
 
 /// A DNS-1123 label, as Kubernetes requires of namespace names.

@@ -1,6 +1,7 @@
 //! The Kubernetes objects the tests serve (JSON as the API server writes it) and the
 //! target groups expected from them, written by hand from the meta labels Prometheus
 //! documents for each role.
+#![allow(dead_code)] // shared by two test binaries; each uses a part
 
 use promlite_discovery::TargetGroup;
 use promlite_model::Labels;
