@@ -104,3 +104,18 @@ pub enum IngestError {
         line: usize,
     },
 }
+
+impl IngestError {
+    /// The 1-based line of the body the error is about, when there is one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            IngestError::Parse(p) => Some(p.line),
+            IngestError::Limit { line, .. } => *line,
+            IngestError::DuplicateSeries { line, .. }
+            | IngestError::DuplicateLabelName { line, .. }
+            | IngestError::MissingName { line }
+            | IngestError::ConflictingSample { line, .. }
+            | IngestError::MissingTimestamp { line } => Some(*line).filter(|l| *l > 0),
+        }
+    }
+}

@@ -21,7 +21,10 @@ pub use promlite_store as store;
 pub use promlite_scrape as scrape;
 
 pub mod dashboard;
+pub mod params;
 pub mod sim;
+
+pub use params::now_ms;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -139,29 +139,25 @@ pub fn now_ms() -> i64 {
 
 /// A duration given as seconds (`"15"`, `"0.5"`) or Prometheus syntax (`"1m30s"`).
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
-    crate::eval::parse_step_ms(&Value::String(s.to_string()))
+    promlite::params::parse_step_ms(s).ok()
 }
 
-/// Decodes `%XX` escapes in a URL path segment (`+` stays `+`, as in paths).
-/// `None` when an escape is malformed or the result is not UTF-8.
+/// Decodes `%XX` escapes in a URL path segment (`+` stays `+`, as in paths),
+/// with the `percent-encoding` crate. `None` when an escape is malformed (Go's
+/// `url.PathUnescape` refuses those; the crate would keep them as text) or the
+/// result is not UTF-8.
 pub fn percent_decode_path(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    let malformed = s.match_indices('%').any(|(i, _)| {
+        !s.get(i + 1..i + 3)
+            .is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+    });
+    if malformed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// Form parameters in Go's `r.Form` order: the POST body's first, then the URL's.
