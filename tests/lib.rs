@@ -4,6 +4,7 @@
 //! print why they were skipped when it is missing, and fail instead when
 //! `PROMLITE_REQUIRE_ORACLE` is set (CI sets it).
 
+mod cli_first_minutes;
 mod common;
 mod compliance;
 mod expfmt;
@@ -13,6 +14,7 @@ mod promql_fuzz_diff;
 mod promql_parse;
 mod promqltest;
 mod scrape;
+mod scrape_like_prometheus;
 mod serve;
 mod store;
 mod support;

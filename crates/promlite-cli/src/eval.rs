@@ -176,9 +176,18 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut failed_adhoc = false;
     for q in &queries {
         let (rec, err) = answer(&settings, &storage, q, order);
-        if let (Some(e), Some(_)) = (&err, &adhoc) {
-            let expr = q.get("expr").and_then(Value::as_str).unwrap_or("");
-            eprint!("{}", e.render_with_caret(expr));
+        if adhoc.is_some() && rec.get("status").and_then(Value::as_str) == Some("error") {
+            match &err {
+                Some(e) => {
+                    let expr = q.get("expr").and_then(Value::as_str).unwrap_or("");
+                    eprint!("{}", e.render_with_caret(expr));
+                }
+                // A bad parameter (such as the time): the answer's message.
+                None => eprintln!(
+                    "promlite eval: {}",
+                    rec.get("error").and_then(Value::as_str).unwrap_or("error")
+                ),
+            }
             failed_adhoc = true;
         }
         let line = serde_json::to_string(&rec).map_err(|e| e.to_string())?;

@@ -64,8 +64,9 @@ pub enum IngestError {
         /// The 1-based line that hit it, when one line did.
         line: Option<usize>,
     },
-    /// The same series appears twice in one scrape (Prometheus rejects the
-    /// scrape too).
+    /// The same series appears twice where that is not allowed. Scrapes no
+    /// longer fail this way: [`Store::ingest_scrape`](crate::Store::ingest_scrape)
+    /// keeps the first sample of a repeated series, as Prometheus does.
     #[error("line {line}: duplicate series {labels} in one scrape")]
     DuplicateSeries {
         /// The series.

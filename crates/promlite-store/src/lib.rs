@@ -125,3 +125,5 @@ pub use store::{MetricMetadata, Stats, Store, Target, TargetCounters};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_repeats;

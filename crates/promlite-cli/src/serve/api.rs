@@ -524,11 +524,41 @@ fn self_metrics(state: &State) -> Response {
         "Samples in the store.",
         st.samples as u64,
     );
+    t.push_str(&scrape_sample_counters(&state.store));
     Response {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
         body: t.into_bytes(),
     }
+}
+
+/// Samples the scrapes did not append, summed over targets, under
+/// Prometheus 3's names: a series repeated within one scrape counts as a
+/// duplicate timestamp there, as in Prometheus.
+fn scrape_sample_counters(store: &Store) -> String {
+    let (mut dup, mut ooo) = (0u64, 0u64);
+    for (_, c) in store.target_counters() {
+        dup += c.duplicate_timestamp + c.repeated_in_scrape;
+        ooo += c.out_of_order;
+    }
+    let mut t = String::new();
+    for (name, help, v) in [
+        (
+            "promlite_target_scrapes_sample_duplicate_timestamp_total",
+            "Samples dropped: a different value at the series' newest time, or the series repeated within one scrape.",
+            dup,
+        ),
+        (
+            "promlite_target_scrapes_sample_out_of_order_total",
+            "Samples dropped: older than the series' newest sample.",
+            ooo,
+        ),
+    ] {
+        t.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    }
+    t
 }
 
 #[cfg(test)]
@@ -739,6 +769,10 @@ mod tests {
         );
         let text = String::from_utf8(r.body).unwrap();
         assert!(text.contains("\npromlite_queries_total 2\n"), "{text}");
+        assert!(
+            text.contains("\npromlite_target_scrapes_sample_duplicate_timestamp_total 0\n"),
+            "{text}"
+        );
         assert!(text.contains("\npromlite_query_errors_total 1\n"), "{text}");
         assert!(text.contains("\npromlite_store_series 3\n"), "{text}");
         assert!(text.contains("\npromlite_store_samples 15\n"), "{text}");
@@ -752,5 +786,31 @@ mod tests {
         assert_eq!(percent_decode_path("%4"), None);
         assert_eq!(percent_decode_path("%+1"), None);
         assert_eq!(percent_decode_path("%FF"), None, "not UTF-8");
+    }
+
+    #[test]
+    fn self_metrics_count_series_repeated_in_a_scrape() {
+        let store = Store::new(promlite::store::StoreConfig::default());
+        let tgt = promlite::store::Target::from_pairs([("job", "j")]);
+        let fmt = promlite::store::Format::Text;
+        store.ingest_scrape(&tgt, b"a 1\na 2\n", fmt, 1000).unwrap();
+        // Another value at the newest time: Prometheus counts it the same way.
+        store.ingest_scrape(&tgt, b"a 5\n", fmt, 1000).unwrap();
+        let s = State::new(store, Settings::default());
+        let r = handle(
+            &s,
+            &Request {
+                method: "GET",
+                url: "/metrics",
+                content_type: "",
+                body: b"",
+                now_ms: 0,
+            },
+        );
+        let text = String::from_utf8(r.body).unwrap();
+        assert!(
+            text.contains("\npromlite_target_scrapes_sample_duplicate_timestamp_total 2\n"),
+            "{text}"
+        );
     }
 }
