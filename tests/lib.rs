@@ -7,6 +7,7 @@
 mod cli_first_minutes;
 mod common;
 mod compliance;
+mod dashboard_panels;
 mod expfmt;
 mod fuzz_regressions;
 mod promql_diff;

@@ -113,6 +113,7 @@ mod index;
 mod labels;
 mod lean;
 mod memo;
+mod report;
 mod ring;
 mod scrape;
 mod store;
@@ -120,7 +121,7 @@ mod store;
 pub use config::{Limits, StoreConfig};
 pub use error::{IngestError, LimitKind};
 pub use promlite_expfmt::Format;
-pub use scrape::IngestReport;
+pub use report::IngestReport;
 pub use store::{MetricMetadata, Stats, Store, Target, TargetCounters};
 
 #[cfg(test)]

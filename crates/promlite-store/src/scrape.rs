@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use hashbrown::HashTable;
 use promlite_expfmt::{Event, Format, Parser};
 use promlite_model::{Labels, STALE_NAN};
-use serde::Serialize;
 
 use crate::cache::ScrapeCache;
 use crate::labels::{self, FamilyTracker};
@@ -13,7 +12,7 @@ use crate::lean::{Line, TextLines};
 use crate::memo::{Memo, Resolve};
 use crate::ring::EXPLICIT;
 use crate::store::{Committing, Inner, Meta, Store, TargetState, COMMIT_BATCH};
-use crate::{IngestError, LimitKind, Target};
+use crate::{IngestError, IngestReport, LimitKind, Target};
 
 /// Marks a staged reference to the i-th new series of a scrape.
 pub(crate) const PENDING: u32 = 0x8000_0000;
@@ -23,30 +22,6 @@ const NO_ID: u32 = u32::MAX;
 /// Estimated bytes per new series and per sample, for the memory budget.
 pub(crate) const EST_SERIES_BYTES: usize = 256;
 pub(crate) const EST_SAMPLE_BYTES: usize = 2;
-
-/// What an ingest did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct IngestReport {
-    /// Samples in the body (or batch).
-    pub samples_in_body: usize,
-    /// Samples appended (staleness markers not included).
-    pub samples_appended: usize,
-    /// Series created.
-    pub series_created: usize,
-    /// Staleness markers written for series that vanished since the previous scrape.
-    pub stale_markers: usize,
-    /// Samples rejected as older than their series' newest sample.
-    pub out_of_order: usize,
-    /// Samples rejected: the series already had a different value at that time.
-    pub duplicate_timestamp: usize,
-    /// Samples equal (time and value) to the series' newest sample: ignored.
-    pub identical_duplicates: usize,
-    /// Samples of a series that already appeared earlier in the same scrape
-    /// (the same or another spelling of its labels): dropped, the first kept,
-    /// as Prometheus 3 does (it counts them in
-    /// `prometheus_target_scrapes_sample_duplicate_timestamp_total`).
-    pub repeated_in_scrape: usize,
-}
 
 /// A staged sample: 16 bytes, because a target's first scrape stages one per
 /// new series and every byte of the list is fresh memory. A sample that is
