@@ -33,7 +33,7 @@ use engine::{QError, QOutcome, QValue, Settings};
 const HELP: &str = "\
 usage: promlite eval --data FILE... [--data-at T] (--batch QUERIES.jsonl | --at T EXPR | --start T --end T --step D EXPR)
 
-Evaluates PromQL over sample files, answering like prom-oracle (shared/oracle/README.md).
+Evaluates PromQL over sample files, one JSON answer per query as Prometheus's HTTP API gives it.
   --data FILE...          data files: OpenMetrics (ends with '# EOF', timestamps in seconds)
                           or text format 0.0.4 (timestamps in ms); value 'stale' = staleness marker.
                           An expression right after the files is the last argument, not a file

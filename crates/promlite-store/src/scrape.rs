@@ -234,10 +234,7 @@ impl NewSeries {
         let mut refs = Vec::with_capacity(self.refs.len());
         let mut ends = Vec::with_capacity(self.ends.len());
         let mut lines = Vec::with_capacity(self.lines.len());
-        for i in 0..self.len() {
-            if gone[i] {
-                continue;
-            }
+        for (i, _) in gone.iter().enumerate().filter(|(_, g)| !**g) {
             refs.extend_from_slice(self.get(i as u32));
             ends.push(refs.len() as u32);
             lines.push(self.lines[i]);
@@ -597,12 +594,13 @@ impl<'b> Stager<'b, '_> {
             first_of[dup as usize] = first;
         }
         let mut renum = vec![0u32; n_new];
-        let mut next = 0u32;
-        for i in 0..n_new {
-            if !gone[i] {
-                renum[i] = next;
-                next += 1;
-            }
+        for (next, (r, _)) in renum
+            .iter_mut()
+            .zip(&gone)
+            .filter(|(_, g)| !**g)
+            .enumerate()
+        {
+            *r = next as u32;
         }
         let mut at: Vec<usize> = existing_repeats;
         for (i, x) in self.staged.iter_mut().enumerate() {

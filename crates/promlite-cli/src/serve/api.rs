@@ -813,4 +813,21 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn a_malformed_time_is_400_bad_data() {
+        let s = state();
+        // `+1é00` where the offset's colon goes: once a panic, so a 500.
+        let (st, v) = get(
+            &s,
+            "/api/v1/query?query=up&time=2024-01-01T00:00:00%2B1%C3%A900",
+        );
+        assert_eq!(st, 400, "{v}");
+        assert_eq!(v["errorType"], "bad_data");
+        let (st, _) = get(
+            &s,
+            "/api/v1/query?query=up&time=2024-01-01T00:00:00%2B01:00",
+        );
+        assert_eq!(st, 200);
+    }
 }
