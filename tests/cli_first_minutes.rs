@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::common::promlite_bin;
-use crate::support::https::{temp_dir, write_file};
+use crate::support::https::{temp_dir, write_file, Req, Resp, Server};
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut c = Command::new(promlite_bin())
@@ -126,4 +126,45 @@ fn help_lines_of_the_scrape_flags_are_indented() {
             .unwrap_or_else(|| panic!("{cmd} --help lists --interval: {out}"));
         assert!(line.starts_with("  --interval"), "{cmd}: {line:?}");
     }
+}
+
+#[test]
+fn watch_query_keeps_the_default_job() {
+    let srv = Server::start(
+        None,
+        std::sync::Arc::new(|_: &Req| Resp::text(b"up_like 1\n".to_vec())),
+    );
+    let url = format!("http://127.0.0.1:{}/metrics", srv.port);
+    let mut child = Command::new(promlite_bin())
+        .args([
+            "watch",
+            &url,
+            "--once",
+            "--interval",
+            "1s",
+            "--query",
+            "up_like",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: two scrapes a second apart, then one frame.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("promlite watch --once still running after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    // The query's row carries the same job (and container) as the dashboard's.
+    let row = out.lines().find(|l| {
+        l.contains(&format!("127.0.0.1:{}", srv.port)) && l.contains("kube-controller-manager")
+    });
+    assert!(row.is_some(), "{out}");
 }

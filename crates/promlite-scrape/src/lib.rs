@@ -247,7 +247,7 @@ pub enum ScrapeError {
         msg: String,
     },
     /// The body was fetched but the store rejected it (parse error, duplicate
-    /// series, a store limit); nothing of it was ingested.
+    /// label name, a store limit); nothing of it was ingested.
     #[error("{url}: scrape rejected: {source}")]
     Ingest {
         /// The URL.
