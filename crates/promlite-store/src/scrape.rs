@@ -1096,9 +1096,14 @@ impl Store {
             let sid = resolve(x.sref);
             let o = odds.at(i);
             let explicit = o.is_some_and(|o| o.explicit);
-            if x.entry & PENDING != 0 && o.is_some_and(|o| o.repeat) {
-                // A repeat read through a miss: its series has an entry from
-                // its first line; this spelling is not cached.
+            if o.is_some_and(|o| o.repeat) {
+                // A repeat: its first line set the series' entry and whether
+                // it carries its own timestamps. A cached spelling stays in
+                // the order (so that it is still seen, and removed once it
+                // vanishes); a new spelling is not cached.
+                if x.entry & PENDING == 0 {
+                    order.push(x.entry);
+                }
                 continue;
             }
             let entry = if x.entry & PENDING != 0 {

@@ -138,3 +138,16 @@ fn a_repeat_is_counted_once_not_also_as_out_of_order() {
         .unwrap();
     assert!(is_stale_nan(stale[0].samples[0].v));
 }
+
+#[test]
+fn a_repeat_with_its_own_timestamp_does_not_change_the_first_ones_staleness() {
+    let s = Store::new(StoreConfig::default());
+    scrape(&s, "a 1\n", 1000);
+    // Line 2 repeats `a` (the same cached entry) with a timestamp of its own.
+    let r = scrape(&s, "a 2\na 3 1500\n", 2000);
+    assert_eq!((r.samples_appended, r.repeated_in_scrape), (1, 1));
+    // `a` was scraped without a timestamp, so when it vanishes it is marked
+    // stale (series with their own timestamps are not).
+    let r = scrape(&s, "b 1\n", 3000);
+    assert_eq!(r.stale_markers, 1);
+}
