@@ -8,9 +8,19 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `../shared/` beside the repository (read-only reference material).
+/// `../shared/` beside the repository (read-only reference material: Prometheus's
+/// test scripts, real `/metrics` fixtures, the oracle). A test that needs it
+/// fails here, with one message naming the missing folder, when it is absent.
 pub fn shared_dir() -> PathBuf {
-    repo_root().join("../shared")
+    let dir = repo_root().join("../shared");
+    if !dir.is_dir() {
+        panic!(
+            "this test needs the reference folder {} (Prometheus's test scripts, \
+             fixtures/real, the oracle), which is missing; see README.md, \"Tests\"",
+            dir.display()
+        );
+    }
+    dir
 }
 
 /// The built `promlite` binary.

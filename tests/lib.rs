@@ -4,9 +4,11 @@
 //! print why they were skipped when it is missing, and fail instead when
 //! `PROMLITE_REQUIRE_ORACLE` is set (CI sets it).
 
+mod cli_first_minutes;
 mod common;
 mod compliance;
 mod config;
+mod dashboard_panels;
 mod expfmt;
 mod fuzz_regressions;
 mod promql_diff;
@@ -17,6 +19,7 @@ mod remote;
 mod rules;
 mod rules_alertmanager;
 mod scrape;
+mod scrape_like_prometheus;
 mod serve;
 mod store;
 mod support;

@@ -77,6 +77,7 @@ enum Outcome {
         ooo: usize,
         dup: usize,
         identical: usize,
+        repeated: usize,
     },
     Rejected(String),
 }
@@ -106,9 +107,10 @@ impl Model {
             return Outcome::Rejected("max_samples_per_scrape".into());
         }
         let set: BTreeSet<&Labels> = lines.iter().map(|x| &x.0).collect();
-        if set.len() != lines.len() {
-            return Outcome::Rejected("duplicate".into());
-        }
+        // A series repeated within the scrape keeps its first sample (Prometheus).
+        let repeated = lines.len() - set.len();
+        let mut first = BTreeSet::new();
+        let lines: Vec<&(Labels, f64)> = lines.iter().filter(|x| first.insert(&x.0)).collect();
         let new = set
             .iter()
             .filter(|l| !self.series.contains_key(**l))
@@ -117,7 +119,7 @@ impl Model {
             return Outcome::Rejected("max_series".into());
         }
         let (mut appended, mut ooo, mut dup, mut identical) = (0, 0, 0, 0);
-        for (l, v) in lines {
+        for (l, v) in lines.iter().map(|x| (&x.0, &x.1)) {
             match self.series.get(l).and_then(|s| s.last()) {
                 Some(last) if ts < last.t => ooo += 1,
                 Some(last) if ts == last.t => {
@@ -154,6 +156,7 @@ impl Model {
             ooo,
             dup,
             identical,
+            repeated,
         }
     }
 
@@ -251,8 +254,8 @@ proptest! {
                             ooo: r.out_of_order,
                             dup: r.duplicate_timestamp,
                             identical: r.identical_duplicates,
+                            repeated: r.repeated_in_scrape,
                         },
-                        Err(IngestError::DuplicateSeries { .. }) => Outcome::Rejected("duplicate".into()),
                         Err(IngestError::Limit { limit: LimitKind::MaxSeries, .. }) => Outcome::Rejected("max_series".into()),
                         Err(IngestError::Limit { limit: LimitKind::MaxSamplesPerScrape, .. }) => Outcome::Rejected("max_samples_per_scrape".into()),
                         Err(e) => Outcome::Rejected(format!("unexpected: {e}")),
@@ -482,22 +485,21 @@ proptest! {
         let distinct: BTreeSet<_> = want.iter().cloned().collect();
         let store = Store::new(StoreConfig::default());
         let r = store.ingest_scrape(&target, body.as_bytes(), Format::Text, 1000);
-        if distinct.len() < want.len() {
-            // Two lines name one series: the scrape is rejected, nothing stored.
-            prop_assert!(matches!(r, Err(IngestError::DuplicateSeries { .. })), "{r:?}\n{body}");
-            prop_assert_eq!(store.stats().series, 0);
-        } else {
-            prop_assert!(r.is_ok(), "{r:?}\n{body}");
+        {
+            // Lines naming one series again keep the first sample (Prometheus).
+            let r = r.map_err(|e| TestCaseError::fail(format!("{e}\n{body}")))?;
+            prop_assert_eq!(r.repeated_in_scrape, want.len() - distinct.len(), "{}", body);
             let got: BTreeSet<BTreeMap<String, String>> = store
                 .series_labels()
                 .iter()
                 .map(|l| l.iter().map(|x| (x.name.to_string(), x.value.to_string())).collect())
                 .collect();
-            prop_assert_eq!(got, distinct, "{}", body);
-            // The second scrape of the same body hits the cache for every line.
+            prop_assert_eq!(&got, &distinct, "{}", body);
+            // The second scrape of the same body creates nothing and keeps the firsts.
             let r2 = store.ingest_scrape(&target, body.as_bytes(), Format::Text, 2000).unwrap();
             prop_assert_eq!(r2.series_created, 0);
-            prop_assert_eq!(r2.samples_appended, want.len());
+            prop_assert_eq!(r2.samples_appended, distinct.len());
+            prop_assert_eq!(r2.repeated_in_scrape, want.len() - distinct.len());
         }
     }
 }

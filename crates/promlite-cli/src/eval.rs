@@ -23,6 +23,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
+use promlite::params;
 use promlite_model::{format_value, Labels, Queryable};
 use serde_json::{json, Map, Number, Value};
 
@@ -30,11 +31,14 @@ use crate::test_cmd::promqltest::run::strip_strings;
 use engine::{QError, QOutcome, QValue, Settings};
 
 const HELP: &str = "\
-usage: promlite eval --data FILE... (--batch QUERIES.jsonl | --at T EXPR | --start T --end T --step D EXPR)
+usage: promlite eval --data FILE... [--data-at T] (--batch QUERIES.jsonl | --at T EXPR | --start T --end T --step D EXPR)
 
-Evaluates PromQL over sample files, answering like prom-oracle (shared/oracle/README.md).
+Evaluates PromQL over sample files, one JSON answer per query as Prometheus's HTTP API gives it.
   --data FILE...          data files: OpenMetrics (ends with '# EOF', timestamps in seconds)
-                          or text format 0.0.4 (timestamps in ms); value 'stale' = staleness marker
+                          or text format 0.0.4 (timestamps in ms); value 'stale' = staleness marker.
+                          An expression right after the files is the last argument, not a file
+  --data-at T             read samples without a timestamp (a saved /metrics page) as one
+                          scrape at T (unix seconds or RFC 3339); without it they are an error
   --batch FILE            JSON-lines queries ('-' = stdin), one JSON answer per line
   --at T, --time T        instant query at T (unix seconds or RFC 3339)
   --start T --end T --step D   range query (D: seconds or a duration such as 1m)
@@ -68,6 +72,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     use lexopt::Arg::{Long, Short, Value as Positional};
     let mut p = lexopt::Parser::from_args(args.iter().cloned());
     let mut data: Vec<String> = Vec::new();
+    let mut data_at: Option<i64> = None;
     let mut batch: Option<String> = None;
     let mut at: Option<String> = None;
     let (mut start, mut end, mut step) = (None, None, None);
@@ -85,6 +90,11 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                 for v in p.values().map_err(|e| e.to_string())? {
                     data.push(s(v)?);
                 }
+            }
+            Long("data-at") => {
+                let v = s(p.value().map_err(|e| e.to_string())?)?;
+                data_at =
+                    Some(params::parse_time_ms(&v).map_err(|e| format!("bad --data-at: {e}"))?);
             }
             Long("batch") | Short('q') | Long("queries") => {
                 batch = Some(s(p.value().map_err(|e| e.to_string())?)?)
@@ -120,6 +130,11 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             other => return Err(format!("{}\n{HELP}", other.unexpected())),
         }
     }
+    // `--data FILE...` takes every value up to the next flag; an ad-hoc
+    // expression written after the files is the last of them.
+    if expr.is_none() && batch.is_none() && data.len() >= 2 {
+        expr = data.pop();
+    }
     if data.is_empty() {
         return Err(format!("no data files given (--data FILE...)\n{HELP}"));
     }
@@ -146,7 +161,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
         }
         (Some(_), None) => None,
     };
-    let storage = data::load_files(&data).map_err(|e| e.to_string())?;
+    let storage = data::load_files_at(&data, data_at).map_err(|e| e.to_string())?;
     let queries: Vec<Value> = match (&adhoc, &batch) {
         (Some(q), _) => vec![q.clone()],
         (None, Some(path)) => read_queries(path)?,
@@ -161,9 +176,18 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut failed_adhoc = false;
     for q in &queries {
         let (rec, err) = answer(&settings, &storage, q, order);
-        if let (Some(e), Some(_)) = (&err, &adhoc) {
-            let expr = q.get("expr").and_then(Value::as_str).unwrap_or("");
-            eprint!("{}", e.render_with_caret(expr));
+        if adhoc.is_some() && rec.get("status").and_then(Value::as_str) == Some("error") {
+            match &err {
+                Some(e) => {
+                    let expr = q.get("expr").and_then(Value::as_str).unwrap_or("");
+                    eprint!("{}", e.render_with_caret(expr));
+                }
+                // A bad parameter (such as the time): the answer's message.
+                None => eprintln!(
+                    "promlite eval: {}",
+                    rec.get("error").and_then(Value::as_str).unwrap_or("error")
+                ),
+            }
             failed_adhoc = true;
         }
         let line = serde_json::to_string(&rec).map_err(|e| e.to_string())?;
@@ -199,8 +223,20 @@ fn read_queries(path: &str) -> Result<Vec<Value>, String> {
         ))
     };
     let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
+    // Each line stands alone: one that is not UTF-8 or not JSON is answered with
+    // an error record, and the batch goes on.
+    for (i, line) in reader.split(b'\n').enumerate() {
         let line = line.map_err(|e| format!("{path}: {e}"))?;
+        let line = match std::str::from_utf8(&line) {
+            Ok(l) => l,
+            Err(e) => {
+                out.push(json!({
+                    "_invalid_line": i + 1,
+                    "_error": format!("line {}: not UTF-8 (byte {})", i + 1, e.valid_up_to() + 1),
+                }));
+                continue;
+            }
+        };
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
@@ -462,140 +498,24 @@ fn success_record(q: &Value, o: QOutcome, sort: bool) -> Value {
     Value::Object(m)
 }
 
-/// Decimal seconds (`1704066900.25`, `-1`, `1e3`) to ms, rounded to the nearest ms.
-fn decimal_seconds_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (mant, exp) = match body.find(['e', 'E']) {
-        Some(p) => (&body[..p], body[p + 1..].parse::<i32>().ok()?),
-        None => (body, 0),
-    };
-    let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
-    if (ip.is_empty() && fp.is_empty())
-        || !ip.bytes().all(|c| c.is_ascii_digit())
-        || !fp.bytes().all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let digits = format!("{ip}{fp}");
-    let digits = digits.trim_start_matches('0');
-    let shift = exp.checked_sub(fp.len() as i32)?.checked_add(3)?;
-    let ms: i64 = if digits.is_empty() {
-        0
-    } else if shift >= 0 {
-        let base: i64 = digits.parse().ok()?;
-        base.checked_mul(10i64.checked_pow(u32::try_from(shift).ok()?)?)?
-    } else {
-        let cut = usize::try_from(-shift).ok()?;
-        if cut > digits.len() {
-            0
-        } else {
-            let (keep, dropped) = digits.split_at(digits.len() - cut);
-            let base: i64 = if keep.is_empty() {
-                0
-            } else {
-                keep.parse().ok()?
-            };
-            // Round half up on the first dropped digit.
-            base + i64::from(dropped.as_bytes().first().is_some_and(|d| *d >= b'5'))
-        }
-    };
-    Some(if neg { -ms } else { ms })
-}
-
-/// A query time: unix seconds (number or numeric string) or RFC 3339.
+/// A query time: unix seconds (number or numeric string) or RFC 3339
+/// ([`promlite::params::parse_time_ms`]).
 pub(crate) fn parse_time_ms(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => decimal_seconds_ms(&n.to_string()),
-        Value::String(s) => decimal_seconds_ms(s).or_else(|| parse_rfc3339_ms(s)),
+        Value::Number(n) => params::decimal_seconds_ms(&n.to_string()),
+        Value::String(s) => params::parse_time_ms(s).ok(),
         _ => None,
     }
 }
 
-/// A step: seconds (number or numeric string) or a Prometheus duration.
+/// A step: seconds (number or numeric string) or a Prometheus duration
+/// ([`promlite::params::parse_step_ms`]).
 pub(crate) fn parse_step_ms(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => decimal_seconds_ms(&n.to_string()),
-        Value::String(s) => decimal_seconds_ms(s)
-            .or_else(|| crate::test_cmd::promqltest::values::parse_duration(s).ok()),
+        Value::Number(n) => params::decimal_seconds_ms(&n.to_string()),
+        Value::String(s) => params::parse_step_ms(s).ok(),
         _ => None,
     }
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to ms (fraction truncated to ms).
-fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac_ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let st = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == st {
-            return None;
-        }
-        let f = &s[st..i];
-        let f3: String = f.chars().chain("000".chars()).take(3).collect();
-        frac_ms = f3.parse().ok()?;
-    }
-    let off_min = match &s[i..] {
-        "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let oh: i64 = o[1..3].parse().ok()?;
-            let om: i64 = o[4..6].parse().ok()?;
-            let v = oh * 60 + om;
-            if o.starts_with('-') {
-                -v
-            } else {
-                v
-            }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + se - off_min * 60;
-    Some(secs * 1000 + frac_ms)
 }
 
 #[cfg(test)]

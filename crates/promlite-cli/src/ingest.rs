@@ -16,14 +16,14 @@ Ingests exposition files into one in-memory store and prints a JSON object:
   {\"files\": [{\"file\", \"bytes\", \"seconds\", \"ns_per_sample\", \"report\"}], \"stats\": {...}}
 
 With --at, each file is one scrape of a single target (the --target-label pairs) taken
-at T (unix seconds, decimals allowed) for the first file and T + i*S for the i-th
+at T (unix seconds, decimals allowed, or RFC 3339) for the first file and T + i*S for the i-th
 (--interval, default 15): cache, staleness and out-of-order rules apply. Without --at,
 every sample must carry its own timestamp (a data file): files are merged series by
 series, and the target labels are added to every series.
 
 options:
   --target-label k=v  label of the target (repeatable)
-  --at T              scrape time of the first file, unix seconds
+  --at T              scrape time of the first file, unix seconds or RFC 3339
   --interval S        seconds between the files' scrapes (default 15)
   --format F          text or openmetrics (default: OpenMetrics if the file ends with '# EOF')
   --ring N            ring capacity in samples per series (default 120)
@@ -77,7 +77,12 @@ fn parse_args(args: &[String]) -> Result<Option<Args>, String> {
                     .ok_or_else(|| format!("--target-label wants k=v, got {v:?}"))?;
                 a.labels.push((k.to_string(), v.to_string()));
             }
-            Long("at") => a.at_ms = Some(seconds_to_ms(&val(&mut p)?)?),
+            Long("at") => {
+                let v = val(&mut p)?;
+                a.at_ms = Some(
+                    promlite::params::parse_time_ms(&v).map_err(|e| format!("bad --at: {e}"))?,
+                );
+            }
             Long("interval") => a.interval_ms = seconds_to_ms(&val(&mut p)?)?,
             Long("format") => {
                 a.format = Some(match val(&mut p)?.as_str() {

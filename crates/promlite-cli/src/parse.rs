@@ -1,4 +1,4 @@
-//! `promlite parse FILE [--format text|openmetrics] [--tolerant] [--count]`: parses an
+//! `promlite parse FILE|- [--format text|openmetrics] [--tolerant] [--count]`: parses an
 //! exposition file and prints one JSON object per sample, or totals with `--count`.
 //!
 //! Errors go to stderr as `FILE: line L, col C: message`; any error makes the exit code 1
@@ -12,6 +12,7 @@ use promlite::model::format_value;
 
 const HELP: &str = "\
 usage: promlite parse FILE [--format text|openmetrics] [--tolerant] [--count]
+       (FILE '-' reads standard input)
 
 Parses a Prometheus text (0.0.4) or OpenMetrics 1.0 file and prints one JSON object
 per sample:
@@ -79,7 +80,13 @@ pub fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let body = match std::fs::read(&args.file) {
+    let read = if args.file.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).map(|_| b)
+    } else {
+        std::fs::read(&args.file)
+    };
+    let body = match read {
         Ok(b) => b,
         Err(e) => {
             eprintln!("promlite parse: {}: {e}", args.file.display());

@@ -9,8 +9,7 @@ use promlite::scrape::{Auth, ScrapeConfig, ScrapeError, Scraper};
 use promlite::store::Store;
 
 /// Help text for the flags below.
-pub const FLAGS_HELP: &str = "\
-  --interval D                 scrape interval (default 15s)
+pub const FLAGS_HELP: &str = "  --interval D                 scrape interval (default 15s)
   --timeout D                  scrape timeout (default 10s, at most the interval)
   --job NAME                   the `job` label (default: see the command)
   --label NAME=VALUE           another target label (repeatable)
@@ -21,7 +20,10 @@ pub const FLAGS_HELP: &str = "\
   --ca-file F                  trust the CA certificate(s) in F (PEM) instead of the
                                built-in Mozilla roots
   --insecure-skip-tls-verify   accept any server certificate (like curl -k)
-  --body-limit BYTES           refuse bodies larger than this (default 64 MiB)";
+  --body-limit BYTES           refuse bodies larger than this (default 64 MiB)
+  --fallback-scrape-protocol P read a body whose Content-Type is blank or not text
+                               as P (PrometheusText0.0.4, OpenMetricsText1.0.0...);
+                               without it such a scrape fails, as in Prometheus 3";
 
 const FLAGS: &[&str] = &[
     "interval",
@@ -35,6 +37,7 @@ const FLAGS: &[&str] = &[
     "ca-file",
     "insecure-skip-tls-verify",
     "body-limit",
+    "fallback-scrape-protocol",
 ];
 
 /// Parsed scrape flags.
@@ -52,6 +55,7 @@ pub struct ScrapeArgs {
     ca_file: Option<PathBuf>,
     insecure: bool,
     body_limit: Option<u64>,
+    fallback: Option<promlite::expfmt::Format>,
 }
 
 impl Default for ScrapeArgs {
@@ -68,6 +72,7 @@ impl Default for ScrapeArgs {
             ca_file: None,
             insecure: false,
             body_limit: None,
+            fallback: None,
         }
     }
 }
@@ -121,6 +126,13 @@ impl ScrapeArgs {
                         .ok_or_else(|| format!("bad --body-limit {v:?}"))?,
                 );
             }
+            "fallback-scrape-protocol" => {
+                let v = value()?;
+                self.fallback = Some(
+                    promlite::scrape::parse_scrape_protocol(&v)
+                        .map_err(|e| format!("bad --fallback-scrape-protocol: {e}"))?,
+                );
+            }
             _ => return Err(format!("--{name} is not a scrape flag")),
         }
         Ok(())
@@ -167,6 +179,7 @@ impl ScrapeArgs {
                 if let Some(b) = self.body_limit {
                     c.body_limit = b;
                 }
+                c.fallback_scrape_protocol = self.fallback;
                 Scraper::new(c).map_err(|e| e.to_string())
             })
             .collect()
@@ -259,4 +272,43 @@ pub fn sleep_until_next(start: Instant, interval: Duration) {
     let n = elapsed.as_nanos() / interval.as_nanos().max(1) + 1;
     let next = interval.saturating_mul(n.min(u32::MAX as u128) as u32);
     std::thread::sleep(next.saturating_sub(elapsed));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_help_line_is_indented() {
+        // The help is printed under the command's own; each flag line starts
+        // with two spaces, the first one too.
+        for line in FLAGS_HELP.lines() {
+            assert!(
+                line.starts_with("  --") || line.starts_with("     "),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn fallback_protocol_flag_reaches_the_config() {
+        let mut sa = ScrapeArgs::default();
+        let args = ["--fallback-scrape-protocol", "PrometheusText0.0.4"];
+        let mut p = lexopt::Parser::from_args(args);
+        let Ok(Some(lexopt::Arg::Long(flag))) = p.next() else {
+            panic!("a long flag");
+        };
+        let flag = flag.to_string();
+        sa.take(&flag, &mut p).unwrap();
+        let sc = sa
+            .scrapers(&["http://127.0.0.1:9/m".to_string()], "j", &[])
+            .unwrap();
+        assert_eq!(
+            sc[0].config().fallback_scrape_protocol,
+            Some(promlite::expfmt::Format::Text)
+        );
+        let mut p = lexopt::Parser::from_args(["--fallback-scrape-protocol", "Proto"]);
+        let _ = p.next();
+        assert!(sa.take("fallback-scrape-protocol", &mut p).is_err());
+    }
 }

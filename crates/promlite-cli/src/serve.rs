@@ -33,6 +33,8 @@ Serves the Prometheus HTTP API read endpoints over sample files (loaded as by
   --listen ADDR           address to listen on (default 127.0.0.1:9090; there is no
                           authentication, so keep it on loopback unless the network is trusted)
   --data FILE...          data files (OpenMetrics or text format 0.0.4, with timestamps)
+  --data-at T             read data samples without a timestamp (a saved /metrics page)
+                          as one scrape at T (unix seconds or RFC 3339)
   --scrape URL...         scrape these endpoints every --interval in the background
                           (job \"promlite\" unless --job; records up, scrape_*)
   --lookback-delta D      lookback delta (default 5m)
@@ -58,6 +60,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut p = lexopt::Parser::from_args(args.iter().cloned());
     let mut listen = "127.0.0.1:9090".to_string();
     let mut data: Vec<String> = Vec::new();
+    let mut data_at: Option<i64> = None;
     let mut scrape_urls: Vec<String> = Vec::new();
     let mut sa = crate::scrape_args::ScrapeArgs::default();
     let mut settings = Settings::default();
@@ -84,6 +87,13 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                 for v in p.values().map_err(|e| e.to_string())? {
                     data.push(s(v)?);
                 }
+            }
+            Long("data-at") => {
+                let v = s(p.value().map_err(|e| e.to_string())?)?;
+                data_at = Some(
+                    promlite::params::parse_time_ms(&v)
+                        .map_err(|e| format!("bad --data-at: {e}"))?,
+                );
             }
             Long("lookback-delta") => {
                 let v = s(p.value().map_err(|e| e.to_string())?)?;
@@ -116,7 +126,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let store = if data.is_empty() {
         promlite::store::Store::new(promlite::store::StoreConfig::default())
     } else {
-        crate::eval::data::load_files(&data).map_err(|e| e.to_string())?
+        crate::eval::data::load_files_at(&data, data_at).map_err(|e| e.to_string())?
     };
     let state = Arc::new(api::State::new(store, settings));
     if !scrapers.is_empty() {

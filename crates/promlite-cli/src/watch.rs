@@ -24,9 +24,10 @@ usage: promlite watch URL... [--interval 15s] [--job NAME] [--label NAME=VALUE].
 
 Scrapes every URL each interval and redraws the kube-controller-manager dashboard
 (or the --query expressions) with Prometheus's warnings and each target's state.
-Without --query the targets get job=\"kube-controller-manager\" and
+The targets get job=\"kube-controller-manager\" and
 container=\"kube-controller-manager\" (the labels the dashboard selects on, as
-Kubernetes service discovery would attach them); --job/--label override them.
+Kubernetes service discovery would attach them), with or without --query;
+--job/--label override them.
 
   --query EXPR                 show this PromQL expression instead of the dashboard
                                (repeatable)
@@ -87,14 +88,10 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     if urls.is_empty() {
         return Err(format!("no URL given\n\n{USAGE}\n{FLAGS_HELP}"));
     }
+    // The same target labels with or without --query, so that adding a query
+    // never changes what the series are called.
     const KCM: &str = "kube-controller-manager";
-    let defaults: &[(&str, &str)] = if queries.is_empty() {
-        &[("container", KCM)]
-    } else {
-        &[]
-    };
-    let job = if queries.is_empty() { KCM } else { "promlite" };
-    let scrapers = sa.scrapers(&urls, job, defaults)?;
+    let scrapers = sa.scrapers(&urls, KCM, &[("container", KCM)])?;
     let panels: Vec<Panel> = if queries.is_empty() {
         KCM_PANELS.to_vec()
     } else {
@@ -131,11 +128,11 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             if status.iter().all(|s| s.ok == 0) {
                 eprintln!("promlite watch: no target could be scraped:");
                 for (sc, st) in scrapers.iter().zip(&status) {
-                    eprintln!(
-                        "  {}: {}",
-                        sc.config().url,
-                        st.last_error.as_deref().unwrap_or("?")
-                    );
+                    // The error names the URL.
+                    match &st.last_error {
+                        Some(e) => eprintln!("  {e}"),
+                        None => eprintln!("  {}: no answer", sc.config().url),
+                    }
                 }
                 return Ok(ExitCode::FAILURE);
             }

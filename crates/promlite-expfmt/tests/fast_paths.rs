@@ -180,7 +180,14 @@ fn real_fixtures_read_the_same_on_both_paths() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
     let mut files = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: this test needs the reference folder ../shared beside the \
+             repository (see README.md, \"Tests\")",
+            dir.display()
+        )
+    });
+    for entry in entries {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|x| x != "prom") {
             continue;

@@ -178,7 +178,14 @@ fn skipping_shared_pairs_of_real_fixtures() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: this test needs the reference folder ../shared beside the \
+             repository (see README.md, \"Tests\")",
+            dir.display()
+        )
+    });
+    for entry in entries {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|x| x != "prom") {
             continue;

@@ -199,3 +199,41 @@ impl Queryable for VecStorage {
             .map(|(_, t)| *t)
     }
 }
+
+/// A shared store queries as the store itself, so that an `Arc<Store>` held
+/// by a scraper thread and a query thread is passed as `&store`, without `&*`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use promlite_model::{Queryable, VecStorage};
+///
+/// fn count(q: &dyn Queryable) -> usize {
+///     q.select(&[], 0, 1).map_or(0, |s| s.len())
+/// }
+/// let shared = Arc::new(VecStorage::default());
+/// assert_eq!(count(&shared), 0);
+/// ```
+impl<T: Queryable + ?Sized> Queryable for std::sync::Arc<T> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<SeriesSamples>, SelectError> {
+        (**self).select(matchers, mint, maxt)
+    }
+
+    fn select_each(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(&[PairRef<'_>], &[Sample]) -> bool,
+    ) -> Result<(), SelectError> {
+        (**self).select_each(matchers, mint, maxt, f)
+    }
+
+    fn metric_type(&self, metric_name: &str) -> Option<MetricType> {
+        (**self).metric_type(metric_name)
+    }
+}

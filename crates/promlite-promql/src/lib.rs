@@ -30,6 +30,7 @@ pub use parser::functions::{get_function, Function, FUNCTIONS};
 pub use parser::{parse, parse_with, ParseOptions};
 
 pub mod eval;
+mod value_access;
 pub use eval::{
     Engine, EngineOptions, QueryError, QueryErrorKind, QueryResult, RangeSeries, Value,
     VectorSample,

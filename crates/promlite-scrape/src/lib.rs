@@ -80,7 +80,19 @@ pub struct TlsOptions {
     pub insecure_skip_verify: bool,
 }
 
-/// What to scrape and how.
+/// What to scrape and how. [`ScrapeConfig::new`] gives Prometheus's
+/// defaults:
+///
+/// | field | default |
+/// |---|---|
+/// | `job` | `"promlite"` |
+/// | `extra_labels` | none |
+/// | `auth` | [`Auth::None`] |
+/// | `tls` | system defaults: Mozilla roots, verification on, no client certificate |
+/// | `timeout` | [`DEFAULT_TIMEOUT`] (10 s, Prometheus's `scrape_timeout`) |
+/// | `body_limit` | [`DEFAULT_BODY_LIMIT`] (64 MiB) |
+/// | `accept` | [`DEFAULT_ACCEPT`] (OpenMetrics first, then text 0.0.4) |
+/// | `fallback_scrape_protocol` | `None`: a response without a text Content-Type fails |
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScrapeConfig {
     /// `http://` or `https://` URL of the metrics page.
@@ -100,6 +112,37 @@ pub struct ScrapeConfig {
     pub body_limit: u64,
     /// The `Accept` header.
     pub accept: String,
+    /// How to read a body whose Content-Type is blank or not a format promlite
+    /// reads (`python3 -m http.server` sends `application/octet-stream`), as
+    /// Prometheus 3's `fallback_scrape_protocol`. `None` (the default): such a
+    /// scrape fails with [`ScrapeError::ContentType`]. See
+    /// [`parse_scrape_protocol`] for Prometheus's names.
+    pub fallback_scrape_protocol: Option<Format>,
+}
+
+/// A Prometheus 3 `fallback_scrape_protocol` name as the [`Format`] promlite
+/// reads it: `PrometheusText0.0.4` and `PrometheusText1.0.0` are the text
+/// format, `OpenMetricsText0.0.1` and `OpenMetricsText1.0.0` OpenMetrics.
+///
+/// ```
+/// use promlite_scrape::parse_scrape_protocol;
+/// use promlite_expfmt::Format;
+/// assert_eq!(parse_scrape_protocol("PrometheusText0.0.4"), Ok(Format::Text));
+/// assert!(parse_scrape_protocol("PrometheusProto").is_err());
+/// ```
+///
+/// # Errors
+/// Any other name, and `PrometheusProto` (promlite reads no protobuf).
+pub fn parse_scrape_protocol(name: &str) -> Result<Format, String> {
+    match name {
+        "PrometheusText0.0.4" | "PrometheusText1.0.0" => Ok(Format::Text),
+        "OpenMetricsText0.0.1" | "OpenMetricsText1.0.0" => Ok(Format::OpenMetrics),
+        "PrometheusProto" => Err("PrometheusProto: promlite reads no protobuf scrapes".to_string()),
+        other => Err(format!(
+            "unknown scrape protocol {other:?} (one of PrometheusText0.0.4, \
+             PrometheusText1.0.0, OpenMetricsText0.0.1, OpenMetricsText1.0.0)"
+        )),
+    }
 }
 
 impl ScrapeConfig {
@@ -114,6 +157,7 @@ impl ScrapeConfig {
             timeout: DEFAULT_TIMEOUT,
             body_limit: DEFAULT_BODY_LIMIT,
             accept: DEFAULT_ACCEPT.to_string(),
+            fallback_scrape_protocol: None,
         }
     }
 }
@@ -185,8 +229,9 @@ pub enum ScrapeError {
         /// The limit.
         limit: u64,
     },
-    /// The response's Content-Type is not a text format promlite reads.
-    #[error("{url}: unsupported Content-Type {content_type:?} (promlite reads text/plain and application/openmetrics-text)")]
+    /// The response's Content-Type is blank or not a text format promlite
+    /// reads, and no [`ScrapeConfig::fallback_scrape_protocol`] is set.
+    #[error("{url}: {} and no fallback_scrape_protocol set (promlite reads text/plain and application/openmetrics-text; set fallback_scrape_protocol, --fallback-scrape-protocol PrometheusText0.0.4 on the command line, to read it anyway)", if content_type.trim().is_empty() { "blank Content-Type".to_string() } else { format!("unsupported Content-Type {content_type:?}") })]
     ContentType {
         /// The URL.
         url: String,
@@ -202,7 +247,7 @@ pub enum ScrapeError {
         msg: String,
     },
     /// The body was fetched but the store rejected it (parse error, duplicate
-    /// series, a store limit); nothing of it was ingested.
+    /// label name, a store limit); nothing of it was ingested.
     #[error("{url}: scrape rejected: {source}")]
     Ingest {
         /// The URL.
@@ -229,7 +274,7 @@ pub struct ScrapeReport {
     pub ts_ms: i64,
     /// Wall time of fetch and ingest (what `scrape_duration_seconds` records).
     pub duration: Duration,
-    /// The body's format (from Content-Type, or sniffed when absent).
+    /// The body's format (from Content-Type, or the fallback protocol).
     pub format: Format,
     /// Body bytes after decompression.
     pub body_bytes: usize,
@@ -325,14 +370,14 @@ impl Scraper {
             .limit(self.cfg.body_limit)
             .read_to_vec()
             .map_err(|e| self.classify(e))?;
-        let format = if content_type.trim().is_empty() {
-            Format::sniff(&body)
-        } else {
-            Format::from_content_type(&content_type).ok_or_else(|| ScrapeError::ContentType {
+        // As Prometheus 3: a blank or unknown Content-Type is read with the
+        // fallback protocol, or fails.
+        let format = Format::from_content_type(&content_type)
+            .or(self.cfg.fallback_scrape_protocol)
+            .ok_or_else(|| ScrapeError::ContentType {
                 url: url.clone(),
                 content_type: content_type.clone(),
-            })?
-        };
+            })?;
         Ok((body, format))
     }
 
@@ -509,7 +554,7 @@ fn classify_io(cfg: &ScrapeConfig, io: io::Error) -> ScrapeError {
 }
 
 fn https(cfg: &ScrapeConfig) -> bool {
-    cfg.url.len() >= 8 && cfg.url[..8].eq_ignore_ascii_case("https://")
+    parse_url(&cfg.url).is_ok_and(|(https, _)| https)
 }
 
 fn tls_message(e: &rustls::Error) -> String {
@@ -533,40 +578,33 @@ fn tls_message(e: &rustls::Error) -> String {
 }
 
 /// Splits an http(s) URL into (is https, "host:port"), the port defaulting to
-/// 80 or 443.
+/// 80 or 443. The URL is read by the `http` crate's `Uri` (the type ureq
+/// sends requests with), so what passes here is what ureq will fetch.
 fn parse_url(url: &str) -> Result<(bool, String), String> {
-    let (https, rest) = if let Some(r) = strip_prefix_ci(url, "https://") {
-        (true, r)
-    } else if let Some(r) = strip_prefix_ci(url, "http://") {
-        (false, r)
-    } else {
-        return Err("the URL must start with http:// or https://".to_string());
+    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let https = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") => true,
+        Some(s) if s.eq_ignore_ascii_case("http") => false,
+        _ => return Err("the URL must start with http:// or https://".to_string()),
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit('@').next().unwrap_or("");
-    if authority.is_empty() {
-        return Err("the URL has no host".to_string());
-    }
-    // [v6]:port, host:port, or a bare host.
-    let has_port = match authority.rfind(':') {
-        Some(i) => !authority[i..].contains(']'),
-        None => false,
-    };
-    let hostport = if has_port {
-        let port = &authority[authority.rfind(':').unwrap_or(0) + 1..];
-        if port.parse::<u16>().is_err() {
-            return Err(format!("bad port {port:?}"));
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or("the URL has no host")?;
+    // A port that is not a u16 (`:99999`) reads as no port: refuse it.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let port = match (uri.port_u16(), authority.ends_with(host)) {
+        (Some(p), _) => p,
+        (None, true) => {
+            if https {
+                443
+            } else {
+                80
+            }
         }
-        authority.to_string()
-    } else {
-        format!("{authority}:{}", if https { 443 } else { 80 })
+        (None, false) => return Err(format!("bad port in {authority:?}")),
     };
-    Ok((https, hostport))
-}
-
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    Ok((https, format!("{host}:{port}")))
 }
 
 fn tls_config(cfg: &ScrapeConfig, https: bool) -> Result<TlsConfig, ScrapeError> {
@@ -669,6 +707,24 @@ mod tests {
         assert!(parse_url("ftp://x/").is_err());
         assert!(parse_url("http:///metrics").is_err());
         assert!(parse_url("http://h:99999/").is_err());
+        // Non-ASCII right where a hand-written "https://" check cut the
+        // string (once a panic), and other malformed URLs: errors.
+        for bad in ["http:/xé/metrics", "é", "https", "http://", "http://é/", ""] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scrape_protocol_names_follow_prometheus() {
+        assert_eq!(
+            parse_scrape_protocol("PrometheusText1.0.0"),
+            Ok(Format::Text)
+        );
+        assert_eq!(
+            parse_scrape_protocol("OpenMetricsText1.0.0"),
+            Ok(Format::OpenMetrics)
+        );
+        assert!(parse_scrape_protocol("text").is_err());
     }
 
     #[test]

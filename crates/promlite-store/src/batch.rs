@@ -82,6 +82,34 @@ impl Store {
         format: Format,
         extra_labels: &Labels,
     ) -> Result<IngestReport, IngestError> {
+        self.ingest_file(body, format, extra_labels, None)
+    }
+
+    /// As [`ingest_timestamped`](Self::ingest_timestamped), but a sample
+    /// without a timestamp gets `default_ts_ms`: a saved `/metrics` page (whose
+    /// samples carry no timestamps) reads as one scrape taken at that time.
+    /// Samples that carry a timestamp keep it.
+    ///
+    /// # Errors
+    /// As [`ingest_timestamped`](Self::ingest_timestamped), without the missing
+    /// timestamp.
+    pub fn ingest_timestamped_at(
+        &self,
+        body: &[u8],
+        format: Format,
+        extra_labels: &Labels,
+        default_ts_ms: i64,
+    ) -> Result<IngestReport, IngestError> {
+        self.ingest_file(body, format, extra_labels, Some(default_ts_ms))
+    }
+
+    fn ingest_file(
+        &self,
+        body: &[u8],
+        format: Format,
+        extra_labels: &Labels,
+        default_ts: Option<i64>,
+    ) -> Result<IngestReport, IngestError> {
         let limits = &self.cfg.limits;
         if body.len() > limits.max_body_bytes {
             return Err(limit(
@@ -107,6 +135,7 @@ impl Store {
             };
             let t = s
                 .timestamp
+                .or(default_ts)
                 .ok_or(IngestError::MissingTimestamp { line: s.line })?;
             let sref = match seen.get(s.series_bytes()) {
                 Some(&r) => r,

@@ -64,8 +64,9 @@ pub enum IngestError {
         /// The 1-based line that hit it, when one line did.
         line: Option<usize>,
     },
-    /// The same series appears twice in one scrape (Prometheus rejects the
-    /// scrape too).
+    /// The same series appears twice where that is not allowed. Scrapes no
+    /// longer fail this way: [`Store::ingest_scrape`](crate::Store::ingest_scrape)
+    /// keeps the first sample of a repeated series, as Prometheus does.
     #[error("line {line}: duplicate series {labels} in one scrape")]
     DuplicateSeries {
         /// The series.
@@ -103,4 +104,19 @@ pub enum IngestError {
         /// 1-based line.
         line: usize,
     },
+}
+
+impl IngestError {
+    /// The 1-based line of the body the error is about, when there is one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            IngestError::Parse(p) => Some(p.line),
+            IngestError::Limit { line, .. } => *line,
+            IngestError::DuplicateSeries { line, .. }
+            | IngestError::DuplicateLabelName { line, .. }
+            | IngestError::MissingName { line }
+            | IngestError::ConflictingSample { line, .. }
+            | IngestError::MissingTimestamp { line } => Some(*line).filter(|l| *l > 0),
+        }
+    }
 }

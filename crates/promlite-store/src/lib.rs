@@ -114,6 +114,7 @@ mod labels;
 mod lean;
 mod memo;
 mod observer;
+mod report;
 mod ring;
 mod scrape;
 mod store;
@@ -122,8 +123,10 @@ pub use config::{Limits, StoreConfig};
 pub use error::{IngestError, LimitKind};
 pub use observer::{CommitObserver, Committed, CommittedSample};
 pub use promlite_expfmt::Format;
-pub use scrape::IngestReport;
+pub use report::IngestReport;
 pub use store::{MetricMetadata, Stats, Store, Target, TargetCounters};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_repeats;

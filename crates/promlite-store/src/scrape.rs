@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use hashbrown::HashTable;
 use promlite_expfmt::{Event, Format, Parser};
 use promlite_model::{Labels, STALE_NAN};
-use serde::Serialize;
 
 use crate::cache::ScrapeCache;
 use crate::labels::{self, FamilyTracker};
@@ -13,7 +12,7 @@ use crate::lean::{Line, TextLines};
 use crate::memo::{Memo, Resolve};
 use crate::ring::EXPLICIT;
 use crate::store::{Committing, Inner, Meta, Store, TargetState, COMMIT_BATCH};
-use crate::{CommittedSample, IngestError, LimitKind, Target};
+use crate::{CommittedSample, IngestError, IngestReport, LimitKind, Target};
 
 /// Marks a staged reference to the i-th new series of a scrape.
 pub(crate) const PENDING: u32 = 0x8000_0000;
@@ -23,25 +22,6 @@ const NO_ID: u32 = u32::MAX;
 /// Estimated bytes per new series and per sample, for the memory budget.
 pub(crate) const EST_SERIES_BYTES: usize = 256;
 pub(crate) const EST_SAMPLE_BYTES: usize = 2;
-
-/// What an ingest did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct IngestReport {
-    /// Samples in the body (or batch).
-    pub samples_in_body: usize,
-    /// Samples appended (staleness markers not included).
-    pub samples_appended: usize,
-    /// Series created.
-    pub series_created: usize,
-    /// Staleness markers written for series that vanished since the previous scrape.
-    pub stale_markers: usize,
-    /// Samples rejected as older than their series' newest sample.
-    pub out_of_order: usize,
-    /// Samples rejected: the series already had a different value at that time.
-    pub duplicate_timestamp: usize,
-    /// Samples equal (time and value) to the series' newest sample: ignored.
-    pub identical_duplicates: usize,
-}
 
 /// A staged sample: 16 bytes, because a target's first scrape stages one per
 /// new series and every byte of the list is fresh memory. A sample that is
@@ -65,6 +45,8 @@ struct Odd {
     t: i64,
     explicit: bool,
     skip: bool,
+    /// The series appeared earlier in this scrape (also `skip`).
+    repeat: bool,
 }
 
 /// Walks the [`Odd`]s of a staged list in step with it.
@@ -160,7 +142,7 @@ impl LocalPairs {
 /// in label-name order, flat.
 ///
 /// Two lines naming the same new series are found once the scrape is read,
-/// by sorting the series' hashes ([`first_duplicate`](Self::first_duplicate)),
+/// by sorting the series' hashes ([`repeats`](Self::repeats)),
 /// not with a hash table: 1.45 M random inserts into a table far larger than
 /// the CPU caches cost more than the sort.
 #[derive(Default)]
@@ -207,23 +189,13 @@ impl NewSeries {
         Some(i)
     }
 
-    /// The earliest line before `before` that repeats a series of an earlier
-    /// line, and that series' index.
-    fn first_duplicate(&mut self, before: usize) -> Option<(usize, u32)> {
-        // All of them: sorted in place (their order is not needed after; the
-        // list is handed back empty, for the commit to reuse).
-        let all = before == usize::MAX;
-        let mut keys: Vec<u64> = if all {
-            std::mem::take(&mut self.keys)
-        } else {
-            self.keys
-                .iter()
-                .copied()
-                .filter(|&k| (self.lines[k as u32 as usize] as usize) < before)
-                .collect()
-        };
+    /// Every series that repeats an earlier one of this scrape, as (its
+    /// index, the index of the first series with its labels), in no order.
+    /// The keys are consumed (handed back empty, for the commit to reuse).
+    fn repeats(&mut self) -> Vec<(u32, u32)> {
+        let mut keys = std::mem::take(&mut self.keys);
         sort_by_high_half(&mut keys);
-        let mut best: Option<(usize, u32)> = None;
+        let mut found = Vec::new();
         let mut run_start = 0;
         for i in 1..=keys.len() {
             if i < keys.len() && keys[i] >> 32 == keys[run_start] >> 32 {
@@ -234,28 +206,42 @@ impl NewSeries {
             if run.len() < 2 {
                 continue;
             }
-            // Equal hash halves: order by refs, then by index, and compare
-            // neighbours.
+            // Equal hash halves: order by refs, then by index (line order),
+            // so that the first of equal neighbours is the first occurrence.
             let idx = |k: u64| k as u32;
             run.sort_unstable_by(|&a, &b| {
                 self.get(idx(a))
                     .cmp(self.get(idx(b)))
                     .then(idx(a).cmp(&idx(b)))
             });
+            let mut first = idx(run[0]);
             for w in run.windows(2) {
                 if self.get(idx(w[0])) == self.get(idx(w[1])) {
-                    let cand = (self.lines[idx(w[1]) as usize] as usize, idx(w[1]));
-                    if best.is_none_or(|b| cand.0 < b.0) {
-                        best = Some(cand);
-                    }
+                    found.push((idx(w[1]), first));
+                } else {
+                    first = idx(w[1]);
                 }
             }
         }
-        if all {
-            keys.clear();
-            self.keys = keys;
+        keys.clear();
+        self.keys = keys;
+        found
+    }
+
+    /// Drops the series flagged in `gone` (repeats), keeping the order of the
+    /// others.
+    fn remove(&mut self, gone: &[bool]) {
+        let mut refs = Vec::with_capacity(self.refs.len());
+        let mut ends = Vec::with_capacity(self.ends.len());
+        let mut lines = Vec::with_capacity(self.lines.len());
+        for (i, _) in gone.iter().enumerate().filter(|(_, g)| !**g) {
+            refs.extend_from_slice(self.get(i as u32));
+            ends.push(refs.len() as u32);
+            lines.push(self.lines[i]);
         }
-        best
+        self.refs = refs;
+        self.ends = ends;
+        self.lines = lines;
     }
 }
 
@@ -441,19 +427,47 @@ impl<'b> Stager<'b, '_> {
         self.count_sample(line)?;
         let ent = &mut cache.entries[e as usize];
         if ent.seen == self.attempt {
-            let labels = self
-                .inner
-                .series
-                .get(ent.sid as usize)
-                .and_then(|s| s.as_ref())
-                .map(|s| self.inner.labels_of(s))
-                .unwrap_or_default();
-            return Err(IngestError::DuplicateSeries { labels, line });
+            // The same bytes again in this scrape: keep the first sample.
+            let sid = ent.sid;
+            self.push_repeat(sid, e, value, timestamp);
+            return Ok(());
         }
         ent.seen = self.attempt;
         let sid = ent.sid;
         self.push(sid, e, value, timestamp);
         Ok(())
+    }
+
+    /// Stages a sample of a series seen earlier in this scrape: not appended,
+    /// counted.
+    #[cold]
+    fn push_repeat(&mut self, sref: u32, entry: u32, v: f64, timestamp: Option<i64>) {
+        self.report.repeated_in_scrape += 1;
+        self.odd.push(Odd {
+            at: self.staged.len() as u32,
+            t: timestamp.unwrap_or(self.ts),
+            explicit: timestamp.is_some(),
+            skip: true,
+            repeat: true,
+        });
+        self.staged.push(Staged { sref, entry, v });
+    }
+
+    /// What [`push`](Self::push) counted a sample of existing series `sid` at
+    /// `t` as, if anything: out of order, a different value at the newest
+    /// time, or the newest sample again.
+    fn counter_of(&mut self, sid: u32, t: i64, v: f64) -> Option<&mut usize> {
+        let series = self.inner.series.get(sid as usize)?.as_ref()?;
+        let last_t = self.inner.last_t(series);
+        if t < last_t {
+            Some(&mut self.report.out_of_order)
+        } else if t > last_t {
+            None
+        } else if series.ring.last_bits() == v.to_bits() {
+            Some(&mut self.report.identical_duplicates)
+        } else {
+            Some(&mut self.report.duplicate_timestamp)
+        }
     }
 
     #[inline]
@@ -485,6 +499,7 @@ impl<'b> Stager<'b, '_> {
                 t,
                 explicit,
                 skip,
+                repeat: false,
             });
         }
         self.staged.push(Staged { sref, entry, v });
@@ -553,87 +568,126 @@ impl<'b> Stager<'b, '_> {
         Ok(())
     }
 
-    /// The labels of pair refs (global ids or `PENDING |` local pairs).
-    fn labels_of_refs(&self, refs: &[u32]) -> Labels {
-        Labels::from_pairs(refs.iter().map(|&r| {
-            if r & PENDING != 0 {
-                let (n, v) = &self.new_pairs.pairs[(r & !PENDING) as usize];
-                (&**n, &**v)
-            } else {
-                let (n, v) = self.inner.index.pair_strings(r);
-                (&**n, &**v)
+    /// Finds the samples whose series appeared on an earlier line of the
+    /// scrape through cache misses — two new series with the same labels, or
+    /// an existing series reached twice (two spellings, or a miss and a cache
+    /// hit) — and turns them into repeats: not appended, not cached, counted.
+    /// (Repeats of the same cached bytes were caught when read.) Repeated new
+    /// series are dropped from the new list. Nothing to do, and no pass over
+    /// the scrape, when there are none.
+    fn resolve_repeats(&mut self) {
+        let new_repeats = if self.new_series.len() > 1 {
+            self.new_series.repeats()
+        } else {
+            Vec::new()
+        };
+        let existing_repeats = self.existing_repeats();
+        if new_repeats.is_empty() && existing_repeats.is_empty() {
+            return;
+        }
+        // New series: renumber the kept ones, point repeats at their first.
+        let n_new = self.new_series.len();
+        let mut gone = vec![false; n_new];
+        let mut first_of: Vec<u32> = (0..n_new as u32).collect();
+        for &(dup, first) in &new_repeats {
+            gone[dup as usize] = true;
+            first_of[dup as usize] = first;
+        }
+        let mut renum = vec![0u32; n_new];
+        for (next, (r, _)) in renum
+            .iter_mut()
+            .zip(&gone)
+            .filter(|(_, g)| !**g)
+            .enumerate()
+        {
+            *r = next as u32;
+        }
+        let mut at: Vec<usize> = existing_repeats;
+        for (i, x) in self.staged.iter_mut().enumerate() {
+            if x.sref & PENDING != 0 {
+                let old = (x.sref & !PENDING) as usize;
+                if gone[old] {
+                    at.push(i);
+                }
+                x.sref = PENDING | renum[first_of[old] as usize];
             }
-        }))
+        }
+        if !new_repeats.is_empty() {
+            self.new_series.remove(&gone);
+        }
+        at.sort_unstable();
+        // Merge into the odd list (sorted by position): a sample that already
+        // has an entry (own timestamp, or counted against the store) becomes
+        // a repeat, and what it was counted as is taken back.
+        let old = std::mem::take(&mut self.odd);
+        let mut merged = Vec::with_capacity(old.len() + at.len());
+        let mut k = 0;
+        for i in at {
+            while k < old.len() && (old[k].at as usize) < i {
+                merged.push(old[k]);
+                k += 1;
+            }
+            let x = self.staged[i];
+            let mut o = match old.get(k) {
+                Some(o) if o.at as usize == i => {
+                    k += 1;
+                    *o
+                }
+                _ => Odd {
+                    at: i as u32,
+                    t: self.ts,
+                    explicit: false,
+                    skip: false,
+                    repeat: false,
+                },
+            };
+            if o.repeat {
+                merged.push(o);
+                continue;
+            }
+            if o.skip && x.sref & PENDING == 0 {
+                if let Some(c) = self.counter_of(x.sref, o.t, x.v) {
+                    *c -= 1;
+                }
+            }
+            o.skip = true;
+            o.repeat = true;
+            self.report.repeated_in_scrape += 1;
+            merged.push(o);
+        }
+        merged.extend_from_slice(&old[k..]);
+        self.odd = merged;
     }
 
-    /// The first line before `before` (in line order) naming a series an
-    /// earlier line of the scrape named too, as the error to report: two new
-    /// series with the same labels, a series reached twice through cache
-    /// misses (two spellings, or the same bytes twice), or through a miss and
-    /// a cache hit.
-    fn first_duplicate(&mut self, before: usize) -> Option<IngestError> {
-        let inner = self.inner;
-        let mut dup: Option<(usize, IngestError)> = None;
-        if let Some((line, i)) = self.new_series.first_duplicate(before) {
-            let labels = self.labels_of_refs(self.new_series.get(i));
-            dup = Some((line, IngestError::DuplicateSeries { labels, line }));
+    /// Positions in the staged list of samples of an existing series reached
+    /// by a cache miss whose series an earlier sample of the scrape (a miss
+    /// or a hit) already had.
+    fn existing_repeats(&self) -> Vec<usize> {
+        if self.miss_existing.is_empty() {
+            return Vec::new();
         }
-        if !self.miss_existing.is_empty() {
-            let mut misses: Vec<(u32, usize)> = self
-                .miss_existing
-                .iter()
-                .copied()
-                .filter(|m| m.1 < before)
-                .collect();
-            misses.sort_unstable();
-            let mut found = misses
-                .windows(2)
-                .filter(|w| w[0].0 == w[1].0)
-                .map(|w| (w[1].1, w[1].0))
-                .min();
-            let by_hit = self
-                .staged
-                .iter()
-                .filter(|s| s.entry & PENDING == 0)
-                .filter_map(|s| {
-                    let i = misses.partition_point(|m| m.0 < s.sref);
-                    misses.get(i).filter(|m| m.0 == s.sref).map(|m| (m.1, m.0))
-                })
-                .min();
-            found = found.into_iter().chain(by_hit).min();
-            if let Some((line, sid)) = found {
-                if dup.as_ref().is_none_or(|d| line < d.0) {
-                    let labels = inner.series[sid as usize]
-                        .as_ref()
-                        .map(|s| inner.labels_of(s))
-                        .unwrap_or_default();
-                    dup = Some((line, IngestError::DuplicateSeries { labels, line }));
+        let mut sids: Vec<u32> = self.miss_existing.iter().map(|m| m.0).collect();
+        sids.sort_unstable();
+        sids.dedup();
+        // Line order is staged order: the first sample of each such series
+        // stays, later ones repeat.
+        let mut seen = vec![false; sids.len()];
+        let mut out = Vec::new();
+        for (i, x) in self.staged.iter().enumerate() {
+            if x.sref & PENDING != 0 {
+                continue;
+            }
+            if let Ok(j) = sids.binary_search(&x.sref) {
+                if std::mem::replace(&mut seen[j], true) {
+                    out.push(i);
                 }
             }
         }
-        dup.map(|d| d.1)
-    }
-
-    /// The error to report when reading the scrape stopped at `e`: a duplicate
-    /// series on an earlier line, found only now, comes first.
-    fn first_error(&mut self, e: IngestError) -> IngestError {
-        let line = match &e {
-            IngestError::Parse(p) => Some(p.line),
-            IngestError::Limit { line, .. } => *line,
-            IngestError::DuplicateSeries { line, .. }
-            | IngestError::DuplicateLabelName { line, .. }
-            | IngestError::MissingName { line }
-            | IngestError::ConflictingSample { line, .. }
-            | IngestError::MissingTimestamp { line } => Some(*line),
-        };
-        self.first_duplicate(line.unwrap_or(usize::MAX))
-            .unwrap_or(e)
+        out
     }
 
     fn finish(&mut self) -> Result<StagedScrape<'b>, IngestError> {
-        if let Some(e) = self.first_duplicate(usize::MAX) {
-            return Err(e);
-        }
+        self.resolve_repeats();
         let inner = self.inner;
         let limits = self.limits;
         let n_new = self.new_series.len();
@@ -684,14 +738,20 @@ impl Store {
     ///   different value, is not appended and is counted (report and
     ///   [`TargetCounters`](crate::TargetCounters)); the same time and value is
     ///   ignored and counted as an identical duplicate.
+    /// * A series that appears again in the same scrape (the same line twice,
+    ///   or its labels in another order) keeps its first sample; the later ones
+    ///   are dropped and counted in
+    ///   [`IngestReport::repeated_in_scrape`], and the scrape succeeds, as in
+    ///   Prometheus 3. (Prometheus appends a repeat that carries its own,
+    ///   later timestamp; promlite drops it too.)
     /// * `le` (histograms, gauge histograms) and `quantile` (summaries) label
     ///   values of `# TYPE`d families are rewritten as Prometheus 3 does
     ///   (`1` → `1.0`).
     /// * `# TYPE`, `# HELP`, `# UNIT` replace the target's metadata.
     ///
     /// # Errors
-    /// A parse error, a duplicate series or label name, a series without a name,
-    /// or an exceeded [`Limits`](crate::Limits) value.
+    /// A parse error, a duplicate label name, a series without a name, or an
+    /// exceeded [`Limits`](crate::Limits) value.
     pub fn ingest_scrape(
         &self,
         target: &Target,
@@ -880,7 +940,6 @@ impl Store {
             Ok(())
         };
         if let Err(e) = read() {
-            let e = sg.first_error(e);
             st.spare_staged = spare_back(sg.staged, spare_cap);
             return Err(e);
         }
@@ -1052,7 +1111,18 @@ impl Store {
         let mut odds = OddCursor::new(&odd);
         for (i, x) in staged.iter().enumerate() {
             let sid = resolve(x.sref);
-            let explicit = odds.at(i).is_some_and(|o| o.explicit);
+            let o = odds.at(i);
+            let explicit = o.is_some_and(|o| o.explicit);
+            if o.is_some_and(|o| o.repeat) {
+                // A repeat: its first line set the series' entry and whether
+                // it carries its own timestamps. A cached spelling stays in
+                // the order (so that it is still seen, and removed once it
+                // vanishes); a new spelling is not cached.
+                if x.entry & PENDING == 0 {
+                    order.push(x.entry);
+                }
+                continue;
+            }
             let entry = if x.entry & PENDING != 0 {
                 let (off, n) = new_entries[(x.entry & !PENDING) as usize];
                 let bytes = &body[off as usize..off as usize + n as usize];
@@ -1119,6 +1189,7 @@ impl Store {
         c.out_of_order += report.out_of_order as u64;
         c.duplicate_timestamp += report.duplicate_timestamp as u64;
         c.identical_duplicates += report.identical_duplicates as u64;
+        c.repeated_in_scrape += report.repeated_in_scrape as u64;
         c.stale_markers += report.stale_markers as u64;
         report
     }

@@ -479,6 +479,9 @@ pub struct TargetCounters {
     pub duplicate_timestamp: u64,
     /// Samples identical to the series' newest (same time and value): ignored.
     pub identical_duplicates: u64,
+    /// Samples dropped because their series appeared earlier in the same
+    /// scrape (Prometheus 3 counts these as duplicate timestamps).
+    pub repeated_in_scrape: u64,
     /// Staleness markers written.
     pub stale_markers: u64,
 }

@@ -158,59 +158,6 @@ fn samples_with_timestamps_are_not_stale_marked() {
 }
 
 #[test]
-fn duplicate_series_rejects_the_scrape_and_changes_nothing() {
-    let s = Store::new(StoreConfig::default());
-    scrape(&s, "a 1\n", 1000);
-    let before = snapshot(&s);
-    let e = s
-        .ingest_scrape(&tgt(), b"a 2\nb 1\na 3\n", Format::Text, 2000)
-        .unwrap_err();
-    assert!(
-        matches!(e, IngestError::DuplicateSeries { line: 3, .. }),
-        "{e}"
-    );
-    assert_eq!(snapshot(&s), before);
-    // Same series spelled with another label order: still a duplicate.
-    let e = s
-        .ingest_scrape(
-            &tgt(),
-            b"c{x=\"1\",y=\"2\"} 1\nc{y=\"2\",x=\"1\"} 1\n",
-            Format::Text,
-            2000,
-        )
-        .unwrap_err();
-    assert!(matches!(e, IngestError::DuplicateSeries { .. }), "{e}");
-    assert_eq!(snapshot(&s), before);
-    // And staleness still refers to the last good scrape: a is not marked.
-    let r = scrape(&s, "a 2\n", 3000);
-    assert_eq!(r.stale_markers, 0);
-    assert_eq!(s.target_counters()[0].1.rejected_scrapes, 2);
-}
-
-#[test]
-fn repeats_are_found_among_many_new_series() {
-    // Over 4 096 new series take the radix sort of the duplicate check.
-    let mut body = String::new();
-    for i in 0..6000 {
-        body.push_str(&format!("m{{x=\"{i}\",y=\"{}\"}} 1\n", i % 7));
-    }
-    // Line 6001 repeats line 17 (labels in the other order); 6002 repeats 4000.
-    body.push_str("m{y=\"2\",x=\"16\"} 2\nm{x=\"3999\",y=\"2\"} 2\n");
-    let s = Store::new(StoreConfig::default());
-    let e = s
-        .ingest_scrape(&tgt(), body.as_bytes(), Format::Text, 1000)
-        .unwrap_err();
-    assert!(
-        matches!(&e, IngestError::DuplicateSeries { line: 6001, labels } if labels.get("x") == Some("16")),
-        "{e}"
-    );
-    assert_eq!(s.stats().series, 0);
-    // Without the repeats, all 6 000 are created.
-    let ok: String = body.lines().take(6000).map(|l| format!("{l}\n")).collect();
-    assert_eq!(scrape(&s, &ok, 1000).series_created, 6000);
-}
-
-#[test]
 fn sorting_by_high_half_groups_equal_halves() {
     // Many equal high halves (in runs and scattered), some huge.
     let mut keys: Vec<u64> = (0..20_000u64)
@@ -223,70 +170,6 @@ fn sorting_by_high_half_groups_equal_halves() {
     assert!(highs.windows(2).all(|w| w[0] <= w[1]));
     keys.sort_unstable();
     assert_eq!(keys, want);
-}
-
-#[test]
-fn the_first_problem_in_line_order_is_reported() {
-    // New series are checked for repeats once the scrape is read; the error
-    // must still be the one a line-by-line reader meets first.
-    let s = Store::new(StoreConfig::default());
-    let err = |body: &str| {
-        s.ingest_scrape(&tgt(), body.as_bytes(), Format::Text, 1000)
-            .unwrap_err()
-    };
-    // Line 3 repeats line 1 (other spelling); line 4 does not parse.
-    let e = err("a{x=\"1\",y=\"2\"} 1\nb 1\na{y=\"2\",x=\"1\"} 1\nbad{ 1\n");
-    assert!(
-        matches!(&e, IngestError::DuplicateSeries { line: 3, labels } if labels.get("x") == Some("1")),
-        "{e}"
-    );
-    // Line 2 does not parse; line 3 repeats line 1.
-    let e = err("a 1\nbad{ 1\na 2\n");
-    assert!(matches!(&e, IngestError::Parse(p) if p.line == 2), "{e}");
-    // Two repeats: the earlier second occurrence (line 4) is reported.
-    let e = err("a 1\nb 1\nc 1\nb 2\na 2\n");
-    assert!(
-        matches!(&e, IngestError::DuplicateSeries { line: 4, .. }),
-        "{e}"
-    );
-    // A repeat after a label limit is hit on line 2: the limit.
-    let small = Store::new(StoreConfig {
-        limits: crate::Limits {
-            max_label_value_len: 3,
-            ..crate::Limits::default()
-        },
-        ..StoreConfig::default()
-    });
-    let e = small
-        .ingest_scrape(&tgt(), b"a 1\nb{v=\"long\"} 1\na 2\n", Format::Text, 1000)
-        .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            IngestError::Limit {
-                limit: LimitKind::MaxLabelValueLen,
-                line: Some(2),
-                ..
-            }
-        ),
-        "{e}"
-    );
-    // Series known to the store but not to the target's cache (the target
-    // went down): a repeat on line 2 comes before the parse error on line 3.
-    scrape(&s, "a 1\n", 1000);
-    s.mark_target_down(&tgt(), 2000);
-    let e = s
-        .ingest_scrape(&tgt(), b"a 1\na 2\nbad{ 1\n", Format::Text, 3000)
-        .unwrap_err();
-    assert!(
-        matches!(e, IngestError::DuplicateSeries { line: 2, .. }),
-        "{e}"
-    );
-    assert_eq!(
-        s.stats().series,
-        1,
-        "nothing stored by the rejected scrapes"
-    );
 }
 
 #[test]

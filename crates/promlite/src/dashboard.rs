@@ -54,8 +54,11 @@ pub const KCM_PANELS: &[Panel] = &[
         unit: Unit::PerSecond,
     },
     Panel {
-        title: "API request p99 latency by URL",
-        query: r#"histogram_quantile(0.99, sum(rate(rest_client_request_duration_seconds_bucket{container="kube-controller-manager"}[5m])) by (url, le))"#,
+        // client-go labels this histogram by `url` and `verb` before Kubernetes
+        // 1.24 and by `host` and `verb` since: grouping by all three gives one
+        // row per endpoint for either (a missing label groups as empty).
+        title: "API request p99 latency by host (or URL) and verb",
+        query: r#"histogram_quantile(0.99, sum(rate(rest_client_request_duration_seconds_bucket{container="kube-controller-manager"}[5m])) by (host, url, verb, le))"#,
         unit: Unit::Seconds,
     },
     Panel {

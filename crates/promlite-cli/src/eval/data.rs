@@ -29,14 +29,48 @@ pub struct SeriesData {
 
 /// A data-file error with its position.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{file}:{line}: {msg}")]
+#[error("{file}:{}{msg}", if *line > 0 { format!("{line}: ") } else { " ".to_string() })]
 pub struct DataError {
     /// File name.
     pub file: String,
-    /// 1-based line (0 = whole file).
+    /// 1-based line (0 = whole file, or the message gives the position).
     pub line: usize,
     /// What is wrong.
     pub msg: String,
+}
+
+/// What `--data-at` adds to the store's "sample without a timestamp" error.
+const DATA_AT_HINT: &str =
+    "; a /metrics page without timestamps reads as one scrape with --data-at T";
+
+/// Reads `p` as UTF-8; invalid UTF-8 is an error with its line and column.
+fn read_utf8(p: &str) -> Result<String, DataError> {
+    let bytes = std::fs::read(p).map_err(|e| DataError {
+        file: p.to_string(),
+        line: 0,
+        msg: e.to_string(),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let b = e.as_bytes();
+        let line = 1 + memchr_count(&b[..bad]);
+        let line_start = b[..bad]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |i| i + 1);
+        // Columns count characters, as for other errors; the line's valid
+        // prefix is UTF-8 by construction.
+        let col = 1 + String::from_utf8_lossy(&b[line_start..bad]).chars().count();
+        DataError {
+            file: p.to_string(),
+            line,
+            msg: format!("column {col}: invalid UTF-8 (byte 0x{:02x})", b[bad]),
+        }
+    })
+}
+
+fn memchr_count(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'\n').count()
 }
 
 impl SeriesData {
@@ -271,7 +305,10 @@ fn parse_timestamp(tok: &str, om: bool) -> Result<i64, String> {
 /// timestamped ingestion (which also keeps `# TYPE` metadata for annotations), except
 /// the sample lines whose value is the oracle's `stale` extension, which this module
 /// parses itself and appends as staleness markers.
-pub fn load_files(paths: &[String]) -> Result<Storage, DataError> {
+///
+/// With `at` (ms), a sample without a timestamp (a saved `/metrics` page) is
+/// read as scraped at `at`; without it, such a sample is an error that says so.
+pub fn load_files_at(paths: &[String], at: Option<i64>) -> Result<Storage, DataError> {
     let store = new_storage();
     let mut stale = SeriesData::default();
     for p in paths {
@@ -280,7 +317,7 @@ pub fn load_files(paths: &[String]) -> Result<Storage, DataError> {
             line,
             msg,
         };
-        let text = std::fs::read_to_string(p).map_err(|e| file_err(0, e.to_string()))?;
+        let text = read_utf8(p)?;
         let om = is_openmetrics(&text);
         let mut body = std::borrow::Cow::Borrowed(text.as_str());
         if text.contains("stale") {
@@ -290,8 +327,8 @@ pub fn load_files(paths: &[String]) -> Result<Storage, DataError> {
                 if !t.starts_with('#') && t.contains("stale") {
                     if let Ok((labels, v, ts)) = parse_sample_line(t, om) {
                         if is_stale_nan(v) {
-                            let ts = ts.ok_or_else(|| {
-                                file_err(i + 1, "sample without a timestamp".into())
+                            let ts = ts.or(at).ok_or_else(|| {
+                                file_err(i + 1, format!("sample without a timestamp{DATA_AT_HINT}"))
                             })?;
                             stale.add(labels, ts, v);
                             // Text format: keep the store's error line numbers right.
@@ -312,9 +349,19 @@ pub fn load_files(paths: &[String]) -> Result<Storage, DataError> {
         } else {
             Format::Text
         };
-        store
-            .ingest_timestamped(body.as_bytes(), format, &Labels::empty())
-            .map_err(|e| file_err(0, e.to_string()))?;
+        let ingested = match at {
+            Some(t) => store.ingest_timestamped_at(body.as_bytes(), format, &Labels::empty(), t),
+            None => store.ingest_timestamped(body.as_bytes(), format, &Labels::empty()),
+        };
+        ingested.map_err(|e| {
+            let hint = match e {
+                promlite::store::IngestError::MissingTimestamp { .. } => DATA_AT_HINT,
+                _ => "",
+            };
+            // The store's message starts with its line ("line 3: ..."): the
+            // file name goes in front, and no ":0:".
+            file_err(0, format!("{e}{hint}"))
+        })?;
     }
     stale.append_to(&store).map_err(|msg| DataError {
         file: paths.join(","),
@@ -352,7 +399,7 @@ mod tests {
             "b.prom",
             "y{q=\"a\\\\b\"} 1.5 1700000004322\ny{q=\"a\\\\b\"} 1 1700000003322\n",
         );
-        let s = load_files(&[om, txt]).unwrap();
+        let s = load_files_at(&[om, txt], None).unwrap();
         let x = select(&s, "x_total");
         assert_eq!(x.len(), 1);
         assert_eq!(x[0].labels.get("b"), None, "empty label values are dropped");
@@ -377,12 +424,42 @@ mod tests {
     fn bad_files_are_errors() {
         let no_ts = write("c.prom", "x 1\n");
         assert!(
-            load_files(&[no_ts]).is_err(),
+            load_files_at(&[no_ts], None).is_err(),
             "every sample needs a timestamp"
         );
         let conflict = write("d.prom", "x 1 5\nx 2 5\n");
-        assert!(load_files(&[conflict]).is_err(), "two values at one time");
-        assert!(load_files(&["/nonexistent/file".into()]).is_err());
+        assert!(
+            load_files_at(&[conflict], None).is_err(),
+            "two values at one time"
+        );
+        assert!(load_files_at(&["/nonexistent/file".into()], None).is_err());
+    }
+
+    #[test]
+    fn a_metrics_page_reads_as_one_scrape_at_data_at() {
+        let page = write("page.prom", "# TYPE up gauge\nup{job=\"a\"} 1\nx 2 5000\n");
+        let e = load_files_at(std::slice::from_ref(&page), None).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("--data-at"), "{msg}");
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(!msg.contains(":0:"), "{msg}");
+        let s = load_files_at(&[page], Some(1_700_000_000_000)).unwrap();
+        assert_eq!(select(&s, "up")[0].samples[0].t, 1_700_000_000_000);
+        // A sample with its own timestamp keeps it.
+        assert_eq!(select(&s, "x")[0].samples[0].t, 5000);
+    }
+
+    #[test]
+    fn invalid_utf8_has_a_line_and_column() {
+        let dir = std::env::temp_dir().join(format!("promlite-data-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("bad.prom");
+        // Line 2: `q{a="` (5 columns), `é` (two bytes, column 6), then a lone
+        // 0xff at column 7.
+        std::fs::write(&p, b"x 1 5\nq{a=\"\xc3\xa9\xff\"} 1 5\n").unwrap();
+        let e = load_files_at(&[p.to_string_lossy().into_owned()], None).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.msg.starts_with("column 7: invalid UTF-8"), "{e}");
     }
 
     #[test]

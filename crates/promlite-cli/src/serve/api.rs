@@ -139,29 +139,25 @@ pub fn now_ms() -> i64 {
 
 /// A duration given as seconds (`"15"`, `"0.5"`) or Prometheus syntax (`"1m30s"`).
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
-    crate::eval::parse_step_ms(&Value::String(s.to_string()))
+    promlite::params::parse_step_ms(s).ok()
 }
 
-/// Decodes `%XX` escapes in a URL path segment (`+` stays `+`, as in paths).
-/// `None` when an escape is malformed or the result is not UTF-8.
+/// Decodes `%XX` escapes in a URL path segment (`+` stays `+`, as in paths),
+/// with the `percent-encoding` crate. `None` when an escape is malformed (Go's
+/// `url.PathUnescape` refuses those; the crate would keep them as text) or the
+/// result is not UTF-8.
 pub fn percent_decode_path(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-                return None;
-            }
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+    let malformed = s.match_indices('%').any(|(i, _)| {
+        !s.get(i + 1..i + 3)
+            .is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+    });
+    if malformed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// Form parameters in Go's `r.Form` order: the POST body's first, then the URL's.
@@ -528,11 +524,41 @@ fn self_metrics(state: &State) -> Response {
         "Samples in the store.",
         st.samples as u64,
     );
+    t.push_str(&scrape_sample_counters(&state.store));
     Response {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
         body: t.into_bytes(),
     }
+}
+
+/// Samples the scrapes did not append, summed over targets, under
+/// Prometheus 3's names: a series repeated within one scrape counts as a
+/// duplicate timestamp there, as in Prometheus.
+fn scrape_sample_counters(store: &Store) -> String {
+    let (mut dup, mut ooo) = (0u64, 0u64);
+    for (_, c) in store.target_counters() {
+        dup += c.duplicate_timestamp + c.repeated_in_scrape;
+        ooo += c.out_of_order;
+    }
+    let mut t = String::new();
+    for (name, help, v) in [
+        (
+            "promlite_target_scrapes_sample_duplicate_timestamp_total",
+            "Samples dropped: a different value at the series' newest time, or the series repeated within one scrape.",
+            dup,
+        ),
+        (
+            "promlite_target_scrapes_sample_out_of_order_total",
+            "Samples dropped: older than the series' newest sample.",
+            ooo,
+        ),
+    ] {
+        t.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
+    }
+    t
 }
 
 #[cfg(test)]
@@ -743,6 +769,10 @@ mod tests {
         );
         let text = String::from_utf8(r.body).unwrap();
         assert!(text.contains("\npromlite_queries_total 2\n"), "{text}");
+        assert!(
+            text.contains("\npromlite_target_scrapes_sample_duplicate_timestamp_total 0\n"),
+            "{text}"
+        );
         assert!(text.contains("\npromlite_query_errors_total 1\n"), "{text}");
         assert!(text.contains("\npromlite_store_series 3\n"), "{text}");
         assert!(text.contains("\npromlite_store_samples 15\n"), "{text}");
@@ -756,5 +786,48 @@ mod tests {
         assert_eq!(percent_decode_path("%4"), None);
         assert_eq!(percent_decode_path("%+1"), None);
         assert_eq!(percent_decode_path("%FF"), None, "not UTF-8");
+    }
+
+    #[test]
+    fn self_metrics_count_series_repeated_in_a_scrape() {
+        let store = Store::new(promlite::store::StoreConfig::default());
+        let tgt = promlite::store::Target::from_pairs([("job", "j")]);
+        let fmt = promlite::store::Format::Text;
+        store.ingest_scrape(&tgt, b"a 1\na 2\n", fmt, 1000).unwrap();
+        // Another value at the newest time: Prometheus counts it the same way.
+        store.ingest_scrape(&tgt, b"a 5\n", fmt, 1000).unwrap();
+        let s = State::new(store, Settings::default());
+        let r = handle(
+            &s,
+            &Request {
+                method: "GET",
+                url: "/metrics",
+                content_type: "",
+                body: b"",
+                now_ms: 0,
+            },
+        );
+        let text = String::from_utf8(r.body).unwrap();
+        assert!(
+            text.contains("\npromlite_target_scrapes_sample_duplicate_timestamp_total 2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_time_is_400_bad_data() {
+        let s = state();
+        // `+1é00` where the offset's colon goes: once a panic, so a 500.
+        let (st, v) = get(
+            &s,
+            "/api/v1/query?query=up&time=2024-01-01T00:00:00%2B1%C3%A900",
+        );
+        assert_eq!(st, 400, "{v}");
+        assert_eq!(v["errorType"], "bad_data");
+        let (st, _) = get(
+            &s,
+            "/api/v1/query?query=up&time=2024-01-01T00:00:00%2B01:00",
+        );
+        assert_eq!(st, 200);
     }
 }

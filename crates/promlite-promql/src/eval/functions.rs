@@ -1,6 +1,6 @@
 //! Pure numeric kernels of PromQL functions and aggregations, over plain samples
-//! and values. Each follows the Prometheus 3 definition in
-//! `shared/spec/promql-semantics.md` (section numbers in the docs below).
+//! and values. Each follows the Prometheus 3 definition; the § numbers below
+//! are sections of the project's PromQL semantics notes.
 
 use promlite_model::Sample;
 

@@ -1,5 +1,5 @@
 //! The PromQL evaluator: instant and range queries over a [`Queryable`] store,
-//! with Prometheus 3 semantics (see `shared/spec/promql-semantics.md`).
+//! with Prometheus 3 semantics (<https://prometheus.io/docs/prometheus/latest/querying/basics/>).
 //!
 //! ```
 //! use promlite_model::{Labels, Sample, VecStorage};

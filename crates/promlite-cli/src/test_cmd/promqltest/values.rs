@@ -7,54 +7,7 @@ use promlite_model::{parse_go_float, Labels, STALE_NAN};
 /// Parses a Prometheus duration (`1h30m`, `250ms`, `0`) into milliseconds. Units must
 /// appear in decreasing order, each at most once, as `model.ParseDuration` requires.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
-    if s.is_empty() {
-        return Err("empty duration string".into());
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut total: i64 = 0;
-    let mut last_unit = usize::MAX; // index into UNITS of the previous group
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return Err(format!("not a valid duration string: {s:?}"));
-        }
-        let n: i64 = s[start..i]
-            .parse()
-            .map_err(|_| format!("not a valid duration string: {s:?}"))?;
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &s[ustart..i];
-        let Some(idx) = UNITS.iter().position(|(u, _)| *u == unit) else {
-            return Err(format!("not a valid duration string: {s:?}"));
-        };
-        if last_unit != usize::MAX && idx <= last_unit {
-            return Err(format!("not a valid duration string: {s:?}"));
-        }
-        last_unit = idx;
-        total = n
-            .checked_mul(UNITS[idx].1)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("duration out of range: {s:?}"))?;
-    }
-    Ok(total)
+    promlite::params::parse_duration_ms(s).map_err(|e| e.to_string())
 }
 
 /// One slot of an expanded value sequence.
