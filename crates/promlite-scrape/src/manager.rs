@@ -13,6 +13,13 @@
 //! groups from other discovery (such as Kubernetes) are given with
 //! [`ScrapeManager::sync`].
 //!
+//! Not applied yet (the store ingests a body with the target's labels overriding
+//! the series' own): `metric_relabel_configs`, `honor_labels` and the `exported_`
+//! renaming ([`promlite_config::targets::merge_series_labels`] implements it for
+//! when the store can take it), `sample_limit` and the label limits; `basic_auth`
+//! and non-Bearer `authorization` leave the target down with a "not supported"
+//! error rather than scraping it without credentials.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use promlite_config::Config;
