@@ -156,3 +156,38 @@ fn offsets_spread_and_stay_inside_the_interval() {
     secs.dedup();
     assert!(secs.len() >= 10, "{secs:?}");
 }
+
+#[test]
+fn file_sd_changes_reach_the_loops() {
+    let srv = Server::start();
+    let dir = std::env::temp_dir().join(format!("promlite-manager-fsd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("t.yml");
+    let port = srv.port;
+    std::fs::write(&f, format!("- targets: ['127.0.0.1:{port}']\n- targets: ['127.0.0.2:{port}']\n  labels: {{drop: 'yes'}}\n")).unwrap();
+    let cfg = Config::from_yaml(
+        &format!(
+            "scrape_configs:\n- job_name: f\n  scrape_interval: 1h\n  file_sd_configs: [{{files: ['{}']}}]\n  relabel_configs: [{{source_labels: [drop], regex: 'yes', action: drop}}]\n",
+            f.display()
+        ),
+        "t.yml",
+        None,
+    )
+    .unwrap();
+    let store = Arc::new(Store::new(StoreConfig::default()));
+    let m = ScrapeManager::new(store);
+    m.apply_config(&cfg);
+    wait_for("the first target", || m.active_targets().len() == 1);
+    assert_eq!(m.dropped_targets().len(), 1);
+    std::fs::write(
+        &f,
+        format!("- targets: ['127.0.0.1:{port}', '127.0.0.3:{port}']\n"),
+    )
+    .unwrap();
+    wait_for("the second target", || m.active_targets().len() == 2);
+    assert!(m.dropped_targets().is_empty());
+    // A configuration without the job stops its discovery and loops.
+    m.apply_config(&Config::from_yaml("", "empty.yml", None).unwrap());
+    assert!(m.active_targets().is_empty());
+}
