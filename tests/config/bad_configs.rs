@@ -265,3 +265,34 @@ fn seed_job_verbatim_parses() {
     assert_eq!(job.relabel_configs[0].regex.as_str(), "true");
     assert_eq!(job.relabel_configs[5].replacement, "$1");
 }
+
+#[test]
+fn hostile_inputs_are_errors_not_panics() {
+    let laughs = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    for (yaml, want) in [
+        ("scrape_configs: 5\n", "bad.yml:1:17: scrape_configs: "),
+        ("- a\n", "bad.yml:1:1: "),
+        (
+            "scrape_configs:\n- \n",
+            "bad.yml:2:3: scrape_configs[0]: empty or null scrape config section",
+        ),
+        (
+            "scrape_configs:\n- job_name: a\n  relabel_configs:\n  -\n",
+            "bad.yml:4:4: scrape_configs[0].relabel_configs[0]: empty or null target relabeling rule",
+        ),
+        (
+            "global: {scrape_interval: 99999999999y}\n",
+            "bad.yml:1:27: global.scrape_interval: duration out of range",
+        ),
+        ("global: {scrape_interval: \"\"}\n", "bad.yml:1:27: global.scrape_interval: empty duration string"),
+        ("scrape_configs: [{job_name: a, sample_limit: -1}]\n", "bad.yml:1:46: scrape_configs[0].sample_limit: invalid u64"),
+        (laughs, "bad.yml:"),
+        (deep.as_str(), "bad.yml:"),
+        ("\u{feff}x: [", "bad.yml:"),
+    ] {
+        let got = error_of(yaml);
+        assert!(got.starts_with(want), "for {:?}\nwant {want}\n got {got}", &yaml[..yaml.len().min(60)]);
+        assert!(!got.contains(":0:0:"), "{got}");
+    }
+}

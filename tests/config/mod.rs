@@ -3,4 +3,5 @@
 
 mod bad_configs;
 mod check_cli;
+mod exported_diff;
 mod targets_diff;

@@ -146,7 +146,7 @@ const PODS: &str = r#"[
    "__meta_kubernetes_pod_phase": "Succeeded"}}
 ]"#;
 
-struct Kill(Child);
+pub(super) struct Kill(pub(super) Child);
 
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -231,7 +231,7 @@ fn from_promlite(cfg: &Config) -> Snapshot {
     (active, dropped)
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -239,7 +239,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn get_json(port: u16, path: &str) -> Option<Value> {
+pub(super) fn get_json(port: u16, path: &str) -> Option<Value> {
     let out = Command::new("curl")
         .args(["-sf", "--max-time", "5"])
         .arg(format!("http://127.0.0.1:{port}{path}"))

@@ -34,6 +34,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod manager;
+
 use promlite_expfmt::Format;
 use promlite_model::Labels;
 use promlite_store::{IngestError, IngestReport, Store, Target};
