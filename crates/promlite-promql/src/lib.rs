@@ -26,7 +26,7 @@ pub use parser::ast::{
     VectorMatching, VectorSelector,
 };
 pub use parser::errors::{line_col, ParseError};
-pub use parser::functions::{get_function, Function, FUNCTIONS};
+pub use parser::functions::{get_function, Function, FunctionId, FUNCTIONS};
 pub use parser::{parse, parse_with, ParseOptions};
 
 pub mod eval;

@@ -144,29 +144,8 @@ fn convert(r: Result<QueryResult, QueryError>) -> Result<QOutcome, QError> {
     }
 }
 
-/// Functions whose value depends on the evaluation time even when every selector is
-/// pinned with `@` (upstream's `AtModifierUnsafeFunctions` plus the scalar query-context
-/// functions): a query using one is not re-run with `@`.
-const AT_UNSAFE: &[&str] = &[
-    "time",
-    "timestamp",
-    "predict_linear",
-    "start",
-    "end",
-    "step",
-    "range",
-    "minute",
-    "hour",
-    "month",
-    "year",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "days_in_month",
-];
-
 /// Sets `@ at_ms` on every selector and subquery outside subqueries that has none;
-/// returns false when an `@`-unsafe function was seen.
+/// returns false when an `@`-unsafe function (`Function::at_unsafe`) was seen.
 fn pin(e: &mut promlite::promql::Expr, at_ms: i64) -> bool {
     use promlite::promql::{AtModifier, ExprKind};
     match &mut e.kind {
@@ -186,7 +165,7 @@ fn pin(e: &mut promlite::promql::Expr, at_ms: i64) -> bool {
             safe(&sq.expr)
         }
         ExprKind::Call(c) => {
-            let ok = !AT_UNSAFE.contains(&c.func.name);
+            let ok = !c.func.at_unsafe;
             c.args.iter_mut().fold(ok, |acc, a| pin(a, at_ms) && acc)
         }
         ExprKind::Aggregate(a) => {
@@ -211,7 +190,7 @@ fn safe(e: &promlite::promql::Expr) -> bool {
         | ExprKind::VectorSelector(_)
         | ExprKind::MatrixSelector(_) => true,
         ExprKind::Subquery(sq) => safe(&sq.expr),
-        ExprKind::Call(c) => !AT_UNSAFE.contains(&c.func.name) && c.args.iter().all(safe),
+        ExprKind::Call(c) => !c.func.at_unsafe && c.args.iter().all(safe),
         ExprKind::Aggregate(a) => a.param.as_deref().is_none_or(safe) && safe(&a.expr),
         ExprKind::Binary(b) => safe(&b.lhs) && safe(&b.rhs),
         ExprKind::Unary(u) => safe(&u.expr),

@@ -22,6 +22,7 @@ use crate::parser::ast::{
     AggregateExpr, AggregateOp, AtModifier, BinaryExpr, BinaryOp, Call, Expr, ExprKind, Span,
     SubqueryExpr, UnaryOp, VectorMatchCardinality, VectorMatching, VectorSelector,
 };
+use crate::parser::functions::FunctionId;
 
 type Result<T> = std::result::Result<T, QueryError>;
 
@@ -899,26 +900,39 @@ impl Ctx<'_> {
     }
 
     fn eval_call(&mut self, c: &Call, span: Span, g: Grid) -> Result<V> {
-        let name = c.func.name;
+        match family(c.func.id) {
+            Family::Instant => self.eval_instant_call(c, span, g),
+            Family::Rollup => self.eval_range_function(c, g),
+            Family::Unsupported => Err(QueryError::exec(format!(
+                "function \"{}\" is not supported by this engine",
+                c.func.name
+            ))),
+        }
+    }
+
+    /// The instant, label, time and histogram functions.
+    fn eval_instant_call(&mut self, c: &Call, span: Span, g: Grid) -> Result<V> {
+        use FunctionId as F;
+        let id = c.func.id;
         let args = &c.args;
-        match name {
-            "time" => Ok(V::Scalar(
+        match id {
+            F::Time => Ok(V::Scalar(
                 (0..g.n).map(|i| g.t(i) as f64 / 1000.0).collect(),
             )),
-            "pi" => Ok(V::Scalar(vec![std::f64::consts::PI; g.n])),
+            F::Pi => Ok(V::Scalar(vec![std::f64::consts::PI; g.n])),
             // Prometheus 3.14's query-parameter functions (if the parser knows them).
-            "start" => Ok(V::Scalar(vec![self.qstart as f64 / 1000.0; g.n])),
-            "end" => Ok(V::Scalar(vec![self.qend as f64 / 1000.0; g.n])),
-            "step" => Ok(V::Scalar(vec![self.qstep as f64 / 1000.0; g.n])),
-            "range" => Ok(V::Scalar(vec![
+            F::Start => Ok(V::Scalar(vec![self.qstart as f64 / 1000.0; g.n])),
+            F::End => Ok(V::Scalar(vec![self.qend as f64 / 1000.0; g.n])),
+            F::Step => Ok(V::Scalar(vec![self.qstep as f64 / 1000.0; g.n])),
+            F::Range => Ok(V::Scalar(vec![
                 (self.qend - self.qstart) as f64 / 1000.0;
                 g.n
             ])),
             // Go's math.Min/math.Max: NaN wins, and -0 is below +0.
-            "min_of" | "max_of" => {
+            F::MinOf | F::MaxOf => {
                 let a = self.eval_scalar(&args[0], g)?;
                 let b = self.eval_scalar(&args[1], g)?;
-                let min = name == "min_of";
+                let min = id == F::MinOf;
                 Ok(V::Scalar(
                     a.iter()
                         .zip(&b)
@@ -941,7 +955,7 @@ impl Ctx<'_> {
                         .collect(),
                 ))
             }
-            "vector" => {
+            F::Vector => {
                 let vals = self.eval_scalar(&args[0], g)?;
                 Ok(V::Vector(vec![Series {
                     labels: Labels::empty(),
@@ -953,7 +967,7 @@ impl Ctx<'_> {
                         .collect(),
                 }]))
             }
-            "scalar" => {
+            F::Scalar => {
                 let s = self.eval_vector(&args[0], g)?;
                 let mut cnt = vec![0u32; g.n];
                 let mut val = vec![f64::NAN; g.n];
@@ -970,38 +984,58 @@ impl Ctx<'_> {
                         .collect(),
                 ))
             }
-            "abs" | "ceil" | "floor" | "exp" | "sqrt" | "ln" | "log2" | "log10" | "sin" | "cos"
-            | "tan" | "asin" | "acos" | "atan" | "sinh" | "cosh" | "tanh" | "asinh" | "acosh"
-            | "atanh" | "deg" | "rad" | "sgn" => {
-                let func: fn(f64) -> f64 = match name {
-                    "abs" => f64::abs,
-                    "ceil" => f64::ceil,
-                    "floor" => f64::floor,
-                    "exp" => f64::exp,
-                    "sqrt" => f64::sqrt,
-                    "ln" => f64::ln,
-                    "log2" => f64::log2,
-                    "log10" => f64::log10,
-                    "sin" => f64::sin,
-                    "cos" => f64::cos,
-                    "tan" => f64::tan,
-                    "asin" => f64::asin,
-                    "acos" => f64::acos,
-                    "atan" => f64::atan,
-                    "sinh" => f64::sinh,
-                    "cosh" => f64::cosh,
-                    "tanh" => f64::tanh,
-                    "asinh" => f64::asinh,
-                    "acosh" => f64::acosh,
-                    "atanh" => f64::atanh,
-                    "deg" => |v| v * 180.0 / std::f64::consts::PI,
-                    "rad" => |v| v * std::f64::consts::PI / 180.0,
+            F::Abs
+            | F::Ceil
+            | F::Floor
+            | F::Exp
+            | F::Sqrt
+            | F::Ln
+            | F::Log2
+            | F::Log10
+            | F::Sin
+            | F::Cos
+            | F::Tan
+            | F::Asin
+            | F::Acos
+            | F::Atan
+            | F::Sinh
+            | F::Cosh
+            | F::Tanh
+            | F::Asinh
+            | F::Acosh
+            | F::Atanh
+            | F::Deg
+            | F::Rad
+            | F::Sgn => {
+                let func: fn(f64) -> f64 = match id {
+                    F::Abs => f64::abs,
+                    F::Ceil => f64::ceil,
+                    F::Floor => f64::floor,
+                    F::Exp => f64::exp,
+                    F::Sqrt => f64::sqrt,
+                    F::Ln => f64::ln,
+                    F::Log2 => f64::log2,
+                    F::Log10 => f64::log10,
+                    F::Sin => f64::sin,
+                    F::Cos => f64::cos,
+                    F::Tan => f64::tan,
+                    F::Asin => f64::asin,
+                    F::Acos => f64::acos,
+                    F::Atan => f64::atan,
+                    F::Sinh => f64::sinh,
+                    F::Cosh => f64::cosh,
+                    F::Tanh => f64::tanh,
+                    F::Asinh => f64::asinh,
+                    F::Acosh => f64::acosh,
+                    F::Atanh => f64::atanh,
+                    F::Deg => |v| v * 180.0 / std::f64::consts::PI,
+                    F::Rad => |v| v * std::f64::consts::PI / 180.0,
                     _ => f::sgn,
                 };
                 let s = self.eval_vector(&args[0], g)?;
                 Ok(V::Vector(merge_same_labels(self.map_series(s, func))?))
             }
-            "round" => {
+            F::Round => {
                 let s = self.eval_vector(&args[0], g)?;
                 let to = match args.get(1) {
                     Some(a) => self.eval_scalar(a, g)?,
@@ -1010,14 +1044,14 @@ impl Ctx<'_> {
                 let out = self.map_series_step(s, |i, v| Some(f::round_to(v, to[i])));
                 Ok(V::Vector(merge_same_labels(out)?))
             }
-            "clamp" | "clamp_min" | "clamp_max" => {
+            F::Clamp | F::ClampMin | F::ClampMax => {
                 let s = self.eval_vector(&args[0], g)?;
-                let (lo, hi) = match name {
-                    "clamp" => (
+                let (lo, hi) = match id {
+                    F::Clamp => (
                         self.eval_scalar(&args[1], g)?,
                         self.eval_scalar(&args[2], g)?,
                     ),
-                    "clamp_min" => (self.eval_scalar(&args[1], g)?, vec![f64::INFINITY; g.n]),
+                    F::ClampMin => (self.eval_scalar(&args[1], g)?, vec![f64::INFINITY; g.n]),
                     _ => (vec![f64::NEG_INFINITY; g.n], self.eval_scalar(&args[1], g)?),
                 };
                 let out = self.map_series_step(s, |i, v| {
@@ -1029,7 +1063,7 @@ impl Ctx<'_> {
                 });
                 Ok(V::Vector(merge_same_labels(out)?))
             }
-            "timestamp" => {
+            F::Timestamp => {
                 let a = unwrap_parens(&args[0]);
                 let s = if let ExprKind::VectorSelector(sel) = &a.kind {
                     self.eval_vector_selector(sel, g, true)?
@@ -1046,18 +1080,24 @@ impl Ctx<'_> {
                 };
                 Ok(V::Vector(merge_same_labels(self.map_series(s, |v| v))?))
             }
-            "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year"
-            | "days_in_month" | "month" | "year" => {
+            F::Minute
+            | F::Hour
+            | F::DayOfWeek
+            | F::DayOfMonth
+            | F::DayOfYear
+            | F::DaysInMonth
+            | F::Month
+            | F::Year => {
                 let func = move |v: f64| -> f64 {
                     let c = f::civil_from_unix(v as i64);
-                    match name {
-                        "minute" => c.minute as f64,
-                        "hour" => c.hour as f64,
-                        "day_of_week" => c.weekday as f64,
-                        "day_of_month" => c.day as f64,
-                        "day_of_year" => c.yday as f64,
-                        "days_in_month" => f::days_in_month(c.year, c.month) as f64,
-                        "month" => c.month as f64,
+                    match id {
+                        F::Minute => c.minute as f64,
+                        F::Hour => c.hour as f64,
+                        F::DayOfWeek => c.weekday as f64,
+                        F::DayOfMonth => c.day as f64,
+                        F::DayOfYear => c.yday as f64,
+                        F::DaysInMonth => f::days_in_month(c.year, c.month) as f64,
+                        F::Month => c.month as f64,
                         _ => c.year as f64,
                     }
                 };
@@ -1073,10 +1113,10 @@ impl Ctx<'_> {
                 let s = self.eval_vector(&args[0], g)?;
                 Ok(V::Vector(merge_same_labels(self.map_series(s, func))?))
             }
-            "sort" | "sort_desc" => {
+            F::Sort | F::SortDesc => {
                 let mut s = self.eval_vector(&args[0], g)?;
                 if self.instant {
-                    let desc = name == "sort_desc";
+                    let desc = id == F::SortDesc;
                     s.sort_by(|a, b| {
                         let x = a.pts.first().map_or(f64::NAN, |p| p.1);
                         let y = b.pts.first().map_or(f64::NAN, |p| p.1);
@@ -1096,7 +1136,7 @@ impl Ctx<'_> {
                 }
                 Ok(V::Vector(s))
             }
-            "sort_by_label" | "sort_by_label_desc" => {
+            F::SortByLabel | F::SortByLabelDesc => {
                 let mut s = self.eval_vector(&args[0], g)?;
                 let names: Vec<String> = args[1..]
                     .iter()
@@ -1105,7 +1145,7 @@ impl Ctx<'_> {
                         _ => String::new(),
                     })
                     .collect();
-                let desc = name == "sort_by_label_desc";
+                let desc = id == F::SortByLabelDesc;
                 if !self.instant {
                     self.warn(format!(
                         "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
@@ -1132,9 +1172,9 @@ impl Ctx<'_> {
                 });
                 Ok(V::Vector(s))
             }
-            "label_replace" => self.label_replace(args, g),
-            "label_join" => self.label_join(args, g),
-            "absent" => {
+            F::LabelReplace => self.label_replace(args, g),
+            F::LabelJoin => self.label_join(args, g),
+            F::Absent => {
                 let s = self.eval_vector(&args[0], g)?;
                 let mut has = vec![false; g.n];
                 for se in &s {
@@ -1144,7 +1184,7 @@ impl Ctx<'_> {
                 }
                 Ok(absent_result(absent_labels(&args[0]), &has))
             }
-            "absent_over_time" => {
+            F::AbsentOverTime => {
                 let rs = self.load_range(&args[0], g)?;
                 let mut has = vec![false; g.n];
                 for s in &rs.series {
@@ -1164,7 +1204,7 @@ impl Ctx<'_> {
                 }
                 Ok(absent_result(absent_labels(&args[0]), &has))
             }
-            "histogram_quantile" => {
+            F::HistogramQuantile => {
                 let q = self.eval_scalar(&args[0], g)?;
                 if let ExprKind::Aggregate(a) = &unwrap_parens(&args[1]).kind {
                     let fusable = a.op == AggregateOp::Sum
@@ -1200,7 +1240,7 @@ impl Ctx<'_> {
                     (r.value, r.forced_monotonic, r.missing_inf)
                 })
             }
-            "histogram_fraction" => {
+            F::HistogramFraction => {
                 let lo = self.eval_scalar(&args[0], g)?;
                 let hi = self.eval_scalar(&args[1], g)?;
                 let s = self.eval_vector(&args[2], g)?;
@@ -1208,21 +1248,16 @@ impl Ctx<'_> {
                     (f::bucket_fraction(lo[i], hi[i], bs), false, false)
                 })
             }
-            "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-            | "histogram_stdvar" => {
+            F::HistogramCount
+            | F::HistogramSum
+            | F::HistogramAvg
+            | F::HistogramStddev
+            | F::HistogramStdvar => {
                 // Native histograms only; float samples are ignored.
                 let _ = self.eval_vector(&args[0], g)?;
                 Ok(V::Vector(Vec::new()))
             }
-            _ => {
-                if c.func.arg_types.contains(&crate::ValueType::Matrix) {
-                    self.eval_range_function(c, g)
-                } else {
-                    Err(QueryError::exec(format!(
-                        "function \"{name}\" is not supported by this engine"
-                    )))
-                }
-            }
+            _ => Err(not_in_family(c)),
         }
     }
 
@@ -1446,8 +1481,8 @@ impl Ctx<'_> {
         if !self.opts.delayed_name_removal {
             if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
                 self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
-                    && !matches!(c.func.name, "last_over_time" | "first_over_time");
-                if self.lazy_drop && RangeFn::from_name(c.func.name).is_some() {
+                    && !keeps_metric_name(c.func.id);
+                if self.lazy_drop && family(c.func.id) == Family::Rollup {
                     self.project = Some(Projection {
                         names: a.grouping.clone(),
                         without: a.without,
@@ -1625,11 +1660,12 @@ impl Ctx<'_> {
         let lazy = std::mem::replace(&mut self.lazy_drop, false);
         let project = self.project.take();
         let (warn_mark, info_mark) = (self.warnings.len(), self.infos.len());
-        let name = c.func.name;
+        use FunctionId as F;
+        let fk = c.func.id;
         // The range argument and any scalar parameter.
-        let (param, range_arg) = match name {
-            "quantile_over_time" | "predict_linear" => {
-                let (p, r) = if name == "quantile_over_time" {
+        let (param, range_arg) = match fk {
+            F::QuantileOverTime | F::PredictLinear => {
+                let (p, r) = if fk == F::QuantileOverTime {
                     (&c.args[0], &c.args[1])
                 } else {
                     (&c.args[1], &c.args[0])
@@ -1639,7 +1675,7 @@ impl Ctx<'_> {
             _ => (None, &c.args[0]),
         };
         // double_exponential_smoothing(v, sf, tf): both factors per step.
-        let (sfs, tfs) = if name == "double_exponential_smoothing" {
+        let (sfs, tfs) = if fk == F::DoubleExponentialSmoothing {
             let sf = self.eval_scalar(&c.args[1], g)?;
             let tf = self.eval_scalar(&c.args[2], g)?;
             for &x in &sf {
@@ -1660,7 +1696,7 @@ impl Ctx<'_> {
         } else {
             (Vec::new(), Vec::new())
         };
-        if name == "quantile_over_time" {
+        if fk == F::QuantileOverTime {
             if let Some(p) = &param {
                 for &q in p {
                     if !(0.0..=1.0).contains(&q) {
@@ -1673,16 +1709,11 @@ impl Ctx<'_> {
                 }
             }
         }
-        let keep_name = matches!(name, "last_over_time" | "first_over_time");
+        let keep_name = keeps_metric_name(fk);
         let mut out = Vec::new();
         let mut window_samples = vec![0usize; g.n];
         let mut scratch: Vec<f64> = Vec::new();
         let mut names = NameSet::default();
-        let Some(fk) = RangeFn::from_name(name) else {
-            return Err(QueryError::exec(format!(
-                "function \"{name}\" is not supported by this engine"
-            )));
-        };
         // The output series of one input series (labels as selected or computed).
         let emit = |ctx: &Ctx, out: &mut Vec<Series>, labels: Labels, dropped: bool, pts: Pts| {
             if pts.is_empty() {
@@ -1779,8 +1810,8 @@ impl Ctx<'_> {
             self.lazy_drop = lazy;
             return self.eval_range_function(c, g);
         }
-        if matches!(name, "rate" | "increase" | "irate") {
-            self.annotate_counter(name, &names.list, range_arg.span);
+        if matches!(fk, F::Rate | F::Increase | F::Irate) {
+            self.annotate_counter(c.func.name, &names.list, range_arg.span);
         }
         let peak = window_samples.iter().copied().max().unwrap_or(0);
         self.check_samples(peak)?;
@@ -1822,8 +1853,8 @@ impl Ctx<'_> {
         if simple && !name_grouped && !self.opts.delayed_name_removal {
             if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
                 self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
-                    && !matches!(c.func.name, "last_over_time" | "first_over_time");
-                if self.lazy_drop && RangeFn::from_name(c.func.name).is_some() {
+                    && !keeps_metric_name(c.func.id);
+                if self.lazy_drop && family(c.func.id) == Family::Rollup {
                     self.project = Some(Projection {
                         names: a.grouping.clone(),
                         without: a.without,
@@ -2506,71 +2537,6 @@ fn unreachable_op() -> Result<()> {
     Err(QueryError::exec("unsupported aggregation"))
 }
 
-/// The range-vector functions, resolved once per call instead of per step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RangeFn {
-    DoubleExponentialSmoothing,
-    Rate,
-    Increase,
-    Delta,
-    Irate,
-    Idelta,
-    Deriv,
-    PredictLinear,
-    Changes,
-    Resets,
-    CountOverTime,
-    SumOverTime,
-    AvgOverTime,
-    MinOverTime,
-    MaxOverTime,
-    StddevOverTime,
-    StdvarOverTime,
-    QuantileOverTime,
-    MadOverTime,
-    LastOverTime,
-    FirstOverTime,
-    PresentOverTime,
-    TsOfLastOverTime,
-    TsOfFirstOverTime,
-    TsOfMaxOverTime,
-    TsOfMinOverTime,
-}
-
-impl RangeFn {
-    fn from_name(name: &str) -> Option<RangeFn> {
-        Some(match name {
-            "double_exponential_smoothing" => RangeFn::DoubleExponentialSmoothing,
-            "rate" => RangeFn::Rate,
-            "increase" => RangeFn::Increase,
-            "delta" => RangeFn::Delta,
-            "irate" => RangeFn::Irate,
-            "idelta" => RangeFn::Idelta,
-            "deriv" => RangeFn::Deriv,
-            "predict_linear" => RangeFn::PredictLinear,
-            "changes" => RangeFn::Changes,
-            "resets" => RangeFn::Resets,
-            "count_over_time" => RangeFn::CountOverTime,
-            "sum_over_time" => RangeFn::SumOverTime,
-            "avg_over_time" => RangeFn::AvgOverTime,
-            "min_over_time" => RangeFn::MinOverTime,
-            "max_over_time" => RangeFn::MaxOverTime,
-            "stddev_over_time" => RangeFn::StddevOverTime,
-            "stdvar_over_time" => RangeFn::StdvarOverTime,
-            "quantile_over_time" => RangeFn::QuantileOverTime,
-            "mad_over_time" => RangeFn::MadOverTime,
-            "last_over_time" => RangeFn::LastOverTime,
-            "first_over_time" => RangeFn::FirstOverTime,
-            "present_over_time" => RangeFn::PresentOverTime,
-            "ts_of_last_over_time" => RangeFn::TsOfLastOverTime,
-            "ts_of_first_over_time" => RangeFn::TsOfFirstOverTime,
-            "ts_of_max_over_time" => RangeFn::TsOfMaxOverTime,
-            "ts_of_min_over_time" => RangeFn::TsOfMinOverTime,
-            _ => return None,
-        })
-    }
-}
-
 /// Per-group accumulator of the simple aggregations.
 #[derive(Debug, Clone, Copy, Default)]
 struct Acc {
@@ -2679,7 +2645,7 @@ fn window(
 
 /// A range function's parameters, shared by every series it is applied to.
 struct RangeEval<'p> {
-    fk: RangeFn,
+    fk: FunctionId,
     range: i64,
     /// The window end per outer step.
     ends: &'p [i64],
@@ -2699,6 +2665,7 @@ impl RangeEval<'_> {
         window_samples: &mut [usize],
         scratch: &mut Vec<f64>,
     ) -> Pts {
+        use FunctionId as F;
         let (fk, range, g) = (self.fk, self.range, self.g);
         let (param, sfs, tfs) = (self.param, self.sfs, self.tfs);
         let mut pts = Pts::new();
@@ -2722,40 +2689,40 @@ impl RangeEval<'_> {
             }
             let vals = || w.iter().map(|x| x.v);
             let v = match fk {
-                RangeFn::Rate => f::extrapolated_rate(w, start, end, true, true),
-                RangeFn::Increase => f::extrapolated_rate(w, start, end, true, false),
-                RangeFn::Delta => f::extrapolated_rate(w, start, end, false, false),
-                RangeFn::Irate => f::instant_value(w, true),
-                RangeFn::Idelta => f::instant_value(w, false),
-                RangeFn::Deriv => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
-                RangeFn::PredictLinear => (w.len() >= 2).then(|| {
+                F::Rate => f::extrapolated_rate(w, start, end, true, true),
+                F::Increase => f::extrapolated_rate(w, start, end, true, false),
+                F::Delta => f::extrapolated_rate(w, start, end, false, false),
+                F::Irate => f::instant_value(w, true),
+                F::Idelta => f::instant_value(w, false),
+                F::Deriv => (w.len() >= 2).then(|| f::linear_regression(w, w[0].t).0),
+                F::PredictLinear => (w.len() >= 2).then(|| {
                     let (slope, icpt) = f::linear_regression(w, g.t(i));
                     let p = param.as_ref().map_or(0.0, |p| p[i]);
                     slope * p + icpt
                 }),
-                RangeFn::Changes => Some(f::changes(w)),
-                RangeFn::Resets => Some(f::resets(w)),
-                RangeFn::CountOverTime => Some(w.len() as f64),
-                RangeFn::SumOverTime => Some(f::sum_values(vals())),
-                RangeFn::AvgOverTime => {
+                F::Changes => Some(f::changes(w)),
+                F::Resets => Some(f::resets(w)),
+                F::CountOverTime => Some(w.len() as f64),
+                F::SumOverTime => Some(f::sum_values(vals())),
+                F::AvgOverTime => {
                     let mut m = f::MeanAcc::default();
                     for v in vals() {
                         m.add(v);
                     }
                     Some(m.value())
                 }
-                RangeFn::MinOverTime => Some(f::min_max(vals(), false)),
-                RangeFn::MaxOverTime => Some(f::min_max(vals(), true)),
-                RangeFn::StddevOverTime => Some(f::variance_over_time(vals()).sqrt()),
-                RangeFn::StdvarOverTime => Some(f::variance_over_time(vals())),
-                RangeFn::QuantileOverTime => {
+                F::MinOverTime => Some(f::min_max(vals(), false)),
+                F::MaxOverTime => Some(f::min_max(vals(), true)),
+                F::StddevOverTime => Some(f::variance_over_time(vals()).sqrt()),
+                F::StdvarOverTime => Some(f::variance_over_time(vals())),
+                F::QuantileOverTime => {
                     scratch.clear();
                     scratch.extend(vals());
                     let q = param.as_ref().map_or(f64::NAN, |p| p[i]);
                     Some(f::quantile(q, scratch))
                 }
-                RangeFn::MadOverTime if w.iter().any(|x| x.v.is_nan()) => Some(f64::NAN),
-                RangeFn::MadOverTime => {
+                F::MadOverTime if w.iter().any(|x| x.v.is_nan()) => Some(f64::NAN),
+                F::MadOverTime => {
                     scratch.clear();
                     scratch.extend(vals());
                     let med = f::quantile(0.5, scratch);
@@ -2764,16 +2731,16 @@ impl RangeEval<'_> {
                     }
                     Some(f::quantile(0.5, scratch))
                 }
-                RangeFn::DoubleExponentialSmoothing => {
+                F::DoubleExponentialSmoothing => {
                     (w.len() >= 2).then(|| f::double_exponential_smoothing(w, sfs[i], tfs[i]))
                 }
-                RangeFn::LastOverTime => Some(w[w.len() - 1].v),
-                RangeFn::FirstOverTime => Some(w[0].v),
-                RangeFn::PresentOverTime => Some(1.0),
-                RangeFn::TsOfLastOverTime => Some(w[w.len() - 1].t as f64 / 1000.0),
-                RangeFn::TsOfFirstOverTime => Some(w[0].t as f64 / 1000.0),
-                RangeFn::TsOfMaxOverTime | RangeFn::TsOfMinOverTime => {
-                    let max = fk == RangeFn::TsOfMaxOverTime;
+                F::LastOverTime => Some(w[w.len() - 1].v),
+                F::FirstOverTime => Some(w[0].v),
+                F::PresentOverTime => Some(1.0),
+                F::TsOfLastOverTime => Some(w[w.len() - 1].t as f64 / 1000.0),
+                F::TsOfFirstOverTime => Some(w[0].t as f64 / 1000.0),
+                F::TsOfMaxOverTime | F::TsOfMinOverTime => {
+                    let max = fk == F::TsOfMaxOverTime;
                     let mut best = w[0];
                     for x in &w[1..] {
                         let better = if max { x.v >= best.v } else { x.v <= best.v };
@@ -2783,6 +2750,8 @@ impl RangeEval<'_> {
                     }
                     Some(best.t as f64 / 1000.0)
                 }
+                // Not a range function (excluded by `family`).
+                _ => None,
             };
             if let Some(v) = v {
                 pts.push((i as u32, v));
@@ -2937,4 +2906,126 @@ fn merge_lenient(series: Vec<Series>) -> Vec<Series> {
         }
     }
     out
+}
+
+/// How the evaluator implements a function: the one place that sorts every
+/// [`FunctionId`] of the table into a family (exhaustive, so a new table entry does
+/// not compile until it has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// Instant-vector, scalar, time, label, sorting and histogram functions
+    /// ([`Ctx::eval_instant_call`]).
+    Instant,
+    /// Functions of a range vector evaluated window by window ([`RangeEval`]).
+    Rollup,
+    /// In the table (Prometheus has it) but not implemented: the parser rejects it.
+    Unsupported,
+}
+
+/// The family of `id`.
+pub(crate) fn family(id: FunctionId) -> Family {
+    use FunctionId as F;
+    match id {
+        F::Abs
+        | F::Absent
+        | F::AbsentOverTime
+        | F::Acos
+        | F::Acosh
+        | F::Asin
+        | F::Asinh
+        | F::Atan
+        | F::Atanh
+        | F::Ceil
+        | F::Clamp
+        | F::ClampMax
+        | F::ClampMin
+        | F::Cos
+        | F::Cosh
+        | F::DayOfMonth
+        | F::DayOfWeek
+        | F::DayOfYear
+        | F::DaysInMonth
+        | F::Deg
+        | F::End
+        | F::Exp
+        | F::Floor
+        | F::HistogramAvg
+        | F::HistogramCount
+        | F::HistogramFraction
+        | F::HistogramQuantile
+        | F::HistogramStddev
+        | F::HistogramStdvar
+        | F::HistogramSum
+        | F::Hour
+        | F::LabelJoin
+        | F::LabelReplace
+        | F::Ln
+        | F::Log10
+        | F::Log2
+        | F::MaxOf
+        | F::MinOf
+        | F::Minute
+        | F::Month
+        | F::Pi
+        | F::Rad
+        | F::Range
+        | F::Round
+        | F::Scalar
+        | F::Sgn
+        | F::Sin
+        | F::Sinh
+        | F::Sort
+        | F::SortByLabel
+        | F::SortByLabelDesc
+        | F::SortDesc
+        | F::Sqrt
+        | F::Start
+        | F::Step
+        | F::Tan
+        | F::Tanh
+        | F::Time
+        | F::Timestamp
+        | F::Vector
+        | F::Year => Family::Instant,
+        F::AvgOverTime
+        | F::Changes
+        | F::CountOverTime
+        | F::Delta
+        | F::Deriv
+        | F::DoubleExponentialSmoothing
+        | F::FirstOverTime
+        | F::Idelta
+        | F::Increase
+        | F::Irate
+        | F::LastOverTime
+        | F::MadOverTime
+        | F::MaxOverTime
+        | F::MinOverTime
+        | F::PredictLinear
+        | F::PresentOverTime
+        | F::QuantileOverTime
+        | F::Rate
+        | F::Resets
+        | F::StddevOverTime
+        | F::StdvarOverTime
+        | F::SumOverTime
+        | F::TsOfFirstOverTime
+        | F::TsOfLastOverTime
+        | F::TsOfMaxOverTime
+        | F::TsOfMinOverTime => Family::Rollup,
+        F::HistogramQuantiles | F::Info | F::StartTimestamp => Family::Unsupported,
+    }
+}
+
+/// Range functions whose output keeps the input's metric name.
+fn keeps_metric_name(id: FunctionId) -> bool {
+    matches!(id, FunctionId::LastOverTime | FunctionId::FirstOverTime)
+}
+
+/// A family's dispatcher reached with a function of another family (a bug).
+fn not_in_family(c: &Call) -> QueryError {
+    QueryError::exec(format!(
+        "internal error: function \"{}\" dispatched to the wrong family",
+        c.func.name
+    ))
 }

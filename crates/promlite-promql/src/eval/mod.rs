@@ -40,6 +40,8 @@
 mod engine;
 pub mod functions;
 #[cfg(test)]
+mod table_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
