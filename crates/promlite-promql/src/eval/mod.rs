@@ -37,8 +37,15 @@
 //! functions slide a window over each series' samples; aggregations hash each
 //! series' grouping labels once and accumulate step by step.
 
+mod aggregate;
+mod binary;
+mod call;
 mod engine;
 pub mod functions;
+mod histogram;
+mod rollup;
+mod selector;
+mod series;
 #[cfg(test)]
 mod table_tests;
 #[cfg(test)]
