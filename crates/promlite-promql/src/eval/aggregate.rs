@@ -4,6 +4,7 @@
 use hashbrown::HashMap;
 use promlite_model::{Labels, METRIC_NAME};
 
+use super::annotations::Annotation;
 use super::engine::{family, unwrap_parens, Ctx, Family, Grid, Projection, Result, V};
 use super::functions as f;
 use super::rollup::keeps_metric_name;
@@ -63,12 +64,7 @@ impl Ctx<'_> {
                     }
                     let capped = r.clamp(-1.0, 1.0);
                     if capped != r {
-                        self.warn(format!(
-                            "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {} {}",
-                            promlite_model::format_go_g(r),
-                            promlite_model::format_go_g(capped),
-                            self.pos(span)
-                        ));
+                        self.annotate(Annotation::RatioOutOfRange { got: r, capped }, span);
                     }
                     rs.push(capped);
                 }
@@ -100,16 +96,8 @@ impl Ctx<'_> {
                 };
                 if a.op == AggregateOp::Quantile {
                     if let Some(q) = &q {
-                        for &qv in q {
-                            if !(0.0..=1.0).contains(&qv) {
-                                let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
-                                self.warn(format!(
-                                    "PromQL warning: quantile value should be between 0 and 1, got {} {}",
-                                    promlite_model::format_go_g(qv),
-                                    self.pos(span)
-                                ));
-                            }
-                        }
+                        let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
+                        self.check_quantiles(q, span);
                     }
                 }
                 self.aggregate_simple(a, input, q.as_deref(), g)

@@ -4,6 +4,7 @@
 use hashbrown::HashSet;
 use promlite_model::{Labels, LabelsBuilder, MatchOp, METRIC_NAME};
 
+use super::annotations::Annotation;
 use super::engine::{not_in_family, unwrap_parens, Ctx, Grid, Result, V};
 use super::functions as f;
 use super::selector::window;
@@ -232,10 +233,7 @@ impl Ctx<'_> {
                         }
                     });
                 } else {
-                    self.warn(format!(
-                        "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
-                        self.pos(span)
-                    ));
+                    self.annotate(Annotation::SortInRangeQuery, span);
                 }
                 Ok(V::Vector(s))
             }
@@ -250,10 +248,7 @@ impl Ctx<'_> {
                     .collect();
                 let desc = id == F::SortByLabelDesc;
                 if !self.instant {
-                    self.warn(format!(
-                        "PromQL warning: sort is ineffective for range queries since results are always ordered by labels {}",
-                        self.pos(span)
-                    ));
+                    self.annotate(Annotation::SortInRangeQuery, span);
                     return Ok(V::Vector(s));
                 }
                 s.sort_by(|a, b| {

@@ -231,18 +231,6 @@ pub(super) fn run(
 }
 
 impl Ctx<'_> {
-    pub(super) fn warn(&mut self, msg: String) {
-        if !self.warnings.contains(&msg) {
-            self.warnings.push(msg);
-        }
-    }
-
-    pub(super) fn info(&mut self, msg: String) {
-        if !self.infos.contains(&msg) {
-            self.infos.push(msg);
-        }
-    }
-
     pub(super) fn check_now(&mut self) -> Result<()> {
         if let Some(c) = self.cancel {
             if c.load(Ordering::Relaxed) {

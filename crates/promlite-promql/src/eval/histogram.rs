@@ -7,6 +7,7 @@ use std::hash::{Hash, Hasher};
 use hashbrown::HashMap;
 use promlite_model::{parse_go_float, Labels, METRIC_NAME};
 
+use super::annotations::Annotation;
 use super::engine::{
     family, not_in_family, unwrap_parens, Ctx, Family, Grid, Projection, Result, V,
 };
@@ -34,28 +35,12 @@ impl Ctx<'_> {
                         && a.grouping.iter().any(|l| l == "le")
                         && !a.grouping.iter().any(|l| l == METRIC_NAME);
                     if fusable {
-                        for &qv in &q {
-                            if !(0.0..=1.0).contains(&qv) {
-                                self.warn(format!(
-                                    "PromQL warning: quantile value should be between 0 and 1, got {} {}",
-                                    promlite_model::format_go_g(qv),
-                                    self.pos(args[0].span)
-                                ));
-                            }
-                        }
+                        self.check_quantiles(&q, args[0].span);
                         return self.quantile_of_sum_by_le(&q, a, args[1].span, g);
                     }
                 }
                 let s = self.eval_vector(&args[1], g)?;
-                for &qv in &q {
-                    if !(0.0..=1.0).contains(&qv) {
-                        self.warn(format!(
-                            "PromQL warning: quantile value should be between 0 and 1, got {} {}",
-                            promlite_model::format_go_g(qv),
-                            self.pos(args[0].span)
-                        ));
-                    }
-                }
+                self.check_quantiles(&q, args[0].span);
                 self.histogram_buckets(s, g, args[1].span, |i, bs| {
                     let r = f::bucket_quantile(q[i], bs);
                     (r.value, r.forced_monotonic, r.missing_inf)
@@ -97,12 +82,11 @@ impl Ctx<'_> {
         for se in &s {
             let le = se.labels.get("le").and_then(parse_go_float);
             let Some(le) = le else {
-                self.warn(format!(
-                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?} {}",
-                    se.labels.get("le").unwrap_or(""),
-                    se.labels.metric_name().unwrap_or(""),
-                    self.pos(arg_span)
-                ));
+                let bad = Annotation::BadBucketLabel {
+                    le: se.labels.get("le").unwrap_or(""),
+                    metric: se.labels.metric_name().unwrap_or(""),
+                };
+                self.annotate(bad, arg_span);
                 per_series.push(None);
                 continue;
             };
@@ -160,18 +144,10 @@ impl Ctx<'_> {
                 bs.clear();
                 let metric = &group_labels[gi].2;
                 if forced {
-                    self.info(format!(
-                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?} {}",
-                        metric,
-                        self.pos(arg_span)
-                    ));
+                    self.annotate(Annotation::ForcedMonotonic { metric }, arg_span);
                 }
                 if missing_inf {
-                    self.warn(format!(
-                        "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name {:?} {}",
-                        metric,
-                        self.pos(arg_span)
-                    ));
+                    self.annotate(Annotation::MissingInfBucket { metric }, arg_span);
                 }
                 out[gi].pts.push((i as u32, v));
             }
@@ -242,11 +218,11 @@ impl Ctx<'_> {
                 v
             });
             let Some(le) = le else {
-                self.warn(format!(
-                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name \"\" {}",
-                    le_text.unwrap_or(""),
-                    self.pos(arg_span)
-                ));
+                let bad = Annotation::BadBucketLabel {
+                    le: le_text.unwrap_or(""),
+                    metric: "",
+                };
+                self.annotate(bad, arg_span);
                 per_series.push(None);
                 continue;
             };
@@ -316,16 +292,10 @@ impl Ctx<'_> {
                 let r = f::bucket_quantile(q[i], bs);
                 bs.clear();
                 if r.forced_monotonic {
-                    self.info(format!(
-                        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\" {}",
-                        self.pos(arg_span)
-                    ));
+                    self.annotate(Annotation::ForcedMonotonic { metric: "" }, arg_span);
                 }
                 if r.missing_inf {
-                    self.warn(format!(
-                        "PromQL warning: input to histogram_quantile has no +Inf bucket, result is NaN for metric name \"\" {}",
-                        self.pos(arg_span)
-                    ));
+                    self.annotate(Annotation::MissingInfBucket { metric: "" }, arg_span);
                 }
                 out[gi as usize].push((i as u32, r.value));
             }

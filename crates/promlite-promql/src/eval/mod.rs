@@ -38,6 +38,7 @@
 //! series' grouping labels once and accumulate step by step.
 
 mod aggregate;
+mod annotations;
 mod binary;
 mod call;
 mod engine;

@@ -4,6 +4,7 @@
 use hashbrown::{HashMap, HashSet};
 use promlite_model::{is_stale_nan, Label, Labels, MetricType, Sample, METRIC_NAME};
 
+use super::annotations::Annotation;
 use super::engine::{dup_labelset_err, unwrap_parens, Ctx, Grid, Result, V};
 use super::functions as f;
 use super::selector::window;
@@ -28,20 +29,20 @@ impl Ctx<'_> {
                     .and_then(|fam| self.storage.metric_type(fam))
             });
             match declared {
-                Some(MetricType::Gauge) => self.warn(format!(
-                    "PromQL warning: metric is a gauge (declared TYPE), {fname}() is meant for counters: {name:?} {}",
-                    self.pos(span)
-                )),
+                Some(MetricType::Gauge) => self.annotate(
+                    Annotation::GaugeInCounterFunction {
+                        func: fname,
+                        metric: name,
+                    },
+                    span,
+                ),
                 Some(MetricType::Unknown) | None => {
                     if fname != "irate"
                         && !["_total", "_sum", "_count", "_bucket"]
                             .iter()
                             .any(|suf| name.ends_with(suf))
                     {
-                        self.info(format!(
-                            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?} {}",
-                            self.pos(span)
-                        ));
+                        self.annotate(Annotation::PossibleNonCounter { metric: name }, span);
                     }
                 }
                 Some(_) => {}
@@ -91,15 +92,7 @@ impl Ctx<'_> {
         };
         if fk == F::QuantileOverTime {
             if let Some(p) = &param {
-                for &q in p {
-                    if !(0.0..=1.0).contains(&q) {
-                        self.warn(format!(
-                            "PromQL warning: quantile value should be between 0 and 1, got {} {}",
-                            promlite_model::format_go_g(q),
-                            self.pos(c.args[0].span)
-                        ));
-                    }
-                }
+                self.check_quantiles(p, c.args[0].span);
             }
         }
         let keep_name = keeps_metric_name(fk);
