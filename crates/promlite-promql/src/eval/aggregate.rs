@@ -5,12 +5,11 @@ use hashbrown::HashMap;
 use promlite_model::{Labels, METRIC_NAME};
 
 use super::annotations::Annotation;
-use super::engine::{family, unwrap_parens, Ctx, Family, Grid, Projection, Result, V};
+use super::engine::{Ctx, Grid, Result, V};
 use super::functions as f;
-use super::rollup::keeps_metric_name;
 use super::series::{by_step, Grouper, Pts, Series};
 use super::QueryError;
-use crate::parser::ast::{AggregateExpr, AggregateOp, ExprKind, Span};
+use crate::parser::ast::{AggregateExpr, AggregateOp, Span};
 
 impl Ctx<'_> {
     pub(super) fn eval_aggregate(&mut self, a: &AggregateExpr, g: Grid) -> Result<V> {
@@ -28,16 +27,7 @@ impl Ctx<'_> {
         );
         let name_grouped = !a.without && a.grouping.iter().any(|l| l == METRIC_NAME);
         if simple && !name_grouped && !self.opts.delayed_name_removal {
-            if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
-                self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
-                    && !keeps_metric_name(c.func.id);
-                if self.lazy_drop && family(c.func.id) == Family::Rollup {
-                    self.project = Some(Projection {
-                        names: a.grouping.clone(),
-                        without: a.without,
-                    });
-                }
-            }
+            self.prepare_aggregated_input(a);
         }
         let input = self.eval_vector(&a.expr, g);
         self.lazy_drop = false;

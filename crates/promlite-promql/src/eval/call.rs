@@ -32,31 +32,13 @@ impl Ctx<'_> {
                 (self.qend - self.qstart) as f64 / 1000.0;
                 g.n
             ])),
-            // Go's math.Min/math.Max: NaN wins, and -0 is below +0.
             F::MinOf | F::MaxOf => {
                 let a = self.eval_scalar(&args[0], g)?;
                 let b = self.eval_scalar(&args[1], g)?;
-                let min = id == F::MinOf;
+                // Go's math.Min/math.Max: NaN wins, and -0 is below +0.
+                let op = if id == F::MinOf { f::go_min } else { f::go_max };
                 Ok(V::Scalar(
-                    a.iter()
-                        .zip(&b)
-                        .map(|(&x, &y)| {
-                            if x.is_nan() || y.is_nan() {
-                                f64::NAN
-                            } else if x == y {
-                                // Equal values differ at most in the sign of zero.
-                                if min == x.is_sign_negative() {
-                                    x
-                                } else {
-                                    y
-                                }
-                            } else if min {
-                                x.min(y)
-                            } else {
-                                x.max(y)
-                            }
-                        })
-                        .collect(),
+                    a.iter().zip(&b).map(|(&x, &y)| op(x, y)).collect(),
                 ))
             }
             F::Vector => {

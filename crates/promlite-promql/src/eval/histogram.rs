@@ -8,11 +8,8 @@ use hashbrown::HashMap;
 use promlite_model::{parse_go_float, Labels, METRIC_NAME};
 
 use super::annotations::Annotation;
-use super::engine::{
-    family, not_in_family, unwrap_parens, Ctx, Family, Grid, Projection, Result, V,
-};
+use super::engine::{not_in_family, unwrap_parens, Ctx, Grid, Result, V};
 use super::functions as f;
-use super::rollup::keeps_metric_name;
 use super::series::{
     by_step, has_distinct_names, hash_labels, hasher, merge_same_labels, Grouper, Pts, Series,
 };
@@ -174,16 +171,7 @@ impl Ctx<'_> {
         g: Grid,
     ) -> Result<V> {
         if !self.opts.delayed_name_removal {
-            if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
-                self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
-                    && !keeps_metric_name(c.func.id);
-                if self.lazy_drop && family(c.func.id) == Family::Rollup {
-                    self.project = Some(Projection {
-                        names: a.grouping.clone(),
-                        without: a.without,
-                    });
-                }
-            }
+            self.prepare_aggregated_input(a);
         }
         let input = self.eval_vector(&a.expr, g);
         self.lazy_drop = false;

@@ -42,8 +42,9 @@ mod annotations;
 mod binary;
 mod call;
 mod engine;
-pub mod functions;
+pub(crate) mod functions;
 mod histogram;
+mod json;
 mod rollup;
 mod selector;
 mod series;
@@ -56,9 +57,7 @@ use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use promlite_model::{format_value, Labels, Queryable, Sample};
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
+use promlite_model::{Labels, Queryable, Sample};
 
 use crate::parser::ast::Expr;
 
@@ -213,13 +212,6 @@ pub struct QueryResult {
     pub infos: Vec<String>,
 }
 
-/// Serializes as the Prometheus HTTP API `data` object (same as [`Value`]).
-impl Serialize for QueryResult {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.value.serialize(s)
-    }
-}
-
 /// A query value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -263,91 +255,6 @@ pub struct RangeSeries {
     pub labels: Labels,
     /// Samples in time order.
     pub samples: Vec<Sample>,
-}
-
-struct TsVal<'a>(i64, &'a str);
-
-impl Serialize for TsVal<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(2))?;
-        if self.0 % 1000 == 0 {
-            seq.serialize_element(&(self.0 / 1000))?;
-        } else {
-            seq.serialize_element(&(self.0 as f64 / 1000.0))?;
-        }
-        seq.serialize_element(self.1)?;
-        seq.end()
-    }
-}
-
-struct Metric<'a>(&'a Labels);
-
-impl Serialize for Metric<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for l in self.0.iter() {
-            m.serialize_entry(&*l.name, &*l.value)?;
-        }
-        m.end()
-    }
-}
-
-struct VecElem<'a>(&'a VectorSample);
-
-impl Serialize for VecElem<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("metric", &Metric(&self.0.labels))?;
-        m.serialize_entry("value", &TsVal(self.0.t, &format_value(self.0.v)))?;
-        m.end()
-    }
-}
-
-struct MatElem<'a>(&'a RangeSeries);
-
-impl Serialize for MatElem<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let vals: Vec<(i64, String)> = self
-            .0
-            .samples
-            .iter()
-            .map(|p| (p.t, format_value(p.v)))
-            .collect();
-        let vals: Vec<TsVal<'_>> = vals.iter().map(|(t, v)| TsVal(*t, v)).collect();
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("metric", &Metric(&self.0.labels))?;
-        m.serialize_entry("values", &vals)?;
-        m.end()
-    }
-}
-
-/// Serializes as the Prometheus HTTP API `data` object:
-/// `{"resultType": "...", "result": ...}`.
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        match self {
-            Value::Scalar { t, v } => {
-                m.serialize_entry("resultType", "scalar")?;
-                m.serialize_entry("result", &TsVal(*t, &format_value(*v)))?;
-            }
-            Value::String { t, s } => {
-                m.serialize_entry("resultType", "string")?;
-                m.serialize_entry("result", &TsVal(*t, s))?;
-            }
-            Value::Vector(v) => {
-                m.serialize_entry("resultType", "vector")?;
-                let els: Vec<VecElem<'_>> = v.iter().map(VecElem).collect();
-                m.serialize_entry("result", &els)?;
-            }
-            Value::Matrix(v) => {
-                m.serialize_entry("resultType", "matrix")?;
-                let els: Vec<MatElem<'_>> = v.iter().map(MatElem).collect();
-                m.serialize_entry("result", &els)?;
-            }
-        }
-        m.end()
-    }
 }
 
 /// What kind of failure a [`QueryError`] is.

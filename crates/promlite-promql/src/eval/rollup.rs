@@ -5,15 +5,34 @@ use hashbrown::{HashMap, HashSet};
 use promlite_model::{is_stale_nan, Label, Labels, MetricType, Sample, METRIC_NAME};
 
 use super::annotations::Annotation;
-use super::engine::{dup_labelset_err, unwrap_parens, Ctx, Grid, Result, V};
+use super::engine::{
+    dup_labelset_err, family, unwrap_parens, Ctx, Family, Grid, Projection, Result, V,
+};
 use super::functions as f;
 use super::selector::window;
 use super::series::{hash_labels, is_metric_name, name_arc, Grouper, Pts, Series};
 use super::QueryError;
-use crate::parser::ast::{Call, ExprKind, Span};
+use crate::parser::ast::{AggregateExpr, Call, ExprKind, Span};
 use crate::parser::functions::FunctionId;
 
 impl Ctx<'_> {
+    /// Called by an aggregation (that ignores `__name__` and is evaluated in
+    /// immediate name-removal mode) before evaluating its argument: a range
+    /// function there may leave `__name__` in place, marked dropped, and build
+    /// only the grouping labels from the store (see `Ctx::lazy_drop`/`project`).
+    pub(super) fn prepare_aggregated_input(&mut self, a: &AggregateExpr) {
+        if let ExprKind::Call(c) = &unwrap_parens(&a.expr).kind {
+            self.lazy_drop = c.func.arg_types.contains(&crate::ValueType::Matrix)
+                && !keeps_metric_name(c.func.id);
+            if self.lazy_drop && family(c.func.id) == Family::Rollup {
+                self.project = Some(Projection {
+                    names: a.grouping.clone(),
+                    without: a.without,
+                });
+            }
+        }
+    }
+
     pub(super) fn annotate_counter(
         &mut self,
         fname: &str,
