@@ -5,7 +5,7 @@
 //! compile until it is implemented or marked unsupported). Signatures follow
 //! Prometheus 3 (`promql/parser/functions.go`).
 
-use super::ast::ValueType;
+use super::value_type::ValueType;
 
 /// The identity of a PromQL function: one variant per [`FUNCTIONS`] entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

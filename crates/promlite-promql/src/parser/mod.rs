@@ -6,6 +6,7 @@ pub mod functions;
 pub(crate) mod lexer;
 mod parse;
 pub mod printer;
+pub mod value_type;
 
 pub use parse::{MAX_DEPTH, MAX_NESTING, MAX_QUERY_LEN};
 
