@@ -151,6 +151,7 @@ impl Engine {
         time_ms: i64,
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
+        check_supported(expr, query)?;
         engine::run(
             &self.opts, storage, expr, query, time_ms, time_ms, 1, true, cancel,
         )
@@ -191,6 +192,7 @@ impl Engine {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
             ));
         }
+        check_supported(expr, query)?;
         engine::run(
             &self.opts, storage, expr, query, start_ms, end_ms, step_ms, false, cancel,
         )
@@ -199,6 +201,30 @@ impl Engine {
 
 fn parse_query(query: &str) -> Result<Expr, QueryError> {
     crate::parse(query).map_err(QueryError::from_parse)
+}
+
+/// Rejects, before any evaluation, a call of a function the parser knows (it is
+/// Prometheus's grammar) but this engine does not implement
+/// ([`Function::supported`](crate::Function::supported)): a parse error at the
+/// function's name, so that no query fails half-way through.
+fn check_supported(expr: &Expr, query: &str) -> Result<(), QueryError> {
+    fn first_unsupported(e: &Expr) -> Option<(usize, &'static str)> {
+        match &e.kind {
+            crate::ExprKind::Call(c) if !c.func.supported => Some((e.span.start, c.func.name)),
+            _ => e.children().into_iter().find_map(first_unsupported),
+        }
+    }
+    match first_unsupported(expr) {
+        None => Ok(()),
+        Some((start, name)) => {
+            let at = crate::Span::new(start, start + name.len());
+            Err(QueryError::from_parse(crate::ParseError::new(
+                query,
+                at,
+                format!("function {name:?} is not supported by this engine"),
+            )))
+        }
+    }
 }
 
 /// A query's answer plus its annotations.

@@ -1,6 +1,7 @@
 //! The function table against the evaluator: every entry is either implemented
 //! (evaluates without error, and gives an answer where one is due) or marked
-//! unsupported, in which case the parser rejects it with a clear error.
+//! unsupported, in which case the engine rejects the query with a parse error
+//! before evaluating anything.
 
 use promlite_model::{Labels, Sample, VecStorage};
 
@@ -62,10 +63,12 @@ fn every_table_entry_is_implemented_or_rejected_at_parse_time() {
     let engine = Engine::new(EngineOptions::default());
     for f in FUNCTIONS {
         let text = call_text(f);
-        let parsed = crate::parse_with(&text, opts());
+        let expr = crate::parse_with(&text, opts()).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let r = engine.instant_query_expr(&s, &expr, &text, 600_000, None);
         if !f.supported {
             assert_eq!(family(f.id), Family::Unsupported, "{}", f.name);
-            let e = parsed.expect_err(&text);
+            let e = r.expect_err(&text);
+            assert_eq!(e.kind(), QueryErrorKind::Parse);
             assert_eq!(
                 e.to_string(),
                 format!(
@@ -73,13 +76,21 @@ fn every_table_entry_is_implemented_or_rejected_at_parse_time() {
                     f.name
                 ),
             );
+            // Also inside an expression, before anything is evaluated.
+            let nested = format!("sum(rate(m[5m])) + sum({text})");
+            let expr = crate::parse_with(&nested, opts()).expect("parses");
+            let e = engine
+                .range_query_expr(&s, &expr, &nested, 0, 600_000, 15_000, None)
+                .expect_err(&nested);
+            assert_eq!(e.kind(), QueryErrorKind::Parse, "{nested}");
+            assert!(
+                e.to_string().starts_with("1:24: parse error: function"),
+                "{e}"
+            );
             continue;
         }
         assert_ne!(family(f.id), Family::Unsupported, "{}", f.name);
-        let expr = parsed.unwrap_or_else(|e| panic!("{text}: {e}"));
-        let r = engine
-            .instant_query_expr(&s, &expr, &text, 600_000, None)
-            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        let r = r.unwrap_or_else(|e| panic!("{text}: {e}"));
         let empty = match &r.value {
             Value::Vector(v) => v.is_empty(),
             Value::Matrix(m) => m.is_empty(),

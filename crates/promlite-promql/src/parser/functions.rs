@@ -1,8 +1,8 @@
 //! The function table: every PromQL function's name and signature.
 //!
 //! The parser uses it to type-check calls; the evaluator dispatches on each entry's
-//! [`FunctionId`] (one exhaustive match per family, so a function added here does not
-//! compile until it is implemented or marked unsupported). Signatures follow
+//! [`FunctionId`] (one exhaustive match sorts ids into families, so a function added
+//! here does not compile until it is implemented or marked unsupported). Signatures follow
 //! Prometheus 3 (`promql/parser/functions.go`).
 
 use super::value_type::ValueType;
@@ -213,9 +213,9 @@ pub struct Function {
     /// Experimental functions are rejected unless enabled
     /// ([`ParseOptions::enable_experimental_functions`](crate::parser::ParseOptions)).
     pub experimental: bool,
-    /// False for functions Prometheus has and this engine does not implement: the
-    /// parser rejects calls to them (after the experimental check), so no query fails
-    /// half-way through evaluation.
+    /// False for functions Prometheus has and this engine does not implement. The
+    /// parser accepts them (it follows Prometheus's grammar); the engine rejects a
+    /// query calling one with a parse error before evaluating anything.
     pub supported: bool,
     /// The value depends on the evaluation time even when every selector carries `@`
     /// (Prometheus's `AtModifierUnsafeFunctions` plus the query-parameter functions).

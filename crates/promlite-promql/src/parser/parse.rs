@@ -916,12 +916,6 @@ impl<'a> Parser<'a> {
         if func.experimental && !self.opts.enable_experimental_functions {
             return self.err(name_span, format!("function {name:?} is not enabled"));
         }
-        if !func.supported {
-            return self.err(
-                name_span,
-                format!("function {name:?} is not supported by this engine"),
-            );
-        }
         self.bump();
         let (args, close) = self.call_args("function call", name == "info")?;
         let span = name_span.to(close);
