@@ -49,6 +49,8 @@ mod rollup;
 mod selector;
 mod series;
 #[cfg(test)]
+mod at_tests;
+#[cfg(test)]
 mod table_tests;
 #[cfg(test)]
 mod tests;
