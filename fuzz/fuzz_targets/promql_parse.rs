@@ -9,9 +9,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for experimental in [false, true] {
-        let opts = ParseOptions {
-            enable_experimental_functions: experimental,
-        };
+        let opts = ParseOptions::default().with_experimental_functions(experimental);
         match parse_with(q, opts) {
             Ok(e) => {
                 let _ = e.to_string();

@@ -25,7 +25,7 @@ pub use parser::ast::{
     MatrixSelector, Span, SubqueryExpr, UnaryExpr, UnaryOp, VectorMatchCardinality, VectorMatching,
     VectorSelector,
 };
-pub use parser::errors::{line_col, ParseError};
+pub use parser::errors::{line_col, ParseError, ParseErrorKind};
 pub use parser::functions::{get_function, Function, FunctionId, FUNCTIONS};
 pub use parser::value_type::ValueType;
 pub use parser::{parse, parse_with, ParseOptions};

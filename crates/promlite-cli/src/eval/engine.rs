@@ -95,26 +95,23 @@ impl QError {
 }
 
 fn options(settings: &Settings) -> EngineOptions {
-    EngineOptions {
-        lookback_delta_ms: settings.lookback_ms,
-        delayed_name_removal: settings.delayed_name_removal,
-        max_samples: settings.max_samples,
-        timeout: settings.timeout,
-    }
+    EngineOptions::default()
+        .with_lookback_delta_ms(settings.lookback_ms)
+        .with_delayed_name_removal(settings.delayed_name_removal)
+        .with_max_samples(settings.max_samples)
+        .with_timeout(settings.timeout)
 }
 
 /// Parses `query` with the settings' parser options (parse errors as `bad_data`).
 pub(crate) fn parse(settings: &Settings, query: &str) -> Result<promlite::promql::Expr, QError> {
     parse_with(
         query,
-        ParseOptions {
-            enable_experimental_functions: settings.experimental,
-        },
+        ParseOptions::default().with_experimental_functions(settings.experimental),
     )
     .map_err(|e| QError {
         error_type: "bad_data".into(),
         message: e.to_string(),
-        span: Some((e.span.start, e.span.end)),
+        span: Some((e.span().start, e.span().end)),
         is_parse: true,
     })
 }
@@ -138,7 +135,7 @@ fn convert(r: Result<QueryResult, QueryError>) -> Result<QOutcome, QError> {
         Err(e) => Err(QError {
             error_type: e.error_type().to_string(),
             message: e.to_string(),
-            span: e.parse_error().map(|p| (p.span.start, p.span.end)),
+            span: e.parse_error().map(|p| (p.span().start, p.span().end)),
             is_parse: e.kind() == QueryErrorKind::Parse,
         }),
     }

@@ -274,8 +274,8 @@ impl Ctx<'_> {
     }
 
     pub(super) fn pos(&self, span: Span) -> String {
-        let e = crate::parser::errors::ParseError::new(self.query, span, "");
-        format!("({}:{})", e.line, e.col)
+        let (line, col) = crate::parser::errors::line_col(self.query, span.start);
+        format!("({line}:{col})")
     }
 
     /// Removes `__name__` now (immediate mode) or marks it (delayed mode).

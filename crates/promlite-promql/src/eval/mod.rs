@@ -39,6 +39,8 @@
 
 mod aggregate;
 mod annotations;
+#[cfg(test)]
+mod at_tests;
 mod binary;
 mod call;
 mod engine;
@@ -48,8 +50,6 @@ mod json;
 mod rollup;
 mod selector;
 mod series;
-#[cfg(test)]
-mod at_tests;
 #[cfg(test)]
 mod table_tests;
 #[cfg(test)]
@@ -63,8 +63,20 @@ use promlite_model::{Labels, Queryable, Sample};
 
 use crate::parser::ast::Expr;
 
-/// Engine settings.
+/// Engine settings. Build from [`EngineOptions::default`] and the `with_` methods
+/// (new settings may be added).
+///
+/// ```
+/// use std::time::Duration;
+/// use promlite_promql::EngineOptions;
+///
+/// let opts = EngineOptions::default()
+///     .with_lookback_delta_ms(120_000)
+///     .with_timeout(Some(Duration::from_secs(10)));
+/// assert_eq!(opts.max_samples, 50_000_000);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// How far back an instant selector looks for a sample (ms). Default 5m.
     pub lookback_delta_ms: i64,
@@ -85,6 +97,32 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: None,
         }
+    }
+}
+
+impl EngineOptions {
+    /// With this lookback for instant selectors (ms; 0 or less means the default 5m).
+    pub fn with_lookback_delta_ms(mut self, ms: i64) -> Self {
+        self.lookback_delta_ms = ms;
+        self
+    }
+
+    /// With Prometheus's delayed `__name__` removal on or off.
+    pub fn with_delayed_name_removal(mut self, on: bool) -> Self {
+        self.delayed_name_removal = on;
+        self
+    }
+
+    /// With this limit on the samples a query may hold at once.
+    pub fn with_max_samples(mut self, n: usize) -> Self {
+        self.max_samples = n;
+        self
+    }
+
+    /// With this wall-clock limit per query (`None`: none).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 
@@ -220,11 +258,14 @@ fn check_supported(expr: &Expr, query: &str) -> Result<(), QueryError> {
         None => Ok(()),
         Some((start, name)) => {
             let at = crate::Span::new(start, start + name.len());
-            Err(QueryError::from_parse(crate::ParseError::new(
-                query,
-                at,
-                format!("function {name:?} is not supported by this engine"),
-            )))
+            Err(QueryError::from_parse(
+                crate::ParseError::new(
+                    query,
+                    at,
+                    format!("function {name:?} is not supported by this engine"),
+                )
+                .with_kind(crate::ParseErrorKind::Unsupported),
+            ))
         }
     }
 }
@@ -287,6 +328,7 @@ pub struct RangeSeries {
 
 /// What kind of failure a [`QueryError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum QueryErrorKind {
     /// The query does not parse.
     Parse,
