@@ -33,8 +33,11 @@ impl Ctx<'_> {
         }
     }
 
+    /// The counter annotations of `rate`/`increase`/`irate` (`id`, named `fname`)
+    /// over the metric `names` of its input.
     pub(super) fn annotate_counter(
         &mut self,
+        id: FunctionId,
         fname: &str,
         names: &[std::sync::Arc<str>],
         span: Span,
@@ -56,7 +59,7 @@ impl Ctx<'_> {
                     span,
                 ),
                 Some(MetricType::Unknown) | None => {
-                    if fname != "irate"
+                    if id != FunctionId::Irate
                         && !["_total", "_sum", "_count", "_bucket"]
                             .iter()
                             .any(|suf| name.ends_with(suf))
@@ -216,7 +219,7 @@ impl Ctx<'_> {
             return self.eval_range_function(c, g);
         }
         if matches!(fk, F::Rate | F::Increase | F::Irate) {
-            self.annotate_counter(c.func.name, &names.list, range_arg.span);
+            self.annotate_counter(c.func.id, c.func.name, &names.list, range_arg.span);
         }
         let peak = window_samples.iter().copied().max().unwrap_or(0);
         self.check_samples(peak)?;

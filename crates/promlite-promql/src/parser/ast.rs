@@ -458,7 +458,7 @@ impl Expr {
                     && a.expr.eq_ignoring_spans(&b.expr)
             }
             (K::Call(a), K::Call(b)) => {
-                a.func.name == b.func.name
+                a.func.id == b.func.id
                     && a.args.len() == b.args.len()
                     && a.args
                         .iter()

@@ -4,7 +4,7 @@ use promlite_model::{MatchOp, Matcher, METRIC_NAME};
 
 use super::ast::*;
 use super::errors::{ParseError, ParseErrorKind};
-use super::functions::get_function;
+use super::functions::{get_function, FunctionId};
 use super::lexer::{lex, Tok, Token};
 use super::ParseOptions;
 
@@ -941,7 +941,7 @@ impl<'a> Parser<'a> {
             );
         }
         self.bump();
-        let (args, close) = self.call_args("function call", name == "info")?;
+        let (args, close) = self.call_args("function call", func.id == FunctionId::Info)?;
         let span = name_span.to(close);
         let n = args.len();
         if n < func.min_args() {
