@@ -8,6 +8,7 @@ mod common;
 mod compliance;
 mod expfmt;
 mod fuzz_regressions;
+mod promql_at;
 mod promql_diff;
 mod promql_fuzz_diff;
 mod promql_parse;
