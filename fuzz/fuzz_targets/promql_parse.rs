@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
                 let _ = e.value_type();
             }
             Err(err) => {
-                assert!(err.span.start <= q.len(), "error position past the end");
-                assert!(err.line >= 1 && err.col >= 1);
+                assert!(err.span().start <= q.len(), "error position past the end");
+                assert!(err.line() >= 1 && err.col() >= 1);
                 let _ = err.render(q);
             }
         }
