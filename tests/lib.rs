@@ -11,6 +11,7 @@ mod config;
 mod dashboard_panels;
 mod expfmt;
 mod fuzz_regressions;
+mod promql_at;
 mod promql_diff;
 mod promql_fuzz_diff;
 mod promql_parse;

@@ -26,9 +26,7 @@ fn roundtrip(q: &str, e: &Expr) {
 }
 
 fn experimental() -> ParseOptions {
-    ParseOptions {
-        enable_experimental_functions: true,
-    }
+    ParseOptions::default().with_experimental_functions(true)
 }
 
 #[test]
@@ -173,7 +171,7 @@ macro_rules! parse_errors {
                 fn $name() {
                     let e = parse($q).expect_err($q);
                     assert_eq!(
-                        (e.line, e.col, e.message.as_str()),
+                        (e.line(), e.col(), e.message()),
                         ($line, $col, $msg),
                         "query {:?}", $q
                     );
@@ -730,7 +728,7 @@ mod roundtrip {
             let want = [ValueType::Vector, ValueType::Scalar, ValueType::Matrix][want];
             let ast = expr(&mut t, 6, want);
             let printed = ast.to_string();
-            let opts = ParseOptions { enable_experimental_functions: true };
+            let opts = ParseOptions::default().with_experimental_functions(true);
             let parsed = parse_with(&printed, opts);
             prop_assert!(parsed.is_ok(), "{printed:?} does not parse: {}", parsed.unwrap_err());
             let parsed = parsed.unwrap();
@@ -746,7 +744,7 @@ fn render_puts_a_caret_under_the_error() {
     let q = "sum(rate(foo{job=}[5m]))";
     let e = parse(q).unwrap_err();
     // Prometheus: 1:18: unexpected "}" in label matching, expected string
-    assert_eq!((e.line, e.col), (1, 18));
+    assert_eq!((e.line(), e.col()), (1, 18));
     assert_eq!(
         e.render(q),
         "sum(rate(foo{job=}[5m]))\n                 ^\n1:18: parse error: unexpected \"}\" in label matching, expected string"
@@ -754,7 +752,7 @@ fn render_puts_a_caret_under_the_error() {
     // Multi-line: only the offending line is shown; tabs are kept for alignment.
     let q = "sum(\n\tfoo{a=})";
     let e = parse(q).unwrap_err();
-    assert_eq!((e.line, e.col), (2, 8));
+    assert_eq!((e.line(), e.col()), (2, 8));
     assert_eq!(
         e.render(q),
         "\tfoo{a=})\n\t      ^\n2:8: parse error: unexpected \"}\" in label matching, expected string"
@@ -765,13 +763,19 @@ fn render_puts_a_caret_under_the_error() {
 fn nesting_limits_give_errors() {
     let q = format!("{}foo{}", "(".repeat(10_000), ")".repeat(10_000));
     let e = parse(&q).unwrap_err();
-    assert!(e.message.starts_with("expression nesting too deep"), "{e}");
+    assert!(
+        e.message().starts_with("expression nesting too deep"),
+        "{e}"
+    );
     let q = format!("foo{}", " + foo".repeat(10_000));
     let e = parse(&q).unwrap_err();
-    assert!(e.message.starts_with("expression nesting too deep"), "{e}");
+    assert!(
+        e.message().starts_with("expression nesting too deep"),
+        "{e}"
+    );
     let q = "-".repeat(10_000) + "foo";
     assert!(parse(&q)
         .unwrap_err()
-        .message
+        .message()
         .starts_with("expression nesting too deep"));
 }

@@ -9,17 +9,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for experimental in [false, true] {
-        let opts = ParseOptions {
-            enable_experimental_functions: experimental,
-        };
+        let opts = ParseOptions::default().with_experimental_functions(experimental);
         match parse_with(q, opts) {
             Ok(e) => {
                 let _ = e.to_string();
                 let _ = e.value_type();
             }
             Err(err) => {
-                assert!(err.span.start <= q.len(), "error position past the end");
-                assert!(err.line >= 1 && err.col >= 1);
+                assert!(err.span().start <= q.len(), "error position past the end");
+                assert!(err.line() >= 1 && err.col() >= 1);
                 let _ = err.render(q);
             }
         }

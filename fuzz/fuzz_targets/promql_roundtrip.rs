@@ -8,9 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(q) = std::str::from_utf8(data) else {
         return;
     };
-    let opts = ParseOptions {
-        enable_experimental_functions: true,
-    };
+    let opts = ParseOptions::default().with_experimental_functions(true);
     let Ok(ast) = parse_with(q, opts) else {
         return;
     };

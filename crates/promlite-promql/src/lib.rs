@@ -22,11 +22,12 @@ pub mod parser;
 
 pub use parser::ast::{
     AggregateExpr, AggregateOp, AtModifier, BinaryExpr, BinaryOp, Call, Expr, ExprKind,
-    MatrixSelector, Span, SubqueryExpr, UnaryExpr, UnaryOp, ValueType, VectorMatchCardinality,
-    VectorMatching, VectorSelector,
+    MatrixSelector, Span, SubqueryExpr, UnaryExpr, UnaryOp, VectorMatchCardinality, VectorMatching,
+    VectorSelector,
 };
-pub use parser::errors::{line_col, ParseError};
-pub use parser::functions::{get_function, Function, FUNCTIONS};
+pub use parser::errors::{line_col, ParseError, ParseErrorKind};
+pub use parser::functions::{get_function, Function, FunctionId, FUNCTIONS};
+pub use parser::value_type::ValueType;
 pub use parser::{parse, parse_with, ParseOptions};
 
 pub mod eval;

@@ -95,26 +95,23 @@ impl QError {
 }
 
 fn options(settings: &Settings) -> EngineOptions {
-    EngineOptions {
-        lookback_delta_ms: settings.lookback_ms,
-        delayed_name_removal: settings.delayed_name_removal,
-        max_samples: settings.max_samples,
-        timeout: settings.timeout,
-    }
+    EngineOptions::default()
+        .with_lookback_delta_ms(settings.lookback_ms)
+        .with_delayed_name_removal(settings.delayed_name_removal)
+        .with_max_samples(settings.max_samples)
+        .with_timeout(settings.timeout)
 }
 
 /// Parses `query` with the settings' parser options (parse errors as `bad_data`).
 pub(crate) fn parse(settings: &Settings, query: &str) -> Result<promlite::promql::Expr, QError> {
     parse_with(
         query,
-        ParseOptions {
-            enable_experimental_functions: settings.experimental,
-        },
+        ParseOptions::default().with_experimental_functions(settings.experimental),
     )
     .map_err(|e| QError {
         error_type: "bad_data".into(),
         message: e.to_string(),
-        span: Some((e.span.start, e.span.end)),
+        span: Some((e.span().start, e.span().end)),
         is_parse: true,
     })
 }
@@ -138,35 +135,14 @@ fn convert(r: Result<QueryResult, QueryError>) -> Result<QOutcome, QError> {
         Err(e) => Err(QError {
             error_type: e.error_type().to_string(),
             message: e.to_string(),
-            span: e.parse_error().map(|p| (p.span.start, p.span.end)),
+            span: e.parse_error().map(|p| (p.span().start, p.span().end)),
             is_parse: e.kind() == QueryErrorKind::Parse,
         }),
     }
 }
 
-/// Functions whose value depends on the evaluation time even when every selector is
-/// pinned with `@` (upstream's `AtModifierUnsafeFunctions` plus the scalar query-context
-/// functions): a query using one is not re-run with `@`.
-const AT_UNSAFE: &[&str] = &[
-    "time",
-    "timestamp",
-    "predict_linear",
-    "start",
-    "end",
-    "step",
-    "range",
-    "minute",
-    "hour",
-    "month",
-    "year",
-    "day_of_month",
-    "day_of_week",
-    "day_of_year",
-    "days_in_month",
-];
-
 /// Sets `@ at_ms` on every selector and subquery outside subqueries that has none;
-/// returns false when an `@`-unsafe function was seen.
+/// returns false when an `@`-unsafe function (`Function::at_unsafe`) was seen.
 fn pin(e: &mut promlite::promql::Expr, at_ms: i64) -> bool {
     use promlite::promql::{AtModifier, ExprKind};
     match &mut e.kind {
@@ -186,7 +162,7 @@ fn pin(e: &mut promlite::promql::Expr, at_ms: i64) -> bool {
             safe(&sq.expr)
         }
         ExprKind::Call(c) => {
-            let ok = !AT_UNSAFE.contains(&c.func.name);
+            let ok = !c.func.at_unsafe;
             c.args.iter_mut().fold(ok, |acc, a| pin(a, at_ms) && acc)
         }
         ExprKind::Aggregate(a) => {
@@ -211,7 +187,7 @@ fn safe(e: &promlite::promql::Expr) -> bool {
         | ExprKind::VectorSelector(_)
         | ExprKind::MatrixSelector(_) => true,
         ExprKind::Subquery(sq) => safe(&sq.expr),
-        ExprKind::Call(c) => !AT_UNSAFE.contains(&c.func.name) && c.args.iter().all(safe),
+        ExprKind::Call(c) => !c.func.at_unsafe && c.args.iter().all(safe),
         ExprKind::Aggregate(a) => a.param.as_deref().is_none_or(safe) && safe(&a.expr),
         ExprKind::Binary(b) => safe(&b.lhs) && safe(&b.rhs),
         ExprKind::Unary(u) => safe(&u.expr),

@@ -6,7 +6,7 @@ use promlite_model::Sample;
 
 /// One Kahan–Neumaier step (§9.2): adds `inc` to the running `(sum, c)`.
 #[inline]
-pub fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + inc;
     let c = if t.is_infinite() {
         0.0
@@ -22,7 +22,7 @@ pub fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 /// samples (staleness markers removed), `range_start`/`range_end` the window
 /// bounds in ms. `is_counter` enables reset correction and the zero clamp,
 /// `is_rate` divides by the range. `None` when fewer than two samples.
-pub fn extrapolated_rate(
+pub(crate) fn extrapolated_rate(
     samples: &[Sample],
     range_start: i64,
     range_end: i64,
@@ -69,7 +69,7 @@ pub fn extrapolated_rate(
 }
 
 /// `irate` (`is_rate`) and `idelta` (§8.2) over the last two samples.
-pub fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
+pub(crate) fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
     if samples.len() < 2 {
         return None;
     }
@@ -88,7 +88,7 @@ pub fn instant_value(samples: &[Sample], is_rate: bool) -> Option<f64> {
 
 /// Least-squares regression (§8.3) with x measured in seconds from
 /// `intercept_time` (ms). Returns `(slope, intercept)`. Needs ≥ 1 sample.
-pub fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
+pub(crate) fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) {
     let (mut n, mut sx, mut cx, mut sy, mut cy) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let (mut sxy, mut cxy, mut sx2, mut cx2) = (0.0, 0.0, 0.0, 0.0);
     let init_y = samples.first().map_or(f64::NAN, |s| s.v);
@@ -123,7 +123,7 @@ pub fn linear_regression(samples: &[Sample], intercept_time: i64) -> (f64, f64) 
 
 /// `double_exponential_smoothing(v, sf, tf)` (Holt's linear method; needs ≥ 2
 /// samples): level s and trend b, starting at s = v₀, b = v₁ − v₀.
-pub fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> f64 {
+pub(crate) fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> f64 {
     let (mut s0, mut s1) = (0.0, samples[0].v);
     let mut b = samples[1].v - samples[0].v;
     for (i, x) in samples.iter().enumerate().skip(1) {
@@ -139,7 +139,7 @@ pub fn double_exponential_smoothing(samples: &[Sample], sf: f64, tf: f64) -> f64
 }
 
 /// `sum_over_time` (§8.4).
-pub fn sum_values(vals: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn sum_values(vals: impl Iterator<Item = f64>) -> f64 {
     let (mut sum, mut c) = (0.0, 0.0);
     for v in vals {
         (sum, c) = kahan_inc(v, sum, c);
@@ -153,7 +153,7 @@ pub fn sum_values(vals: impl Iterator<Item = f64>) -> f64 {
 
 /// Mean with compensated summation and overflow fallback (`avg_over_time`, `avg`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct MeanAcc {
+pub(crate) struct MeanAcc {
     sum: f64,
     c: f64,
     mean: f64,
@@ -164,7 +164,7 @@ pub struct MeanAcc {
 impl MeanAcc {
     /// Adds a value.
     #[inline]
-    pub fn add(&mut self, v: f64) {
+    pub(crate) fn add(&mut self, v: f64) {
         if self.count == 0.0 {
             self.sum = v;
             self.count = 1.0;
@@ -186,7 +186,7 @@ impl MeanAcc {
         (self.mean, self.c) = kahan_inc(v / self.count, q * self.mean, q * self.c);
     }
     /// The mean of the values added so far (NaN if none).
-    pub fn value(&self) -> f64 {
+    pub(crate) fn value(&self) -> f64 {
         if self.count == 0.0 {
             f64::NAN
         } else if self.incremental {
@@ -198,7 +198,7 @@ impl MeanAcc {
 }
 
 /// `min_over_time` (`max = false`) / `max_over_time`: NaN only if all are NaN.
-pub fn min_max(vals: impl Iterator<Item = f64>, max: bool) -> f64 {
+pub(crate) fn min_max(vals: impl Iterator<Item = f64>, max: bool) -> f64 {
     let mut best = f64::NAN;
     let mut first = true;
     for v in vals {
@@ -213,7 +213,7 @@ pub fn min_max(vals: impl Iterator<Item = f64>, max: bool) -> f64 {
 }
 
 /// Population variance with compensated Welford (`stdvar_over_time`; sqrt for stddev).
-pub fn variance_over_time(vals: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn variance_over_time(vals: impl Iterator<Item = f64>) -> f64 {
     let (mut count, mut mean, mut cmean, mut aux, mut caux) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for v in vals {
         count += 1.0;
@@ -226,7 +226,7 @@ pub fn variance_over_time(vals: impl Iterator<Item = f64>) -> f64 {
 
 /// Welford variance accumulator for the `stddev`/`stdvar` aggregations (§9.4).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct VarAcc {
+pub(crate) struct VarAcc {
     count: f64,
     mean: f64,
     acc: f64,
@@ -235,7 +235,7 @@ pub struct VarAcc {
 impl VarAcc {
     /// Adds a value.
     #[inline]
-    pub fn add(&mut self, v: f64) {
+    pub(crate) fn add(&mut self, v: f64) {
         if self.count == 0.0 {
             self.count = 1.0;
             self.mean = v;
@@ -252,13 +252,13 @@ impl VarAcc {
         self.acc += delta * (v - self.mean);
     }
     /// Population variance.
-    pub fn variance(&self) -> f64 {
+    pub(crate) fn variance(&self) -> f64 {
         self.acc / self.count
     }
 }
 
 /// φ-quantile of `vals` (§9.5); sorts `vals` in place (NaN first).
-pub fn quantile(q: f64, vals: &mut [f64]) -> f64 {
+pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
     if vals.is_empty() || q.is_nan() {
         return f64::NAN;
     }
@@ -283,7 +283,7 @@ pub fn quantile(q: f64, vals: &mut [f64]) -> f64 {
 }
 
 /// `changes` (§8.4).
-pub fn changes(samples: &[Sample]) -> f64 {
+pub(crate) fn changes(samples: &[Sample]) -> f64 {
     let mut n = 0.0;
     for w in samples.windows(2) {
         let (p, c) = (w[0].v, w[1].v);
@@ -295,21 +295,21 @@ pub fn changes(samples: &[Sample]) -> f64 {
 }
 
 /// `resets` (§8.4).
-pub fn resets(samples: &[Sample]) -> f64 {
+pub(crate) fn resets(samples: &[Sample]) -> f64 {
     samples.windows(2).filter(|w| w[1].v < w[0].v).count() as f64
 }
 
 /// One classic histogram bucket: upper bound and cumulative count.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     /// Upper bound (`le`).
-    pub upper: f64,
+    pub(crate) upper: f64,
     /// Cumulative count.
-    pub count: f64,
+    pub(crate) count: f64,
 }
 
 /// Go's `almost.Equal`: relative comparison with tolerance `eps`.
-pub fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
+pub(crate) fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
     const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
     if a.is_nan() && b.is_nan() {
         return true;
@@ -327,13 +327,13 @@ pub fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
 
 /// Outcome of [`bucket_quantile`]: the value and which fixes were applied.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BucketQuantile {
+pub(crate) struct BucketQuantile {
     /// The quantile estimate.
-    pub value: f64,
+    pub(crate) value: f64,
     /// Some bucket count had to be raised to make the counts monotonic.
-    pub forced_monotonic: bool,
+    pub(crate) forced_monotonic: bool,
     /// The highest bucket is not `+Inf`.
-    pub missing_inf: bool,
+    pub(crate) missing_inf: bool,
 }
 
 fn sort_and_coalesce(buckets: &mut Vec<Bucket>) {
@@ -388,7 +388,7 @@ fn go_search(n: usize, f: impl Fn(usize) -> bool) -> usize {
 }
 
 /// `histogram_quantile` over classic buckets (§8.5 steps 2–11).
-pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> BucketQuantile {
+pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> BucketQuantile {
     let mut out = BucketQuantile {
         value: f64::NAN,
         forced_monotonic: false,
@@ -448,7 +448,7 @@ pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> BucketQuantile {
 /// observations in `[lower, upper]`, interpolating linearly inside finite
 /// buckets; the observations of a bucket of infinite width count as sitting at
 /// its infinite end.
-pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64 {
     if buckets.is_empty() {
         return f64::NAN;
     }
@@ -500,13 +500,13 @@ pub fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<Bucket>) -> f64
 }
 
 /// `round(v, to)` (§8.6): ties toward +Inf, via the reciprocal.
-pub fn round_to(v: f64, to: f64) -> f64 {
+pub(crate) fn round_to(v: f64, to: f64) -> f64 {
     let inv = 1.0 / to;
     (v * inv + 0.5).floor() / inv
 }
 
 /// `sgn(v)`.
-pub fn sgn(v: f64) -> f64 {
+pub(crate) fn sgn(v: f64) -> f64 {
     if v < 0.0 {
         -1.0
     } else if v > 0.0 {
@@ -517,7 +517,7 @@ pub fn sgn(v: f64) -> f64 {
 }
 
 /// Go's `math.Max` (NaN if either is NaN; +0 beats −0).
-pub fn go_max(a: f64, b: f64) -> f64 {
+pub(crate) fn go_max(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
     } else if a == 0.0 && b == 0.0 {
@@ -534,7 +534,7 @@ pub fn go_max(a: f64, b: f64) -> f64 {
 }
 
 /// Go's `math.Min` (NaN if either is NaN; −0 beats +0).
-pub fn go_min(a: f64, b: f64) -> f64 {
+pub(crate) fn go_min(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
     } else if a == 0.0 && b == 0.0 {
@@ -551,27 +551,27 @@ pub fn go_min(a: f64, b: f64) -> f64 {
 }
 
 /// `clamp(v, lo, hi)` for `lo <= hi` (the caller drops everything when `hi < lo`).
-pub fn clamp(v: f64, lo: f64, hi: f64) -> f64 {
+pub(crate) fn clamp(v: f64, lo: f64, hi: f64) -> f64 {
     go_max(lo, go_min(hi, v))
 }
 
 /// A UTC calendar breakdown of a Unix time in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
+pub(crate) struct Civil {
     /// Year.
-    pub year: i64,
+    pub(crate) year: i64,
     /// Month 1–12.
-    pub month: u32,
+    pub(crate) month: u32,
     /// Day of month 1–31.
-    pub day: u32,
+    pub(crate) day: u32,
     /// Hour 0–23.
-    pub hour: u32,
+    pub(crate) hour: u32,
     /// Minute 0–59.
-    pub minute: u32,
+    pub(crate) minute: u32,
     /// Day of week 0–6, Sunday = 0.
-    pub weekday: u32,
+    pub(crate) weekday: u32,
     /// Day of year 1–366.
-    pub yday: u32,
+    pub(crate) yday: u32,
 }
 
 fn is_leap(y: i64) -> bool {
@@ -579,7 +579,7 @@ fn is_leap(y: i64) -> bool {
 }
 
 /// Days in `month` of `year`.
-pub fn days_in_month(year: i64, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -589,7 +589,7 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// Breaks `secs` (Unix seconds) into UTC calendar fields.
-pub fn civil_from_unix(secs: i64) -> Civil {
+pub(crate) fn civil_from_unix(secs: i64) -> Civil {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     // Civil-from-days (H. Hinnant's algorithm, written from its description).
@@ -620,7 +620,7 @@ pub fn civil_from_unix(secs: i64) -> Civil {
 
 /// Binary operators on two floats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ArithOp {
+pub(crate) enum ArithOp {
     /// `+`
     Add,
     /// `-`
@@ -638,7 +638,7 @@ pub enum ArithOp {
 }
 
 /// Applies an arithmetic operator with Go's float semantics (§10.2).
-pub fn arith(op: ArithOp, l: f64, r: f64) -> f64 {
+pub(crate) fn arith(op: ArithOp, l: f64, r: f64) -> f64 {
     match op {
         ArithOp::Add => l + r,
         ArithOp::Sub => l - r,
@@ -651,7 +651,7 @@ pub fn arith(op: ArithOp, l: f64, r: f64) -> f64 {
 }
 
 /// Go's `math.Mod`: result has the sign of `x`; NaN for `y == 0`, infinite `x`, NaN.
-pub fn go_mod(x: f64, y: f64) -> f64 {
+pub(crate) fn go_mod(x: f64, y: f64) -> f64 {
     if y == 0.0 || x.is_infinite() || x.is_nan() || y.is_nan() {
         return f64::NAN;
     }
@@ -659,7 +659,7 @@ pub fn go_mod(x: f64, y: f64) -> f64 {
 }
 
 /// Go's `math.Pow` special cases on top of `powf`.
-pub fn go_pow(x: f64, y: f64) -> f64 {
+pub(crate) fn go_pow(x: f64, y: f64) -> f64 {
     if y == 0.0 || x == 1.0 {
         return 1.0;
     }
@@ -669,7 +669,7 @@ pub fn go_pow(x: f64, y: f64) -> f64 {
 
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CmpOp {
+pub(crate) enum CmpOp {
     /// `==`
     Eq,
     /// `!=`
@@ -685,7 +685,7 @@ pub enum CmpOp {
 }
 
 /// IEEE comparison (NaN compares false except for `!=`).
-pub fn compare(op: CmpOp, l: f64, r: f64) -> bool {
+pub(crate) fn compare(op: CmpOp, l: f64, r: f64) -> bool {
     match op {
         CmpOp::Eq => l == r,
         CmpOp::Ne => l != r,

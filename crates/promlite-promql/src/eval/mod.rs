@@ -37,8 +37,21 @@
 //! functions slide a window over each series' samples; aggregations hash each
 //! series' grouping labels once and accumulate step by step.
 
+mod aggregate;
+mod annotations;
+#[cfg(test)]
+mod at_tests;
+mod binary;
+mod call;
 mod engine;
-pub mod functions;
+pub(crate) mod functions;
+mod histogram;
+mod json;
+mod rollup;
+mod selector;
+mod series;
+#[cfg(test)]
+mod table_tests;
 #[cfg(test)]
 mod tests;
 
@@ -46,14 +59,24 @@ use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use promlite_model::{format_value, Labels, Queryable, Sample};
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
+use promlite_model::{Labels, Queryable, Sample};
 
 use crate::parser::ast::Expr;
 
-/// Engine settings.
+/// Engine settings. Build from [`EngineOptions::default`] and the `with_` methods
+/// (new settings may be added).
+///
+/// ```
+/// use std::time::Duration;
+/// use promlite_promql::EngineOptions;
+///
+/// let opts = EngineOptions::default()
+///     .with_lookback_delta_ms(120_000)
+///     .with_timeout(Some(Duration::from_secs(10)));
+/// assert_eq!(opts.max_samples, 50_000_000);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EngineOptions {
     /// How far back an instant selector looks for a sample (ms). Default 5m.
     pub lookback_delta_ms: i64,
@@ -74,6 +97,32 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: None,
         }
+    }
+}
+
+impl EngineOptions {
+    /// With this lookback for instant selectors (ms; 0 or less means the default 5m).
+    pub fn with_lookback_delta_ms(mut self, ms: i64) -> Self {
+        self.lookback_delta_ms = ms;
+        self
+    }
+
+    /// With Prometheus's delayed `__name__` removal on or off.
+    pub fn with_delayed_name_removal(mut self, on: bool) -> Self {
+        self.delayed_name_removal = on;
+        self
+    }
+
+    /// With this limit on the samples a query may hold at once.
+    pub fn with_max_samples(mut self, n: usize) -> Self {
+        self.max_samples = n;
+        self
+    }
+
+    /// With this wall-clock limit per query (`None`: none).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
     }
 }
 
@@ -142,6 +191,7 @@ impl Engine {
         time_ms: i64,
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
+        check_supported(expr, query)?;
         engine::run(
             &self.opts, storage, expr, query, time_ms, time_ms, 1, true, cancel,
         )
@@ -182,6 +232,7 @@ impl Engine {
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
             ));
         }
+        check_supported(expr, query)?;
         engine::run(
             &self.opts, storage, expr, query, start_ms, end_ms, step_ms, false, cancel,
         )
@@ -190,6 +241,33 @@ impl Engine {
 
 fn parse_query(query: &str) -> Result<Expr, QueryError> {
     crate::parse(query).map_err(QueryError::from_parse)
+}
+
+/// Rejects, before any evaluation, a call of a function the parser knows (it is
+/// Prometheus's grammar) but this engine does not implement
+/// ([`Function::supported`](crate::Function::supported)): a parse error at the
+/// function's name, so that no query fails half-way through.
+fn check_supported(expr: &Expr, query: &str) -> Result<(), QueryError> {
+    fn first_unsupported(e: &Expr) -> Option<(usize, &'static str)> {
+        match &e.kind {
+            crate::ExprKind::Call(c) if !c.func.supported => Some((e.span.start, c.func.name)),
+            _ => e.children().into_iter().find_map(first_unsupported),
+        }
+    }
+    match first_unsupported(expr) {
+        None => Ok(()),
+        Some((start, name)) => {
+            let at = crate::Span::new(start, start + name.len());
+            Err(QueryError::from_parse(
+                crate::ParseError::new(
+                    query,
+                    at,
+                    format!("function {name:?} is not supported by this engine"),
+                )
+                .with_kind(crate::ParseErrorKind::Unsupported),
+            ))
+        }
+    }
 }
 
 /// A query's answer plus its annotations.
@@ -201,13 +279,6 @@ pub struct QueryResult {
     pub warnings: Vec<String>,
     /// Info annotations (`PromQL info: ...`).
     pub infos: Vec<String>,
-}
-
-/// Serializes as the Prometheus HTTP API `data` object (same as [`Value`]).
-impl Serialize for QueryResult {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.value.serialize(s)
-    }
 }
 
 /// A query value.
@@ -255,93 +326,9 @@ pub struct RangeSeries {
     pub samples: Vec<Sample>,
 }
 
-struct TsVal<'a>(i64, &'a str);
-
-impl Serialize for TsVal<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(2))?;
-        if self.0 % 1000 == 0 {
-            seq.serialize_element(&(self.0 / 1000))?;
-        } else {
-            seq.serialize_element(&(self.0 as f64 / 1000.0))?;
-        }
-        seq.serialize_element(self.1)?;
-        seq.end()
-    }
-}
-
-struct Metric<'a>(&'a Labels);
-
-impl Serialize for Metric<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for l in self.0.iter() {
-            m.serialize_entry(&*l.name, &*l.value)?;
-        }
-        m.end()
-    }
-}
-
-struct VecElem<'a>(&'a VectorSample);
-
-impl Serialize for VecElem<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("metric", &Metric(&self.0.labels))?;
-        m.serialize_entry("value", &TsVal(self.0.t, &format_value(self.0.v)))?;
-        m.end()
-    }
-}
-
-struct MatElem<'a>(&'a RangeSeries);
-
-impl Serialize for MatElem<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let vals: Vec<(i64, String)> = self
-            .0
-            .samples
-            .iter()
-            .map(|p| (p.t, format_value(p.v)))
-            .collect();
-        let vals: Vec<TsVal<'_>> = vals.iter().map(|(t, v)| TsVal(*t, v)).collect();
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("metric", &Metric(&self.0.labels))?;
-        m.serialize_entry("values", &vals)?;
-        m.end()
-    }
-}
-
-/// Serializes as the Prometheus HTTP API `data` object:
-/// `{"resultType": "...", "result": ...}`.
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        match self {
-            Value::Scalar { t, v } => {
-                m.serialize_entry("resultType", "scalar")?;
-                m.serialize_entry("result", &TsVal(*t, &format_value(*v)))?;
-            }
-            Value::String { t, s } => {
-                m.serialize_entry("resultType", "string")?;
-                m.serialize_entry("result", &TsVal(*t, s))?;
-            }
-            Value::Vector(v) => {
-                m.serialize_entry("resultType", "vector")?;
-                let els: Vec<VecElem<'_>> = v.iter().map(VecElem).collect();
-                m.serialize_entry("result", &els)?;
-            }
-            Value::Matrix(v) => {
-                m.serialize_entry("resultType", "matrix")?;
-                let els: Vec<MatElem<'_>> = v.iter().map(MatElem).collect();
-                m.serialize_entry("result", &els)?;
-            }
-        }
-        m.end()
-    }
-}
-
 /// What kind of failure a [`QueryError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum QueryErrorKind {
     /// The query does not parse.
     Parse,

@@ -9,6 +9,7 @@ use std::fmt;
 use promlite_model::Matcher;
 
 use super::functions::Function;
+pub use super::value_type::ValueType;
 
 /// A half-open byte range `start..end` of the query text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -31,37 +32,6 @@ impl Span {
             start: self.start.min(other.start),
             end: self.end.max(other.end),
         }
-    }
-}
-
-/// The four PromQL value types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ValueType {
-    /// A single float.
-    Scalar,
-    /// A set of series with one sample each (Prometheus "instant vector").
-    Vector,
-    /// A set of series with a range of samples each (Prometheus "range vector").
-    Matrix,
-    /// A string.
-    String,
-}
-
-impl ValueType {
-    /// The name Prometheus uses in error messages (`"instant vector"` etc.).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ValueType::Scalar => "scalar",
-            ValueType::Vector => "instant vector",
-            ValueType::Matrix => "range vector",
-            ValueType::String => "string",
-        }
-    }
-}
-
-impl fmt::Display for ValueType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -488,7 +458,7 @@ impl Expr {
                     && a.expr.eq_ignoring_spans(&b.expr)
             }
             (K::Call(a), K::Call(b)) => {
-                a.func.name == b.func.name
+                a.func.id == b.func.id
                     && a.args.len() == b.args.len()
                     && a.args
                         .iter()

@@ -2,26 +2,60 @@
 
 use super::ast::Span;
 
+/// What kind of problem a [`ParseError`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The query is not valid PromQL syntax (an unexpected token, a bad duration...).
+    Syntax,
+    /// A character or literal the lexer cannot read (an unterminated string...).
+    Lexical,
+    /// The query parses but does not type-check (argument or operand types, argument
+    /// counts).
+    Type,
+    /// A label matcher's regular expression does not compile.
+    Regex,
+    /// A function name Prometheus does not know.
+    UnknownFunction,
+    /// An experimental function or aggregation that is not enabled.
+    NotEnabled,
+    /// A function Prometheus has and this engine does not implement (reported by the
+    /// engine before evaluation, see [`Function::supported`](crate::Function::supported)).
+    Unsupported,
+    /// The query is longer or nested deeper than the parser's limits.
+    TooComplex,
+}
+
 /// A query that does not parse or does not type-check.
 ///
 /// Displays as Prometheus does: `<line>:<col>: parse error: <message>`, where line
 /// and column are 1-based and the column counts bytes from the start of the line
 /// (so for a single-line query `col = span.start + 1`).
+///
+/// ```
+/// use promlite_promql::{parse, ParseErrorKind};
+///
+/// let e = parse("rate(x)").unwrap_err();
+/// assert_eq!(e.kind(), ParseErrorKind::Type);
+/// assert_eq!((e.line(), e.col()), (1, 6));
+/// assert_eq!(
+///     e.message(),
+///     "expected type range vector in call to function \"rate\", got instant vector"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{col}: parse error: {message}")]
 pub struct ParseError {
-    /// Byte range of the offending token or node.
-    pub span: Span,
-    /// 1-based line of `span.start`.
-    pub line: usize,
-    /// 1-based byte column of `span.start` within its line.
-    pub col: usize,
-    /// The message (without the position prefix).
-    pub message: String,
+    span: Span,
+    line: usize,
+    col: usize,
+    message: String,
+    kind: ParseErrorKind,
 }
 
 impl ParseError {
-    /// Creates an error for `span` of `query`, computing line and column.
+    /// Creates a [`ParseErrorKind::Syntax`] error for `span` of `query`, computing
+    /// line and column.
     pub fn new(query: &str, span: Span, message: impl Into<String>) -> Self {
         let (line, col) = line_col(query, span.start);
         ParseError {
@@ -29,7 +63,39 @@ impl ParseError {
             line,
             col,
             message: message.into(),
+            kind: ParseErrorKind::Syntax,
         }
+    }
+
+    /// The same error with another kind.
+    pub fn with_kind(mut self, kind: ParseErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What kind of problem this is.
+    pub fn kind(&self) -> ParseErrorKind {
+        self.kind
+    }
+
+    /// Byte range of the offending token or node.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// 1-based line of the error's start.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// 1-based byte column of the error's start within its line.
+    pub fn col(&self) -> usize {
+        self.col
+    }
+
+    /// The message, without the position prefix.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// The query line holding the error with a caret under the position, followed
@@ -84,4 +150,32 @@ fn floor_boundary(s: &str, i: usize) -> usize {
         i -= 1;
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{parse, parse_with, ParseErrorKind as K, ParseOptions};
+
+    #[test]
+    fn kinds() {
+        let kind = |q: &str| parse(q).unwrap_err().kind();
+        assert_eq!(kind("sum(x"), K::Lexical);
+        assert_eq!(kind("sum(x) by"), K::Syntax);
+        assert_eq!(kind("x[5m"), K::Lexical);
+        assert_eq!(kind("x{a=\"b}"), K::Lexical);
+        assert_eq!(kind("rate(x)"), K::Type);
+        assert_eq!(kind("round()"), K::Type);
+        assert_eq!(kind("x{a=~\"(\"}"), K::Regex);
+        assert_eq!(kind("nope(x)"), K::UnknownFunction);
+        assert_eq!(kind("mad_over_time(x[5m])"), K::NotEnabled);
+        assert_eq!(kind(&"(".repeat(300)), K::TooComplex);
+        let e = parse_with(
+            "mad_over_time(x)",
+            ParseOptions::default().with_experimental_functions(true),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), K::Type);
+        assert_eq!(e.span(), crate::Span::new(14, 15));
+        assert_eq!((e.line(), e.col()), (1, 15));
+    }
 }

@@ -1,13 +1,204 @@
 //! The function table: every PromQL function's name and signature.
 //!
-//! The parser uses it to type-check calls; the evaluator attaches implementations
-//! by name. Signatures follow Prometheus 3 (`promql/parser/functions.go`).
+//! The parser uses it to type-check calls; the evaluator dispatches on each entry's
+//! [`FunctionId`] (one exhaustive match sorts ids into families, so a function added
+//! here does not compile until it is implemented or marked unsupported). Signatures follow
+//! Prometheus 3 (`promql/parser/functions.go`).
 
-use super::ast::ValueType;
+use super::value_type::ValueType;
+
+/// The identity of a PromQL function: one variant per [`FUNCTIONS`] entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FunctionId {
+    /// `abs`
+    Abs,
+    /// `absent`
+    Absent,
+    /// `absent_over_time`
+    AbsentOverTime,
+    /// `acos`
+    Acos,
+    /// `acosh`
+    Acosh,
+    /// `asin`
+    Asin,
+    /// `asinh`
+    Asinh,
+    /// `atan`
+    Atan,
+    /// `atanh`
+    Atanh,
+    /// `avg_over_time`
+    AvgOverTime,
+    /// `ceil`
+    Ceil,
+    /// `changes`
+    Changes,
+    /// `clamp`
+    Clamp,
+    /// `clamp_max`
+    ClampMax,
+    /// `clamp_min`
+    ClampMin,
+    /// `cos`
+    Cos,
+    /// `cosh`
+    Cosh,
+    /// `count_over_time`
+    CountOverTime,
+    /// `day_of_month`
+    DayOfMonth,
+    /// `day_of_week`
+    DayOfWeek,
+    /// `day_of_year`
+    DayOfYear,
+    /// `days_in_month`
+    DaysInMonth,
+    /// `deg`
+    Deg,
+    /// `delta`
+    Delta,
+    /// `deriv`
+    Deriv,
+    /// `double_exponential_smoothing`
+    DoubleExponentialSmoothing,
+    /// `end`
+    End,
+    /// `exp`
+    Exp,
+    /// `first_over_time`
+    FirstOverTime,
+    /// `floor`
+    Floor,
+    /// `histogram_avg`
+    HistogramAvg,
+    /// `histogram_count`
+    HistogramCount,
+    /// `histogram_fraction`
+    HistogramFraction,
+    /// `histogram_quantile`
+    HistogramQuantile,
+    /// `histogram_quantiles`
+    HistogramQuantiles,
+    /// `histogram_stddev`
+    HistogramStddev,
+    /// `histogram_stdvar`
+    HistogramStdvar,
+    /// `histogram_sum`
+    HistogramSum,
+    /// `hour`
+    Hour,
+    /// `idelta`
+    Idelta,
+    /// `increase`
+    Increase,
+    /// `info`
+    Info,
+    /// `irate`
+    Irate,
+    /// `label_join`
+    LabelJoin,
+    /// `label_replace`
+    LabelReplace,
+    /// `last_over_time`
+    LastOverTime,
+    /// `ln`
+    Ln,
+    /// `log10`
+    Log10,
+    /// `log2`
+    Log2,
+    /// `mad_over_time`
+    MadOverTime,
+    /// `max_of`
+    MaxOf,
+    /// `max_over_time`
+    MaxOverTime,
+    /// `min_of`
+    MinOf,
+    /// `min_over_time`
+    MinOverTime,
+    /// `minute`
+    Minute,
+    /// `month`
+    Month,
+    /// `pi`
+    Pi,
+    /// `predict_linear`
+    PredictLinear,
+    /// `present_over_time`
+    PresentOverTime,
+    /// `quantile_over_time`
+    QuantileOverTime,
+    /// `rad`
+    Rad,
+    /// `range`
+    Range,
+    /// `rate`
+    Rate,
+    /// `resets`
+    Resets,
+    /// `round`
+    Round,
+    /// `scalar`
+    Scalar,
+    /// `sgn`
+    Sgn,
+    /// `sin`
+    Sin,
+    /// `sinh`
+    Sinh,
+    /// `sort`
+    Sort,
+    /// `sort_by_label`
+    SortByLabel,
+    /// `sort_by_label_desc`
+    SortByLabelDesc,
+    /// `sort_desc`
+    SortDesc,
+    /// `sqrt`
+    Sqrt,
+    /// `start`
+    Start,
+    /// `start_timestamp`
+    StartTimestamp,
+    /// `stddev_over_time`
+    StddevOverTime,
+    /// `stdvar_over_time`
+    StdvarOverTime,
+    /// `step`
+    Step,
+    /// `sum_over_time`
+    SumOverTime,
+    /// `tan`
+    Tan,
+    /// `tanh`
+    Tanh,
+    /// `time`
+    Time,
+    /// `timestamp`
+    Timestamp,
+    /// `ts_of_first_over_time`
+    TsOfFirstOverTime,
+    /// `ts_of_last_over_time`
+    TsOfLastOverTime,
+    /// `ts_of_max_over_time`
+    TsOfMaxOverTime,
+    /// `ts_of_min_over_time`
+    TsOfMinOverTime,
+    /// `vector`
+    Vector,
+    /// `year`
+    Year,
+}
 
 /// The signature of a PromQL function.
 #[derive(Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Function {
+    /// The identity the evaluator dispatches on.
+    pub id: FunctionId,
     /// The name (case-sensitive).
     pub name: &'static str,
     /// Argument types. With `variadic != 0` the last `variadic` entries (all of them
@@ -22,6 +213,13 @@ pub struct Function {
     /// Experimental functions are rejected unless enabled
     /// ([`ParseOptions::enable_experimental_functions`](crate::parser::ParseOptions)).
     pub experimental: bool,
+    /// False for functions Prometheus has and this engine does not implement. The
+    /// parser accepts them (it follows Prometheus's grammar); the engine rejects a
+    /// query calling one with a parse error before evaluating anything.
+    pub supported: bool,
+    /// The value depends on the evaluation time even when every selector carries `@`
+    /// (Prometheus's `AtModifierUnsafeFunctions` plus the query-parameter functions).
+    pub at_unsafe: bool,
 }
 
 impl Function {
@@ -53,9 +251,11 @@ impl Function {
     }
 }
 
+use FunctionId as Id;
 use ValueType as VT;
 
 const fn f(
+    id: FunctionId,
     name: &'static str,
     arg_types: &'static [ValueType],
     variadic: i32,
@@ -63,61 +263,171 @@ const fn f(
     experimental: bool,
 ) -> Function {
     Function {
+        id,
         name,
         arg_types,
         variadic,
         return_type,
         experimental,
+        supported: true,
+        at_unsafe: false,
+    }
+}
+
+impl Function {
+    const fn mark_unsupported(self) -> Self {
+        Function {
+            supported: false,
+            ..self
+        }
+    }
+
+    const fn mark_at_unsafe(self) -> Self {
+        Function {
+            at_unsafe: true,
+            ..self
+        }
     }
 }
 
 /// Every function, sorted by name.
 pub static FUNCTIONS: &[Function] = &[
-    f("abs", &[VT::Vector], 0, VT::Vector, false),
-    f("absent", &[VT::Vector], 0, VT::Vector, false),
-    f("absent_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("acos", &[VT::Vector], 0, VT::Vector, false),
-    f("acosh", &[VT::Vector], 0, VT::Vector, false),
-    f("asin", &[VT::Vector], 0, VT::Vector, false),
-    f("asinh", &[VT::Vector], 0, VT::Vector, false),
-    f("atan", &[VT::Vector], 0, VT::Vector, false),
-    f("atanh", &[VT::Vector], 0, VT::Vector, false),
-    f("avg_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("ceil", &[VT::Vector], 0, VT::Vector, false),
-    f("changes", &[VT::Matrix], 0, VT::Vector, false),
+    f(Id::Abs, "abs", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Absent, "absent", &[VT::Vector], 0, VT::Vector, false),
     f(
+        Id::AbsentOverTime,
+        "absent_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Acos, "acos", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Acosh, "acosh", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Asin, "asin", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Asinh, "asinh", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Atan, "atan", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Atanh, "atanh", &[VT::Vector], 0, VT::Vector, false),
+    f(
+        Id::AvgOverTime,
+        "avg_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Ceil, "ceil", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Changes, "changes", &[VT::Matrix], 0, VT::Vector, false),
+    f(
+        Id::Clamp,
         "clamp",
         &[VT::Vector, VT::Scalar, VT::Scalar],
         0,
         VT::Vector,
         false,
     ),
-    f("clamp_max", &[VT::Vector, VT::Scalar], 0, VT::Vector, false),
-    f("clamp_min", &[VT::Vector, VT::Scalar], 0, VT::Vector, false),
-    f("cos", &[VT::Vector], 0, VT::Vector, false),
-    f("cosh", &[VT::Vector], 0, VT::Vector, false),
-    f("count_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("day_of_month", &[VT::Vector], 1, VT::Vector, false),
-    f("day_of_week", &[VT::Vector], 1, VT::Vector, false),
-    f("day_of_year", &[VT::Vector], 1, VT::Vector, false),
-    f("days_in_month", &[VT::Vector], 1, VT::Vector, false),
-    f("deg", &[VT::Vector], 0, VT::Vector, false),
-    f("delta", &[VT::Matrix], 0, VT::Vector, false),
-    f("deriv", &[VT::Matrix], 0, VT::Vector, false),
     f(
+        Id::ClampMax,
+        "clamp_max",
+        &[VT::Vector, VT::Scalar],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::ClampMin,
+        "clamp_min",
+        &[VT::Vector, VT::Scalar],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Cos, "cos", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Cosh, "cosh", &[VT::Vector], 0, VT::Vector, false),
+    f(
+        Id::CountOverTime,
+        "count_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::DayOfMonth,
+        "day_of_month",
+        &[VT::Vector],
+        1,
+        VT::Vector,
+        false,
+    )
+    .mark_at_unsafe(),
+    f(
+        Id::DayOfWeek,
+        "day_of_week",
+        &[VT::Vector],
+        1,
+        VT::Vector,
+        false,
+    )
+    .mark_at_unsafe(),
+    f(
+        Id::DayOfYear,
+        "day_of_year",
+        &[VT::Vector],
+        1,
+        VT::Vector,
+        false,
+    )
+    .mark_at_unsafe(),
+    f(
+        Id::DaysInMonth,
+        "days_in_month",
+        &[VT::Vector],
+        1,
+        VT::Vector,
+        false,
+    )
+    .mark_at_unsafe(),
+    f(Id::Deg, "deg", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Delta, "delta", &[VT::Matrix], 0, VT::Vector, false),
+    f(Id::Deriv, "deriv", &[VT::Matrix], 0, VT::Vector, false),
+    f(
+        Id::DoubleExponentialSmoothing,
         "double_exponential_smoothing",
         &[VT::Matrix, VT::Scalar, VT::Scalar],
         0,
         VT::Vector,
         true,
     ),
-    f("end", &[], 0, VT::Scalar, true),
-    f("exp", &[VT::Vector], 0, VT::Vector, false),
-    f("first_over_time", &[VT::Matrix], 0, VT::Vector, true),
-    f("floor", &[VT::Vector], 0, VT::Vector, false),
-    f("histogram_avg", &[VT::Vector], 0, VT::Vector, false),
-    f("histogram_count", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::End, "end", &[], 0, VT::Scalar, true).mark_at_unsafe(),
+    f(Id::Exp, "exp", &[VT::Vector], 0, VT::Vector, false),
     f(
+        Id::FirstOverTime,
+        "first_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        true,
+    ),
+    f(Id::Floor, "floor", &[VT::Vector], 0, VT::Vector, false),
+    f(
+        Id::HistogramAvg,
+        "histogram_avg",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::HistogramCount,
+        "histogram_count",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::HistogramFraction,
         "histogram_fraction",
         &[VT::Scalar, VT::Scalar, VT::Vector],
         0,
@@ -125,6 +435,7 @@ pub static FUNCTIONS: &[Function] = &[
         false,
     ),
     f(
+        Id::HistogramQuantile,
         "histogram_quantile",
         &[VT::Scalar, VT::Vector],
         0,
@@ -132,21 +443,60 @@ pub static FUNCTIONS: &[Function] = &[
         false,
     ),
     f(
+        Id::HistogramQuantiles,
         "histogram_quantiles",
         &[VT::Vector, VT::String, VT::Scalar, VT::Scalar],
         9,
         VT::Vector,
         true,
-    ),
-    f("histogram_stddev", &[VT::Vector], 0, VT::Vector, false),
-    f("histogram_stdvar", &[VT::Vector], 0, VT::Vector, false),
-    f("histogram_sum", &[VT::Vector], 0, VT::Vector, false),
-    f("hour", &[VT::Vector], 1, VT::Vector, false),
-    f("idelta", &[VT::Matrix], 0, VT::Vector, false),
-    f("increase", &[VT::Matrix], 0, VT::Vector, false),
-    f("info", &[VT::Vector, VT::Vector], 1, VT::Vector, true),
-    f("irate", &[VT::Matrix], 0, VT::Vector, false),
+    )
+    .mark_unsupported(),
     f(
+        Id::HistogramStddev,
+        "histogram_stddev",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::HistogramStdvar,
+        "histogram_stdvar",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::HistogramSum,
+        "histogram_sum",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Hour, "hour", &[VT::Vector], 1, VT::Vector, false).mark_at_unsafe(),
+    f(Id::Idelta, "idelta", &[VT::Matrix], 0, VT::Vector, false),
+    f(
+        Id::Increase,
+        "increase",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::Info,
+        "info",
+        &[VT::Vector, VT::Vector],
+        1,
+        VT::Vector,
+        true,
+    )
+    .mark_unsupported(),
+    f(Id::Irate, "irate", &[VT::Matrix], 0, VT::Vector, false),
+    f(
+        Id::LabelJoin,
         "label_join",
         &[VT::Vector, VT::String, VT::String, VT::String],
         -1,
@@ -154,50 +504,111 @@ pub static FUNCTIONS: &[Function] = &[
         false,
     ),
     f(
+        Id::LabelReplace,
         "label_replace",
         &[VT::Vector, VT::String, VT::String, VT::String, VT::String],
         0,
         VT::Vector,
         false,
     ),
-    f("last_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("ln", &[VT::Vector], 0, VT::Vector, false),
-    f("log10", &[VT::Vector], 0, VT::Vector, false),
-    f("log2", &[VT::Vector], 0, VT::Vector, false),
-    f("mad_over_time", &[VT::Matrix], 0, VT::Vector, true),
-    f("max_of", &[VT::Scalar, VT::Scalar], 0, VT::Scalar, true),
-    f("max_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("min_of", &[VT::Scalar, VT::Scalar], 0, VT::Scalar, true),
-    f("min_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("minute", &[VT::Vector], 1, VT::Vector, false),
-    f("month", &[VT::Vector], 1, VT::Vector, false),
-    f("pi", &[], 0, VT::Scalar, false),
     f(
+        Id::LastOverTime,
+        "last_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Ln, "ln", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Log10, "log10", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Log2, "log2", &[VT::Vector], 0, VT::Vector, false),
+    f(
+        Id::MadOverTime,
+        "mad_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        true,
+    ),
+    f(
+        Id::MaxOf,
+        "max_of",
+        &[VT::Scalar, VT::Scalar],
+        0,
+        VT::Scalar,
+        true,
+    ),
+    f(
+        Id::MaxOverTime,
+        "max_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::MinOf,
+        "min_of",
+        &[VT::Scalar, VT::Scalar],
+        0,
+        VT::Scalar,
+        true,
+    ),
+    f(
+        Id::MinOverTime,
+        "min_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Minute, "minute", &[VT::Vector], 1, VT::Vector, false).mark_at_unsafe(),
+    f(Id::Month, "month", &[VT::Vector], 1, VT::Vector, false).mark_at_unsafe(),
+    f(Id::Pi, "pi", &[], 0, VT::Scalar, false),
+    f(
+        Id::PredictLinear,
         "predict_linear",
         &[VT::Matrix, VT::Scalar],
         0,
         VT::Vector,
         false,
-    ),
-    f("present_over_time", &[VT::Matrix], 0, VT::Vector, false),
+    )
+    .mark_at_unsafe(),
     f(
+        Id::PresentOverTime,
+        "present_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::QuantileOverTime,
         "quantile_over_time",
         &[VT::Scalar, VT::Matrix],
         0,
         VT::Vector,
         false,
     ),
-    f("rad", &[VT::Vector], 0, VT::Vector, false),
-    f("range", &[], 0, VT::Scalar, true),
-    f("rate", &[VT::Matrix], 0, VT::Vector, false),
-    f("resets", &[VT::Matrix], 0, VT::Vector, false),
-    f("round", &[VT::Vector, VT::Scalar], 1, VT::Vector, false),
-    f("scalar", &[VT::Vector], 0, VT::Scalar, false),
-    f("sgn", &[VT::Vector], 0, VT::Vector, false),
-    f("sin", &[VT::Vector], 0, VT::Vector, false),
-    f("sinh", &[VT::Vector], 0, VT::Vector, false),
-    f("sort", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Rad, "rad", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Range, "range", &[], 0, VT::Scalar, true).mark_at_unsafe(),
+    f(Id::Rate, "rate", &[VT::Matrix], 0, VT::Vector, false),
+    f(Id::Resets, "resets", &[VT::Matrix], 0, VT::Vector, false),
     f(
+        Id::Round,
+        "round",
+        &[VT::Vector, VT::Scalar],
+        1,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Scalar, "scalar", &[VT::Vector], 0, VT::Scalar, false),
+    f(Id::Sgn, "sgn", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Sin, "sin", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Sinh, "sinh", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Sort, "sort", &[VT::Vector], 0, VT::Vector, false),
+    f(
+        Id::SortByLabel,
         "sort_by_label",
         &[VT::Vector, VT::String],
         -1,
@@ -205,30 +616,103 @@ pub static FUNCTIONS: &[Function] = &[
         true,
     ),
     f(
+        Id::SortByLabelDesc,
         "sort_by_label_desc",
         &[VT::Vector, VT::String],
         -1,
         VT::Vector,
         true,
     ),
-    f("sort_desc", &[VT::Vector], 0, VT::Vector, false),
-    f("sqrt", &[VT::Vector], 0, VT::Vector, false),
-    f("start", &[], 0, VT::Scalar, true),
-    f("start_timestamp", &[VT::Vector], 0, VT::Vector, true),
-    f("stddev_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("stdvar_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("step", &[], 0, VT::Scalar, true),
-    f("sum_over_time", &[VT::Matrix], 0, VT::Vector, false),
-    f("tan", &[VT::Vector], 0, VT::Vector, false),
-    f("tanh", &[VT::Vector], 0, VT::Vector, false),
-    f("time", &[], 0, VT::Scalar, false),
-    f("timestamp", &[VT::Vector], 0, VT::Vector, false),
-    f("ts_of_first_over_time", &[VT::Matrix], 0, VT::Vector, true),
-    f("ts_of_last_over_time", &[VT::Matrix], 0, VT::Vector, true),
-    f("ts_of_max_over_time", &[VT::Matrix], 0, VT::Vector, true),
-    f("ts_of_min_over_time", &[VT::Matrix], 0, VT::Vector, true),
-    f("vector", &[VT::Scalar], 0, VT::Vector, false),
-    f("year", &[VT::Vector], 1, VT::Vector, false),
+    f(
+        Id::SortDesc,
+        "sort_desc",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Sqrt, "sqrt", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Start, "start", &[], 0, VT::Scalar, true).mark_at_unsafe(),
+    f(
+        Id::StartTimestamp,
+        "start_timestamp",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        true,
+    )
+    .mark_unsupported(),
+    f(
+        Id::StddevOverTime,
+        "stddev_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(
+        Id::StdvarOverTime,
+        "stdvar_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Step, "step", &[], 0, VT::Scalar, true).mark_at_unsafe(),
+    f(
+        Id::SumOverTime,
+        "sum_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        false,
+    ),
+    f(Id::Tan, "tan", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Tanh, "tanh", &[VT::Vector], 0, VT::Vector, false),
+    f(Id::Time, "time", &[], 0, VT::Scalar, false).mark_at_unsafe(),
+    f(
+        Id::Timestamp,
+        "timestamp",
+        &[VT::Vector],
+        0,
+        VT::Vector,
+        false,
+    )
+    .mark_at_unsafe(),
+    f(
+        Id::TsOfFirstOverTime,
+        "ts_of_first_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        true,
+    ),
+    f(
+        Id::TsOfLastOverTime,
+        "ts_of_last_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        true,
+    ),
+    f(
+        Id::TsOfMaxOverTime,
+        "ts_of_max_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        true,
+    ),
+    f(
+        Id::TsOfMinOverTime,
+        "ts_of_min_over_time",
+        &[VT::Matrix],
+        0,
+        VT::Vector,
+        true,
+    ),
+    f(Id::Vector, "vector", &[VT::Scalar], 0, VT::Vector, false),
+    f(Id::Year, "year", &[VT::Vector], 1, VT::Vector, false).mark_at_unsafe(),
 ];
 
 /// Looks a function up by its exact (case-sensitive) name.

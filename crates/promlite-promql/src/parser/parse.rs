@@ -3,8 +3,8 @@
 use promlite_model::{MatchOp, Matcher, METRIC_NAME};
 
 use super::ast::*;
-use super::errors::ParseError;
-use super::functions::get_function;
+use super::errors::{ParseError, ParseErrorKind};
+use super::functions::{get_function, FunctionId};
 use super::lexer::{lex, Tok, Token};
 use super::ParseOptions;
 
@@ -71,7 +71,8 @@ impl<'a> Parser<'a> {
                     "query too long: {} bytes, at most {MAX_QUERY_LEN}",
                     src.len()
                 ),
-            ));
+            )
+            .with_kind(ParseErrorKind::TooComplex));
         }
         let toks = lex(src);
         Ok(Parser {
@@ -87,6 +88,11 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn err<T>(&self, span: Span, msg: impl Into<String>) -> Res<T> {
         Err(ParseError::new(self.src, span, msg))
+    }
+
+    #[inline(never)]
+    fn err_kind<T>(&self, kind: ParseErrorKind, span: Span, msg: impl Into<String>) -> Res<T> {
+        Err(ParseError::new(self.src, span, msg).with_kind(kind))
     }
 
     fn peek(&self) -> &Token {
@@ -149,7 +155,7 @@ impl<'a> Parser<'a> {
     fn unexpected<T>(&self, context: &str, expected: &str) -> Res<T> {
         let t = self.peek();
         if let Tok::Error(m) = &t.tok {
-            return self.err(t.span, m.clone());
+            return self.err_kind(ParseErrorKind::Lexical, t.span, m.clone());
         }
         let mut m = format!("unexpected {}", self.desc(t));
         if !context.is_empty() {
@@ -173,13 +179,15 @@ impl<'a> Parser<'a> {
 
     fn check_depth(&self, d: u32, span: Span) -> Res<()> {
         if d > MAX_DEPTH {
-            return self.err(
+            return self.err_kind(
+                ParseErrorKind::TooComplex,
                 span,
                 format!("expression nesting too deep (more than {MAX_DEPTH} levels)"),
             );
         }
         if self.depth > MAX_NESTING {
-            return self.err(
+            return self.err_kind(
+                ParseErrorKind::TooComplex,
                 span,
                 format!("expression nesting too deep (more than {MAX_NESTING} nested levels)"),
             );
@@ -223,7 +231,8 @@ impl<'a> Parser<'a> {
 
     fn expr(&mut self, min_prec: u8) -> Res<Node> {
         if self.depth >= MAX_NESTING {
-            return self.err(
+            return self.err_kind(
+                ParseErrorKind::TooComplex,
                 self.peek().span,
                 format!("expression nesting too deep (more than {MAX_NESTING} nested levels)"),
             );
@@ -365,7 +374,8 @@ impl<'a> Parser<'a> {
             );
         }
         if !scalarish(lt) || !scalarish(rt) {
-            return self.err(
+            return self.err_kind(
+                ParseErrorKind::Type,
                 span,
                 "binary expression must contain only scalar and instant vector types",
             );
@@ -422,7 +432,8 @@ impl<'a> Parser<'a> {
             None => None,
         };
         if op.is_set_operator() && (lt == ValueType::Scalar || rt == ValueType::Scalar) {
-            return self.err(
+            return self.err_kind(
+                ParseErrorKind::Type,
                 span,
                 format!(
                     "set operator {:?} not allowed in binary scalar expression",
@@ -462,7 +473,7 @@ impl<'a> Parser<'a> {
         }
         let it = inner.value_type();
         if it != ValueType::Scalar && it != ValueType::Vector {
-            return self.err(
+            return self.err_kind(ParseErrorKind::Type,
                 span,
                 format!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
@@ -514,7 +525,8 @@ impl<'a> Parser<'a> {
             let close = self.expect(Tok::RBracket, "subquery selector", "\"]\"")?;
             let span = e.span.to(close.span);
             if e.value_type() != ValueType::Vector {
-                return self.err(
+                return self.err_kind(
+                    ParseErrorKind::Type,
                     span,
                     format!(
                         "subquery is only allowed on instant vector, got {} instead",
@@ -829,7 +841,11 @@ impl<'a> Parser<'a> {
             let m = match Matcher::new(op, label.as_str(), value.as_str()) {
                 Ok(m) => m,
                 Err(e) => {
-                    return self.err(t.span.to(vt.span), regex_error_message(value, &e.message))
+                    return self.err_kind(
+                        ParseErrorKind::Regex,
+                        t.span.to(vt.span),
+                        regex_error_message(value, &e.message),
+                    )
                 }
             };
             matchers.push(m);
@@ -911,13 +927,21 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn call(&mut self, name: &str, name_span: Span) -> Res<Node> {
         let Some(func) = get_function(name) else {
-            return self.err(name_span, format!("unknown function with name {name:?}"));
+            return self.err_kind(
+                ParseErrorKind::UnknownFunction,
+                name_span,
+                format!("unknown function with name {name:?}"),
+            );
         };
         if func.experimental && !self.opts.enable_experimental_functions {
-            return self.err(name_span, format!("function {name:?} is not enabled"));
+            return self.err_kind(
+                ParseErrorKind::NotEnabled,
+                name_span,
+                format!("function {name:?} is not enabled"),
+            );
         }
         self.bump();
-        let (args, close) = self.call_args("function call", name == "info")?;
+        let (args, close) = self.call_args("function call", func.id == FunctionId::Info)?;
         let span = name_span.to(close);
         let n = args.len();
         if n < func.min_args() {
@@ -932,7 +956,7 @@ impl<'a> Parser<'a> {
                     func.min_args()
                 )
             };
-            return self.err(span, msg);
+            return self.err_kind(ParseErrorKind::Type, span, msg);
         }
         if let Some(max) = func.max_args() {
             if n > max {
@@ -941,7 +965,7 @@ impl<'a> Parser<'a> {
                 } else {
                     format!("expected at most {max} argument(s) in call to {name:?}, got {n}")
                 };
-                return self.err(span, msg);
+                return self.err_kind(ParseErrorKind::Type, span, msg);
             }
         }
         let mut d = 0;
@@ -950,7 +974,8 @@ impl<'a> Parser<'a> {
             let want = func.arg_type(i).unwrap_or(ValueType::Scalar);
             let got = a.value_type();
             if got != want {
-                return self.err(
+                return self.err_kind(
+                    ParseErrorKind::Type,
                     a.span,
                     format!("expected type {want} in call to function {name:?}, got {got}"),
                 );
@@ -978,7 +1003,7 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn aggregate(&mut self, op: AggregateOp, op_span: Span) -> Res<Node> {
         if op.is_experimental() && !self.opts.enable_experimental_functions {
-            return self.err(op_span, "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions");
+            return self.err_kind(ParseErrorKind::NotEnabled, op_span, "limitk() and limit_ratio() are experimental and must be enabled with --enable-feature=promql-experimental-functions");
         }
         self.bump();
         let mut grouping = self.grouping()?;
@@ -998,7 +1023,7 @@ impl<'a> Parser<'a> {
         let span = Span::new(op_span.start, end);
         let want = if op.param_type().is_some() { 2 } else { 1 };
         if args.len() != want {
-            return self.err(
+            return self.err_kind(ParseErrorKind::Type,
                 span,
                 format!(
                     "wrong number of arguments for aggregate expression provided, expected {want}, got {}",
@@ -1012,7 +1037,8 @@ impl<'a> Parser<'a> {
                 .next()
                 .unwrap_or((Expr::new(ExprKind::NumberLiteral(0.0), span), 1));
             if p.value_type() != pt {
-                return self.err(
+                return self.err_kind(
+                    ParseErrorKind::Type,
                     p.span,
                     format!(
                         "expected type {pt} in aggregation parameter, got {}",
@@ -1028,7 +1054,8 @@ impl<'a> Parser<'a> {
             return self.err(span, "missing aggregation expression");
         };
         if e.value_type() != ValueType::Vector {
-            return self.err(
+            return self.err_kind(
+                ParseErrorKind::Type,
                 e.span,
                 format!(
                     "expected type instant vector in aggregation expression, got {}",
