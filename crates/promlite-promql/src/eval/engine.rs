@@ -511,7 +511,7 @@ fn by_step(series: &[Series], n: usize) -> Vec<Vec<(u32, f64)>> {
     out
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     fn warn(&mut self, msg: String) {
         if !self.warnings.contains(&msg) {
             self.warnings.push(msg);
@@ -542,6 +542,14 @@ impl Ctx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The cancel flag and deadline, for loops outside the context.
+    fn stop(&self) -> Stop<'a> {
+        Stop {
+            cancel: self.cancel,
+            deadline: self.deadline,
+        }
     }
 
     /// Cheap periodic check for loops.
@@ -845,7 +853,9 @@ impl Ctx<'_> {
             step,
             n: n_inner as usize,
         };
-        let series = match self.eval(&sq.expr, inner)? {
+        let inner_value = self.eval(&sq.expr, inner)?;
+        self.check_now()?;
+        let series = match inner_value {
             V::Vector(s) => s
                 .into_iter()
                 .map(|s| RawSeries {
@@ -1718,6 +1728,7 @@ impl Ctx<'_> {
                 sfs: &sfs,
                 tfs: &tfs,
                 g,
+                stop: self.stop(),
             };
             let mut live: Vec<Sample> = Vec::new();
             let mut grouper = project.as_ref().map(|p| Grouper::new(&p.names, p.without));
@@ -1750,6 +1761,7 @@ impl Ctx<'_> {
                     emit(ctx, &mut out, labels, false, pts);
                 },
             )?;
+            self.check_now()?;
         } else {
             let rs = self.load_range(range_arg, g)?;
             let re = RangeEval {
@@ -1760,6 +1772,7 @@ impl Ctx<'_> {
                 sfs: &sfs,
                 tfs: &tfs,
                 g,
+                stop: self.stop(),
             };
             out.reserve(rs.series.len());
             for s in rs.series {
@@ -1768,6 +1781,7 @@ impl Ctx<'_> {
                 let pts = re.points(&s.samples, &mut window_samples, &mut scratch);
                 emit(self, &mut out, s.labels, s.drop_name, pts);
             }
+            self.check_now()?;
         }
         let distinct_names = names.list.len() + usize::from(names.nameless) > 1;
         if project.is_some() && distinct_names && !keep_name {
@@ -2687,7 +2701,27 @@ struct RangeEval<'p> {
     sfs: &'p [f64],
     tfs: &'p [f64],
     g: Grid,
+    /// Stops the loop early (the caller then reports the timeout or cancel).
+    stop: Stop<'p>,
 }
+
+/// The query's cancel flag and deadline, for loops that cannot borrow the context.
+#[derive(Clone, Copy)]
+struct Stop<'a> {
+    cancel: Option<&'a AtomicBool>,
+    deadline: Option<Instant>,
+}
+
+impl Stop<'_> {
+    /// True once the query is canceled or past its deadline.
+    fn hit(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// Samples a range function reads between two [`Stop`] checks.
+const STOP_EVERY_SAMPLES: usize = 1 << 20;
 
 impl RangeEval<'_> {
     /// The function's value at every step whose window holds samples of this
@@ -2711,12 +2745,20 @@ impl RangeEval<'_> {
             .ends
             .partition_point(|&e| e.saturating_sub(range) < last.t);
         let (mut lo, mut hi) = (0usize, 0usize);
+        let mut scanned = 0usize;
         for i in i0..i1.max(i0) {
             let end = self.ends[i];
             let start = end.saturating_sub(range);
             let (a, b) = window(samples, start, end, &mut lo, &mut hi);
             let w = &samples[a..b];
             window_samples[i] += w.len();
+            scanned += w.len();
+            if scanned >= STOP_EVERY_SAMPLES {
+                scanned = 0;
+                if self.stop.hit() {
+                    break;
+                }
+            }
             if w.is_empty() {
                 continue;
             }
