@@ -14,6 +14,7 @@ mod promql_parse;
 mod promqltest;
 mod scrape;
 mod serve;
+mod serve_limits;
 mod store;
 mod support;
 mod watch;
