@@ -15,6 +15,7 @@ mod promqltest;
 mod scrape;
 mod serve;
 mod serve_limits;
+mod serve_tls;
 mod store;
 mod support;
 mod watch;
