@@ -237,20 +237,24 @@ fn sixty_four_abusive_sockets_do_not_stop_ready() {
         let mut s = conn();
         s.write_all(b"GET /api/v1/query?query=small&time=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n").unwrap();
         held.push(s);
+    }
+    for _ in 0..4 {
         // Asks for the 20 MB answer and never reads it.
         let mut s = conn();
         s.write_all(b"GET /api/v1/query?query=big&time=0 HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
         held.push(s);
-    }
-    for _ in 0..4 {
-        // Heavy queries (about 1e9 window steps each), bounded by their own timeout.
+        // Heavy queries (a 2.4M-step subquery, 601 windows), bounded by their timeout.
         let mut s = conn();
         s.write_all(
             b"GET /api/v1/query_range?query=max_over_time(vector(1)%5B30m:1ms%5D)&start=0&end=600&step=1&timeout=20s HTTP/1.1\r\nHost: x\r\n\r\n",
         )
         .unwrap();
         held.push(s);
+    }
+    while held.len() < 64 {
+        // Connections that send nothing at all.
+        held.push(conn());
     }
     assert_eq!(held.len(), 64);
     std::thread::sleep(Duration::from_millis(500));

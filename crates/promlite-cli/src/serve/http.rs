@@ -279,6 +279,7 @@ async fn respond_inner(req: Request<Incoming>, server: &Arc<Server>) -> Response
     };
     let srv = Arc::clone(server);
     let task = tokio::task::spawn_blocking(move || {
+        lower_priority();
         let stats = srv.stats();
         stats.queries_running.fetch_add(1, Ordering::Relaxed);
         let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -305,6 +306,24 @@ async fn respond_inner(req: Request<Incoming>, server: &Arc<Server>) -> Response
             "internal",
             "internal error while answering",
         )),
+    }
+}
+
+/// Lowers the calling blocking-pool thread's priority to nice 10, once per thread
+/// (an unprivileged process cannot raise it again, and need not: these threads only
+/// run queries). The HTTP threads keep nice 0, so the kernel runs them first when a
+/// request arrives while every query slot burns CPU.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+        LOWERED.with(|l| {
+            if !l.get() {
+                l.set(true);
+                let tid = rustix::thread::gettid();
+                let _ = rustix::process::setpriority_process(Some(tid), 10);
+            }
+        });
     }
 }
 
