@@ -22,6 +22,8 @@ mod rules_alertmanager;
 mod scrape;
 mod scrape_like_prometheus;
 mod serve;
+mod serve_limits;
+mod serve_tls;
 mod store;
 mod support;
 mod watch;

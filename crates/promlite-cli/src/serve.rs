@@ -11,12 +11,16 @@
 //! `/api/v1/query_range`, `/api/v1/series`, `/api/v1/labels` (GET, or POST with an
 //! `application/x-www-form-urlencoded` body), `/api/v1/label/<name>/values`,
 //! `/api/v1/metadata`, `/api/v1/status/buildinfo` (GET) and promlite's own `/metrics`.
-//! It listens on loopback by default; any other address given with `--listen` is used
-//! as given, without authentication, so only do that on a trusted network.
+//! It listens on loopback by default; TLS and basic auth come from `--web.config.file`
+//! (Prometheus's format). The HTTP server and its limits are in [`http`] and
+//! [`limits`].
 
 pub mod api;
+pub mod http;
+pub mod limits;
+pub mod stats;
+pub mod webconfig;
 
-use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -30,19 +34,17 @@ Serves the Prometheus HTTP API read endpoints over sample files (loaded as by
 `promlite eval --data`) and/or live scrapes: /api/v1/query, /api/v1/query_range, /api/v1/series,
 /api/v1/labels, /api/v1/label/<name>/values, /api/v1/metadata,
 /api/v1/status/buildinfo, and promlite's own counters at /metrics.
-  --listen ADDR           address to listen on (default 127.0.0.1:9090; there is no
-                          authentication, so keep it on loopback unless the network is trusted)
+  --listen ADDR           address to listen on (default 127.0.0.1:9090; give
+                          --web.config.file for TLS and basic auth before listening
+                          on a network others can reach)
   --data FILE...          data files (OpenMetrics or text format 0.0.4, with timestamps)
   --data-at T             read data samples without a timestamp (a saved /metrics page)
                           as one scrape at T (unix seconds or RFC 3339)
   --scrape URL...         scrape these endpoints every --interval in the background
                           (job \"promlite\" unless --job; records up, scrape_*)
   --lookback-delta D      lookback delta (default 5m)
-  --threads N             worker threads (default 4)
+  --threads N             the same as --query.max-concurrency (kept for old scripts)
 scrape flags (with --scrape):";
-
-/// Requests bodies larger than this are refused with 413.
-const MAX_BODY: u64 = 1 << 20;
 
 /// Runs the subcommand with the arguments after its name.
 pub fn run(args: &[String]) -> ExitCode {
@@ -64,7 +66,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut scrape_urls: Vec<String> = Vec::new();
     let mut sa = crate::scrape_args::ScrapeArgs::default();
     let mut settings = Settings::default();
-    let mut threads = 4usize;
+    let mut limits = limits::ServeLimits::default();
     let s = |v: std::ffi::OsString| {
         v.into_string()
             .map_err(|_| "argument is not UTF-8".to_string())
@@ -103,14 +105,18 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             }
             Long("threads") => {
                 let v = s(p.value().map_err(|e| e.to_string())?)?;
-                threads = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=64).contains(n))
-                    .ok_or_else(|| format!("bad --threads {v:?} (1..=64)"))?;
+                limits.set("query.max-concurrency", &v)?;
+            }
+            Long(flag) if limits::ServeLimits::is_flag(flag) => {
+                let flag = flag.to_string();
+                limits.take(&flag, &mut p)?;
             }
             Short('h') | Long("help") => {
-                println!("{HELP}\n{}", crate::scrape_args::FLAGS_HELP);
+                println!(
+                    "{HELP}\n{}\n{}",
+                    crate::scrape_args::FLAGS_HELP,
+                    limits::FLAGS_HELP
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             other => return Err(format!("{}\n{HELP}", other.unexpected())),
@@ -121,10 +127,24 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             "no data files and no scrape targets given (--data FILE... or --scrape URL...)\n{HELP}"
         ));
     }
+    if limits.store_flags_given && scrape_urls.is_empty() {
+        return Err(
+            "--storage.* limits apply to the --scrape store; data files load without limits".into(),
+        );
+    }
+    let web = match &limits.web_config {
+        Some(f) => webconfig::load(f)?,
+        None => webconfig::WebConfig::default(),
+    };
     let scrapers = sa.scrapers(&scrape_urls, "promlite", &[])?;
+    settings.max_samples = limits.max_samples;
+    settings.timeout = Some(limits.query_timeout);
     // Data files keep all their samples; scrapes alone keep the default recent window.
     let store = if data.is_empty() {
-        promlite::store::Store::new(promlite::store::StoreConfig::default())
+        promlite::store::Store::new(promlite::store::StoreConfig {
+            limits: limits.store_limits(),
+            ..promlite::store::StoreConfig::default()
+        })
     } else {
         crate::eval::data::load_files_at(&data, data_at).map_err(|e| e.to_string())?
     };
@@ -134,23 +154,14 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
         let interval = sa.interval;
         std::thread::spawn(move || scrape_loop(&scrapers, &state, interval));
     }
-    let server = tiny_http::Server::http(&listen).map_err(|e| format!("listen {listen}: {e}"))?;
-    let server = Arc::new(server);
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| listen.clone(), |a| a.to_string());
-    eprintln!("promlite serve: listening on http://{addr}/");
-    let workers: Vec<_> = (0..threads)
-        .map(|_| {
-            let server = Arc::clone(&server);
-            let state = Arc::clone(&state);
-            std::thread::spawn(move || worker(&server, &state))
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
-    }
+    let listener =
+        std::net::TcpListener::bind(&listen).map_err(|e| format!("listen {listen}: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| listen.clone(), |a| a.to_string());
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
+    eprintln!("promlite serve: listening on {scheme}://{addr}/");
+    http::run(listener, http::Server::new(state, limits, web))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -184,63 +195,4 @@ fn scrape_loop(
         }
         sleep_until_next(start, interval);
     }
-}
-
-fn worker(server: &tiny_http::Server, state: &api::State) {
-    loop {
-        let mut req = match server.recv() {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("promlite serve: accept: {e}");
-                continue;
-            }
-        };
-        // The handler should never panic; if it does, answer 500 and keep serving.
-        let resp =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| respond(state, &mut req)))
-                .unwrap_or_else(|_| {
-                    api::Response::error(500, "internal", "internal error while answering")
-                });
-        let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
-        if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", resp.content_type) {
-            out.add_header(h);
-        }
-        if let Err(e) = req.respond(out) {
-            eprintln!("promlite serve: write response: {e}");
-        }
-    }
-}
-
-fn respond(state: &api::State, req: &mut tiny_http::Request) -> api::Response {
-    let method = req.method().as_str().to_ascii_uppercase();
-    let url = req.url().to_string();
-    let content_type = req
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Content-Type"))
-        .map(|h| h.value.as_str().to_string())
-        .unwrap_or_default();
-    let mut body = Vec::new();
-    if method == "POST" {
-        if req.body_length().is_some_and(|n| n as u64 > MAX_BODY) {
-            return api::Response::too_large(MAX_BODY);
-        }
-        let mut r = req.as_reader().take(MAX_BODY + 1);
-        if let Err(e) = r.read_to_end(&mut body) {
-            return api::Response::error(400, "bad_data", &format!("reading the body: {e}"));
-        }
-        if body.len() as u64 > MAX_BODY {
-            return api::Response::too_large(MAX_BODY);
-        }
-    }
-    api::handle(
-        state,
-        &api::Request {
-            method: &method,
-            url: &url,
-            content_type: &content_type,
-            body: &body,
-            now_ms: api::now_ms(),
-        },
-    )
 }

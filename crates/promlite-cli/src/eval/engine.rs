@@ -244,6 +244,35 @@ pub fn selectors(settings: &Settings, query: &str) -> Result<Vec<Vec<Matcher>>, 
     Ok(out)
 }
 
+thread_local! {
+    /// The cancel flag of the query this thread evaluates (see [`with_cancel`]).
+    static CANCEL: std::cell::RefCell<Option<std::sync::Arc<std::sync::atomic::AtomicBool>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with `flag` as the cancel flag of every query [`instant`] and [`range`]
+/// evaluate on this thread: once another thread sets it, the engine stops the query
+/// with a `canceled` error at its next check. `serve` sets it when a client
+/// disconnects; `eval` never does.
+pub fn with_cancel<R>(
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CANCEL.with(|c| c.borrow_mut().take());
+        }
+    }
+    CANCEL.with(|c| *c.borrow_mut() = Some(flag));
+    let _reset = Reset;
+    f()
+}
+
+fn cancel_flag() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    CANCEL.with(|c| c.borrow().clone())
+}
+
 /// Evaluates `query` at `t_ms`.
 pub fn instant(
     settings: &Settings,
@@ -253,7 +282,8 @@ pub fn instant(
 ) -> Result<QOutcome, QError> {
     let expr = parse(settings, query)?;
     let engine = Engine::new(options(settings));
-    convert(engine.instant_query_expr(db, &expr, query, t_ms, None))
+    let cancel = cancel_flag();
+    convert(engine.instant_query_expr(db, &expr, query, t_ms, cancel.as_deref()))
 }
 
 /// Evaluates `query` over `[start, end]` every `step` ms.
@@ -267,7 +297,16 @@ pub fn range(
 ) -> Result<QOutcome, QError> {
     let expr = parse(settings, query)?;
     let engine = Engine::new(options(settings));
-    convert(engine.range_query_expr(db, &expr, query, start_ms, end_ms, step_ms, None))
+    let cancel = cancel_flag();
+    convert(engine.range_query_expr(
+        db,
+        &expr,
+        query,
+        start_ms,
+        end_ms,
+        step_ms,
+        cancel.as_deref(),
+    ))
 }
 
 #[cfg(test)]

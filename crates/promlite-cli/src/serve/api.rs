@@ -21,6 +21,7 @@ pub struct State {
     query_errors: AtomicU64,
     scrapes: AtomicU64,
     scrape_failures: AtomicU64,
+    server: super::stats::ServerStats,
 }
 
 impl State {
@@ -34,7 +35,13 @@ impl State {
             query_errors: AtomicU64::new(0),
             scrapes: AtomicU64::new(0),
             scrape_failures: AtomicU64::new(0),
+            server: super::stats::ServerStats::default(),
         }
+    }
+
+    /// The HTTP server's counters, shown at `/metrics`.
+    pub fn server_stats(&self) -> &super::stats::ServerStats {
+        &self.server
     }
 
     /// The store the API reads (and `serve --scrape` writes).
@@ -257,7 +264,15 @@ fn query_endpoint(state: &State, params: &Params, range: bool, now_ms: i64) -> R
         q.insert("time".into(), t);
     }
     if let Some(to) = params.get("timeout").filter(|t| !t.is_empty()) {
-        q.insert("timeout".into(), Value::String(to.to_string()));
+        // The request may shorten the server's --query.timeout, never lengthen it.
+        let to = match (parse_duration_ms(to), state.settings.timeout) {
+            (Some(ms), Some(max)) if ms > 0 && ms.unsigned_abs() > max.as_millis() as u64 => {
+                let max = max.as_millis();
+                format!("{}.{:03}", max / 1000, max % 1000)
+            }
+            _ => to.to_string(),
+        };
+        q.insert("timeout".into(), Value::String(to));
     }
     let (rec, _) = crate::eval::answer(
         &state.settings,
@@ -525,6 +540,7 @@ fn self_metrics(state: &State) -> Response {
         st.samples as u64,
     );
     t.push_str(&scrape_sample_counters(&state.store));
+    t.push_str(&state.server.render());
     Response {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",

@@ -230,7 +230,30 @@ pub(super) fn run(
     })
 }
 
-impl Ctx<'_> {
+/// The query's cancel flag and deadline, for loops that cannot borrow the context.
+#[derive(Clone, Copy)]
+pub(super) struct Stop<'a> {
+    cancel: Option<&'a AtomicBool>,
+    deadline: Option<Instant>,
+}
+
+impl Stop<'_> {
+    /// True once the query is canceled or past its deadline.
+    pub(super) fn hit(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The cancel flag and deadline, for loops outside the context.
+    pub(super) fn stop(&self) -> Stop<'a> {
+        Stop {
+            cancel: self.cancel,
+            deadline: self.deadline,
+        }
+    }
+
     pub(super) fn check_now(&mut self) -> Result<()> {
         if let Some(c) = self.cancel {
             if c.load(Ordering::Relaxed) {

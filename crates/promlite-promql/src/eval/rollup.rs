@@ -6,7 +6,7 @@ use promlite_model::{is_stale_nan, Label, Labels, MetricType, Sample, METRIC_NAM
 
 use super::annotations::Annotation;
 use super::engine::{
-    dup_labelset_err, family, unwrap_parens, Ctx, Family, Grid, Projection, Result, V,
+    dup_labelset_err, family, unwrap_parens, Ctx, Family, Grid, Projection, Result, Stop, V,
 };
 use super::functions as f;
 use super::selector::window;
@@ -157,6 +157,7 @@ impl Ctx<'_> {
                 sfs: &sfs,
                 tfs: &tfs,
                 g,
+                stop: self.stop(),
             };
             let mut live: Vec<Sample> = Vec::new();
             let mut grouper = project.as_ref().map(|p| Grouper::new(&p.names, p.without));
@@ -189,6 +190,7 @@ impl Ctx<'_> {
                     emit(ctx, &mut out, labels, false, pts);
                 },
             )?;
+            self.check_now()?;
         } else {
             let rs = self.load_range(range_arg, g)?;
             let re = RangeEval {
@@ -199,6 +201,7 @@ impl Ctx<'_> {
                 sfs: &sfs,
                 tfs: &tfs,
                 g,
+                stop: self.stop(),
             };
             out.reserve(rs.series.len());
             for s in rs.series {
@@ -207,6 +210,7 @@ impl Ctx<'_> {
                 let pts = re.points(&s.samples, &mut window_samples, &mut scratch);
                 emit(self, &mut out, s.labels, s.drop_name, pts);
             }
+            self.check_now()?;
         }
         let distinct_names = names.list.len() + usize::from(names.nameless) > 1;
         if project.is_some() && distinct_names && !keep_name {
@@ -255,7 +259,12 @@ pub(super) struct RangeEval<'p> {
     pub(super) sfs: &'p [f64],
     pub(super) tfs: &'p [f64],
     pub(super) g: Grid,
+    /// Stops the loop early (the caller then reports the timeout or cancel).
+    pub(super) stop: Stop<'p>,
 }
+
+/// Samples a range function reads between two [`Stop`] checks.
+const STOP_EVERY_SAMPLES: usize = 1 << 20;
 
 impl RangeEval<'_> {
     /// The function's value at every step whose window holds samples of this
@@ -280,12 +289,20 @@ impl RangeEval<'_> {
             .ends
             .partition_point(|&e| e.saturating_sub(range) < last.t);
         let (mut lo, mut hi) = (0usize, 0usize);
+        let mut scanned = 0usize;
         for i in i0..i1.max(i0) {
             let end = self.ends[i];
             let start = end.saturating_sub(range);
             let (a, b) = window(samples, start, end, &mut lo, &mut hi);
             let w = &samples[a..b];
             window_samples[i] += w.len();
+            scanned += w.len();
+            if scanned >= STOP_EVERY_SAMPLES {
+                scanned = 0;
+                if self.stop.hit() {
+                    break;
+                }
+            }
             if w.is_empty() {
                 continue;
             }

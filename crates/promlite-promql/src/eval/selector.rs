@@ -205,7 +205,9 @@ impl Ctx<'_> {
             step,
             n: n_inner as usize,
         };
-        let series = match self.eval(&sq.expr, inner)? {
+        let inner_value = self.eval(&sq.expr, inner)?;
+        self.check_now()?;
+        let series = match inner_value {
             V::Vector(s) => s
                 .into_iter()
                 .map(|s| RawSeries {
