@@ -352,3 +352,32 @@ fn disk_cap_drops_oldest_counted_exactly() {
     drop(w);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sample_age_limit_drops_old_samples_and_counts_them() {
+    let port = free_port();
+    let fake = Fake::start(port, ok_script());
+    let dir = tmpdir();
+    let mut c = config(port);
+    c.queue_config.sample_age_limit = Duration::from_secs(3600);
+    let w = RemoteWriter::start(c, OutboxConfig::new(&dir), None).unwrap();
+    let store = Store::new(StoreConfig::default());
+    assert!(store.set_commit_observer(w.observer()).is_ok());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Two scrapes two hours ago (too old), then two fresh ones.
+    let old = ingest(&store, 10, 2, now - 7_200_000);
+    let fresh = ingest(&store, 10, 2, now - 60_000);
+    assert!(w.wait_idle(Duration::from_secs(10)), "{:?}", w.metrics());
+    let m = w.metrics();
+    assert_eq!(
+        m.samples_dropped.get("too_old"),
+        Some(&(old.len() as u64)),
+        "{m:?}"
+    );
+    assert_eq!(sorted(fake.accepted()), sorted(fresh));
+    drop(w);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
