@@ -194,6 +194,8 @@ fn receiver_down_then_up_loses_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     let m = w.metrics();
     assert_eq!(m.samples_sent, 0);
+    assert_eq!(m.highest_timestamp_sent_ms, 0, "nothing sent yet");
+    assert_eq!(m.highest_timestamp_in_ms, 1_000_000 + 9 * 15_000);
     assert!(m.samples_retried > 0, "{m:?}");
     assert_eq!(m.samples_pending, want.len() as u64);
     let fake = Fake::start(port, ok_script());
