@@ -95,8 +95,9 @@ impl Counters {
             samples_resent_after_restart: self.resent_after_restart.load(Relaxed),
             bytes_sent: self.bytes.load(Relaxed),
             requests_sent: self.requests.load(Relaxed),
-            highest_timestamp_in_ms: self.highest_in_ms.load(Relaxed),
-            highest_timestamp_sent_ms: self.highest_sent_ms.load(Relaxed),
+            // 0 until a sample arrives, as Prometheus reports.
+            highest_timestamp_in_ms: self.highest_in_ms.load(Relaxed).max(0),
+            highest_timestamp_sent_ms: self.highest_sent_ms.load(Relaxed).max(0),
             shards: self.shards.load(Relaxed),
             outbox_bytes,
             last_error: self

@@ -102,11 +102,11 @@ pub fn encode_write_request(req: &WriteRequest) -> Vec<u8> {
 }
 
 /// A series' labels as the `labels` fields of a `TimeSeries` (sorted by name,
-/// as [`Labels`] are; empty values left out, as Prometheus does). Senders
+/// as [`Labels`] are; [`Labels`] hold no empty values). Senders
 /// encode each series once and reuse the bytes with [`encode_series`].
 pub fn encode_labels(l: &Labels) -> Vec<u8> {
     let mut buf = Vec::with_capacity(l.len() * 32);
-    for x in l.iter().filter(|x| !x.value.is_empty()) {
+    for x in l.iter() {
         let m = Label {
             name: x.name.to_string(),
             value: x.value.to_string(),

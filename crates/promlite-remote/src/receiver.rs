@@ -125,3 +125,158 @@ fn to_labels(ts: &crate::proto::TimeSeries) -> Result<Labels, String> {
     }
     Ok(Labels::from_sorted(v))
 }
+
+#[cfg(test)]
+mod tests {
+    use promlite_model::{is_stale_nan, MatchOp, Matcher, Queryable, STALE_NAN};
+    use promlite_store::StoreConfig;
+
+    use super::*;
+    use crate::proto::{encode_write_request, Label as L, Sample as S, TimeSeries, WriteRequest};
+
+    fn ts(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| L {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(t, v)| S {
+                    value: v,
+                    timestamp: t,
+                })
+                .collect(),
+        }
+    }
+
+    fn body(series: Vec<TimeSeries>) -> Vec<u8> {
+        encode_write_request(&WriteRequest { timeseries: series })
+    }
+
+    const PB: Option<&str> = Some("application/x-protobuf");
+    const SNAPPY: Option<&str> = Some("snappy");
+
+    fn dump(store: &Store) -> Vec<(String, Vec<(i64, u64)>)> {
+        let all = Matcher::new(MatchOp::RegexMatch, "__name__", ".+").unwrap();
+        let mut v: Vec<_> = store
+            .select(&[all], i64::MIN / 2, i64::MAX / 2)
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                (
+                    s.labels.to_string(),
+                    s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn round_trip_into_the_store() {
+        let store = Store::new(StoreConfig::default());
+        // Labels unsorted and with an empty value; samples out of order; a
+        // staleness marker.
+        let b = body(vec![
+            ts(
+                &[("job", "a"), ("__name__", "up"), ("zone", "")],
+                &[(2000, 1.0), (1000, 0.0), (3000, STALE_NAN)],
+            ),
+            ts(&[("__name__", "x_total"), ("code", "200")], &[(1000, 7.5)]),
+        ]);
+        let r = handle_write(&store, &b, SNAPPY, Some("application/x-protobuf; proto=x"));
+        assert_eq!(
+            (r.status, r.samples_appended, r.samples_received),
+            (204, 4, 4),
+            "{r:?}"
+        );
+        let got = dump(&store);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, "up{job=\"a\"}");
+        assert_eq!(
+            &got[0].1[..2],
+            &[(1000, 0f64.to_bits()), (2000, 1f64.to_bits())]
+        );
+        assert!(is_stale_nan(f64::from_bits(got[0].1[2].1)));
+        assert_eq!(
+            got[1],
+            (
+                "x_total{code=\"200\"}".to_string(),
+                vec![(1000, 7.5f64.to_bits())]
+            )
+        );
+        // The same request again: identical duplicates, ignored.
+        let r = handle_write(&store, &b, None, None);
+        assert_eq!((r.status, r.samples_appended), (204, 0));
+        assert_eq!(dump(&store), got);
+    }
+
+    #[test]
+    fn bad_requests_change_nothing() {
+        let store = Store::new(StoreConfig::default());
+        let ok = body(vec![ts(&[("__name__", "up")], &[(1000, 1.0)])]);
+        assert_eq!(handle_write(&store, &ok, SNAPPY, PB).status, 204);
+        let before = dump(&store);
+        let cases: Vec<(Vec<u8>, Option<&str>, u16, &str)> = vec![
+            (
+                body(vec![
+                    ts(&[("__name__", "new")], &[(1, 1.0)]),
+                    ts(&[("__name__", "up")], &[(1000, 2.0)]),
+                ]),
+                SNAPPY,
+                400,
+                "two different values",
+            ),
+            (
+                body(vec![ts(
+                    &[("__name__", "a"), ("x", "1"), ("x", "2")],
+                    &[(1, 1.0)],
+                )]),
+                SNAPPY,
+                400,
+                "duplicate label name \"x\"",
+            ),
+            (
+                body(vec![ts(&[("job", "a")], &[(1, 1.0)])]),
+                SNAPPY,
+                400,
+                "no __name__",
+            ),
+            (
+                body(vec![ts(&[("", "a")], &[(1, 1.0)])]),
+                SNAPPY,
+                400,
+                "empty label name",
+            ),
+            (ok.clone(), Some("gzip"), 415, "Content-Encoding"),
+            (b"\x05garbage".to_vec(), SNAPPY, 400, "snappy"),
+        ];
+        for (b, enc, status, why) in cases {
+            let r = handle_write(&store, &b, enc, PB);
+            assert_eq!(r.status, status, "{r:?}");
+            assert!(r.body.contains(why), "{:?} lacks {why:?}", r.body);
+            assert_eq!(dump(&store), before);
+        }
+        let r = handle_write(&store, &ok, SNAPPY, Some("application/json"));
+        assert_eq!(r.status, 415);
+    }
+
+    #[test]
+    fn store_limits_are_retryable() {
+        let mut cfg = StoreConfig::default();
+        cfg.limits.max_series = 1;
+        let store = Store::new(cfg);
+        let b = body(vec![
+            ts(&[("__name__", "a")], &[(1, 1.0)]),
+            ts(&[("__name__", "b")], &[(1, 1.0)]),
+        ]);
+        let r = handle_write(&store, &b, SNAPPY, PB);
+        assert_eq!(r.status, 500, "{r:?}");
+        assert!(r.body.contains("max_series"), "{r:?}");
+    }
+}

@@ -194,6 +194,8 @@ fn receiver_down_then_up_loses_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     let m = w.metrics();
     assert_eq!(m.samples_sent, 0);
+    assert_eq!(m.highest_timestamp_sent_ms, 0, "nothing sent yet");
+    assert_eq!(m.highest_timestamp_in_ms, 1_000_000 + 9 * 15_000);
     assert!(m.samples_retried > 0, "{m:?}");
     assert_eq!(m.samples_pending, want.len() as u64);
     let fake = Fake::start(port, ok_script());
@@ -349,6 +351,35 @@ fn disk_cap_drops_oldest_counted_exactly() {
     assert!(got.iter().all(|g| wanted.contains(g)));
     let newest: BTreeMap<_, _> = got.iter().map(|g| (g.1, ())).collect();
     assert_eq!(newest.keys().last(), Some(&(1_000_000 + 59 * 15_000)));
+    drop(w);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sample_age_limit_drops_old_samples_and_counts_them() {
+    let port = free_port();
+    let fake = Fake::start(port, ok_script());
+    let dir = tmpdir();
+    let mut c = config(port);
+    c.queue_config.sample_age_limit = Duration::from_secs(3600);
+    let w = RemoteWriter::start(c, OutboxConfig::new(&dir), None).unwrap();
+    let store = Store::new(StoreConfig::default());
+    assert!(store.set_commit_observer(w.observer()).is_ok());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // Two scrapes two hours ago (too old), then two fresh ones.
+    let old = ingest(&store, 10, 2, now - 7_200_000);
+    let fresh = ingest(&store, 10, 2, now - 60_000);
+    assert!(w.wait_idle(Duration::from_secs(10)), "{:?}", w.metrics());
+    let m = w.metrics();
+    assert_eq!(
+        m.samples_dropped.get("too_old"),
+        Some(&(old.len() as u64)),
+        "{m:?}"
+    );
+    assert_eq!(sorted(fake.accepted()), sorted(fresh));
     drop(w);
     std::fs::remove_dir_all(&dir).unwrap();
 }

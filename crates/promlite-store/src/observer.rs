@@ -157,6 +157,13 @@ mod tests {
         store
             .append_batch([(Labels::from_pairs([("__name__", "c")]), 500, 7.0)])
             .unwrap();
+        // An older sample merged into c (its ring is rebuilt): only it is new.
+        store
+            .append_batch([
+                (Labels::from_pairs([("__name__", "c")]), 400, 6.0),
+                (Labels::from_pairs([("__name__", "c")]), 500, 7.0),
+            ])
+            .unwrap();
         store.mark_target_down(&t, 4000);
         let got = log.0.lock().unwrap().clone();
         let stale = promlite_model::STALE_NAN.to_bits();
@@ -166,6 +173,7 @@ mod tests {
             ("a{job=\"j\"}".to_string(), 2000, 3f64.to_bits()),
             ("b{job=\"j\", x=\"y\"}".to_string(), 2000, stale),
             ("c".to_string(), 500, 7f64.to_bits()),
+            ("c".to_string(), 400, 6f64.to_bits()),
             ("a{job=\"j\"}".to_string(), 4000, stale),
         ];
         assert_eq!(got, want);
