@@ -14,6 +14,7 @@ mod promql_parse;
 mod promqltest;
 mod rules;
 mod rules_alertmanager;
+mod rules_prometheus;
 mod scrape;
 mod serve;
 mod store;

@@ -65,6 +65,6 @@ pub mod rulefmt;
 pub mod template;
 
 pub use alerting::{Alert, AlertState, AlertingRule};
-pub use eval::RecordingRule;
+pub use eval::{canonical_expr, RecordingRule};
 pub use group::{Group, GroupRule, RuleHealth, RuleState};
 pub use manager::{Manager, ManagerOptions};
