@@ -19,6 +19,7 @@ mod promqltest;
 mod remote;
 mod rules;
 mod rules_alertmanager;
+mod rules_prometheus;
 mod scrape;
 mod scrape_like_prometheus;
 mod serve;

@@ -108,6 +108,10 @@ pub fn run(files: &[String]) -> ExitCode {
         println!("usage: promlite test rules FILE...\n\nRuns promtool rule unit-test files.");
         return ExitCode::from(if files.is_empty() { 2 } else { 0 });
     }
+    if let Some(missing) = files.iter().find(|f| !Path::new(f).exists()) {
+        eprintln!("promlite: error: path '{missing}' does not exist, try --help");
+        return ExitCode::from(1);
+    }
     let mut failed = false;
     for f in files {
         let _ = writeln!(std::io::stdout(), "Unit Testing:  {f}");
@@ -186,11 +190,17 @@ fn run_file(path: &str) -> Vec<String> {
         } else {
             base.join(rf)
         };
-        if p.exists() {
-            rule_files.push(p);
-        } else {
-            eprintln!("  WARNING: no file match pattern {}", p.display());
+        // Patterns as Go's filepath.Glob reads them (sorted matches).
+        let pattern = p.to_string_lossy().into_owned();
+        let mut matched: Vec<std::path::PathBuf> = match glob::glob(&pattern) {
+            Ok(paths) => paths.filter_map(Result::ok).collect(),
+            Err(e) => return vec![format!("syntax error in pattern: {e}")],
+        };
+        matched.sort();
+        if matched.is_empty() {
+            eprintln!("  WARNING: no file match pattern {pattern}");
         }
+        rule_files.extend(matched);
     }
     let eval_interval = match dur(&file.evaluation_interval) {
         Ok(0) => 60_000,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::alerting::{Alert, AlertState, AlertingRule};
+use crate::eval::canonical_expr;
 use crate::group::{Group, GroupRule, RuleState};
 use crate::template::funcs::rfc3339_ms;
 use crate::Manager;
@@ -121,14 +122,24 @@ pub fn alerts_data(m: &Manager) -> serde_json::Value {
     serde_json::json!({ "alerts": alerts })
 }
 
+/// A JSON number as Go's encoding/json writes a float64: integral values
+/// without a fraction (`3600`, not `3600.0`).
+fn go_number(v: f64) -> serde_json::Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        serde_json::Value::from(v as i64)
+    } else {
+        serde_json::Value::from(v)
+    }
+}
+
 #[derive(Serialize)]
 struct ApiAlertingRule<'a> {
     state: &'static str,
     name: &'a str,
-    query: &'a str,
-    duration: f64,
+    query: String,
+    duration: serde_json::Value,
     #[serde(rename = "keepFiringFor")]
-    keep_firing_for: f64,
+    keep_firing_for: serde_json::Value,
     labels: &'a BTreeMap<String, String>,
     annotations: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,7 +148,7 @@ struct ApiAlertingRule<'a> {
     #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
     last_error: Option<&'a str>,
     #[serde(rename = "evaluationTime")]
-    evaluation_time: f64,
+    evaluation_time: serde_json::Value,
     #[serde(rename = "lastEvaluation")]
     last_evaluation: String,
     #[serde(rename = "type")]
@@ -147,14 +158,14 @@ struct ApiAlertingRule<'a> {
 #[derive(Serialize)]
 struct ApiRecordingRule<'a> {
     name: &'a str,
-    query: &'a str,
+    query: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     labels: &'a BTreeMap<String, String>,
     health: &'static str,
     #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
     last_error: Option<&'a str>,
     #[serde(rename = "evaluationTime")]
-    evaluation_time: f64,
+    evaluation_time: serde_json::Value,
     #[serde(rename = "lastEvaluation")]
     last_evaluation: String,
     #[serde(rename = "type")]
@@ -171,15 +182,15 @@ fn last_eval(ms: Option<i64>) -> String {
 fn rule_json(gr: &GroupRule, exclude_alerts: bool) -> serde_json::Value {
     let health = gr.health.as_str();
     let last_error = gr.last_error.as_deref();
-    let evaluation_time = gr.eval_duration.as_secs_f64();
+    let evaluation_time = go_number(gr.eval_duration.as_secs_f64());
     let last_evaluation = last_eval(gr.last_eval_ms);
     let v = match &gr.rule {
         RuleState::Alerting(r) => serde_json::to_value(ApiAlertingRule {
             state: r.state().as_str(),
             name: &r.name,
-            query: &r.expr,
-            duration: r.hold_ms as f64 / 1000.0,
-            keep_firing_for: r.keep_firing_for_ms as f64 / 1000.0,
+            query: canonical_expr(&r.expr),
+            duration: go_number(r.hold_ms as f64 / 1000.0),
+            keep_firing_for: go_number(r.keep_firing_for_ms as f64 / 1000.0),
             labels: &r.labels,
             annotations: &r.annotations,
             alerts: (!exclude_alerts).then(|| active_alerts(r).map(api_alert).collect()),
@@ -191,7 +202,7 @@ fn rule_json(gr: &GroupRule, exclude_alerts: bool) -> serde_json::Value {
         }),
         RuleState::Recording(r) => serde_json::to_value(ApiRecordingRule {
             name: &r.name,
-            query: &r.expr,
+            query: canonical_expr(&r.expr),
             labels: &r.labels,
             health,
             last_error,
@@ -233,11 +244,11 @@ pub fn rules_data(m: &Manager, f: &RulesFilter) -> serde_json::Value {
         obj.insert("name".into(), g.name.clone().into());
         obj.insert("file".into(), g.file.clone().into());
         obj.insert("rules".into(), rules.into());
-        obj.insert("interval".into(), (g.interval_ms as f64 / 1000.0).into());
+        obj.insert("interval".into(), go_number(g.interval_ms as f64 / 1000.0));
         obj.insert("limit".into(), g.limit.into());
         obj.insert(
             "evaluationTime".into(),
-            g.last_duration.as_secs_f64().into(),
+            go_number(g.last_duration.as_secs_f64()),
         );
         obj.insert("lastEvaluation".into(), last_eval(g.last_eval_ms).into());
         groups.push(serde_json::Value::Object(obj));
@@ -276,13 +287,13 @@ mod tests {
         );
         let rules = rules_data(&m, &RulesFilter::default());
         let g = &rules["groups"][0];
-        assert_eq!(g["interval"], 60.0);
+        assert_eq!(g["interval"], 60);
         assert_eq!(g["lastEvaluation"], "2023-11-14T22:13:20Z");
         assert_eq!(g["rules"][0]["type"], "recording");
         assert_eq!(g["rules"][0]["health"], "ok");
         assert!(g["rules"][0].get("labels").is_none());
         assert_eq!(g["rules"][1]["state"], "pending");
-        assert_eq!(g["rules"][1]["duration"], 300.0);
+        assert_eq!(g["rules"][1]["duration"], 300);
         assert_eq!(g["rules"][1]["alerts"][0]["state"], "pending");
         let only_alerts = rules_data(
             &m,

@@ -56,6 +56,15 @@ impl QueryFn for TemplateQuery<'_> {
     }
 }
 
+/// An expression as Prometheus shows it in the API and in alert links: parsed
+/// and printed back (`vector(1234567)` → `vector(1.234567e+06)`); the text
+/// itself if it does not parse.
+pub fn canonical_expr(expr: &str) -> String {
+    promlite_promql::parse(expr)
+        .map(|e| e.to_string())
+        .unwrap_or_else(|_| expr.to_string())
+}
+
 /// A recording rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordingRule {

@@ -133,7 +133,11 @@ impl Group {
         Group {
             name: g.name.clone(),
             file: file.to_string(),
-            interval_ms: g.interval_ms.unwrap_or(default_interval_ms).max(1),
+            interval_ms: g
+                .interval_ms
+                .filter(|i| *i > 0)
+                .unwrap_or(default_interval_ms)
+                .max(1),
             query_offset_ms: g.query_offset_ms.unwrap_or(0),
             limit: g.limit,
             rules,

@@ -166,7 +166,7 @@ impl Notifier {
                 let link = format!(
                     "{}/graph?g0.expr={}&g0.tab=1",
                     self.opts.external_url.trim_end_matches('/'),
-                    query_escape(&r.expr)
+                    query_escape(&crate::eval::canonical_expr(&r.expr))
                 );
                 for a in r.alerts_mut() {
                     let needs = match a.state {

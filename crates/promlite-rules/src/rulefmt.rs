@@ -474,6 +474,23 @@ mod tests {
     }
 
     #[test]
+    fn hostile_files_fail_cleanly() {
+        let deep = format!("groups: {}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let e = errs(&deep);
+        assert!(e[0].contains("recursion limit"), "{e:?}");
+        let nested = format!(
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    annotations:\n      a: \"{}x{}\"\n",
+            "{{ if true }}".repeat(300),
+            "{{ end }}".repeat(300)
+        );
+        let e = errs(&nested);
+        assert!(
+            e[0].ends_with("if nested too deeply (more than 64 levels)"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn empty_file_has_no_groups() {
         assert_eq!(parse_rule_file("").unwrap().groups.len(), 0);
     }

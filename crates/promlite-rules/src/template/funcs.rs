@@ -301,6 +301,27 @@ pub fn title(s: &str) -> String {
     out
 }
 
+/// Go's `strings.ToUpper`: rune by rune simple case mapping (`ß` stays `ß`,
+/// where Rust's full mapping gives `SS`).
+pub fn go_to_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// Go's `strings.ToLower`: rune by rune simple case mapping (`İ` → `i`).
+pub fn go_to_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| c.to_lowercase().next().unwrap_or(c))
+        .collect()
+}
+
 fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -555,8 +576,8 @@ pub(crate) fn call(name: &str, a: Vec<Value>, q: &dyn QueryFn) -> Result<Value, 
         "safeHtml" => str_(s(&a[0]).to_string()),
         "match" => Ok(Value::Bool(regex(s(&a[0]))?.is_match(s(&a[1])))),
         "title" => str_(title(s(&a[0]))),
-        "toUpper" => str_(s(&a[0]).to_uppercase()),
-        "toLower" => str_(s(&a[0]).to_lowercase()),
+        "toUpper" => str_(go_to_upper(s(&a[0]))),
+        "toLower" => str_(go_to_lower(s(&a[0]))),
         "graphLink" => str_(format!(
             "/graph?g0.expr={}&g0.tab=0",
             query_escape(s(&a[0]))

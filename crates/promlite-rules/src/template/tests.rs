@@ -97,3 +97,15 @@ fn humanize_functions() {
         "1.5ms"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+    /// Any text, mostly made of the template language's characters, parses or
+    /// fails cleanly, and renders or fails cleanly: never a panic or a hang.
+    #[test]
+    fn arbitrary_templates_never_panic(src in "(\\{\\{|\\}\\}|[ .$|()\"'`a-z0-9:=,\\-\\n%é]|if |end|range |else|with |printf |humanize |index |len |eq |and |not ){0,40}") {
+        if let Ok(t) = Template::parse_with_defs("__alert_P", &src) {
+            let _ = t.render_alert(&AlertData::new([("a", "b")], [], 1.5), &NoQuery);
+        }
+    }
+}
