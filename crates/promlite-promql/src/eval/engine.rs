@@ -2836,15 +2836,17 @@ fn absent_labels(arg: &Expr) -> Labels {
         _ => return Labels::empty(),
     };
     let mut b = LabelsBuilder::new();
-    let mut seen: HashSet<&str> = HashSet::new();
+    // Prometheus's rule: an equality matcher sets its label unless an equality matcher
+    // for that name came before; every other matcher for the name deletes it. Only
+    // equality matchers count as "came before".
+    let mut set_once: HashSet<&str> = HashSet::new();
     for mt in &sel.matchers {
         if &*mt.name == METRIC_NAME {
             continue;
         }
-        if mt.op == MatchOp::Equal && seen.insert(&mt.name) {
+        if mt.op == MatchOp::Equal && set_once.insert(&mt.name) {
             b.set(mt.name.clone(), mt.value.clone());
         } else {
-            seen.insert(&mt.name);
             b.del(&mt.name);
         }
     }
