@@ -8,6 +8,8 @@
 use promlite_model::VecStorage;
 use promlite_promql::{parse, Engine, EngineOptions, Value};
 
+// Written with all the digits of the exact value on purpose.
+#[allow(clippy::excessive_precision)]
 const TIE: f64 = 1698289672762573.25;
 const GO_TEXT: &str = "1698289672762573.2";
 
