@@ -1259,7 +1259,7 @@ impl Ctx<'_> {
         let repl = strarg(&args[2]);
         let src = strarg(&args[3]);
         let re_text = strarg(&args[4]);
-        let re = regex::Regex::new(&format!("^(?s:{re_text})$")).map_err(|_| {
+        let re = promlite_model::compile_anchored_regex(&re_text).map_err(|_| {
             QueryError::exec(format!(
                 "invalid regular expression in label_replace(): {re_text}"
             ))
