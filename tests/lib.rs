@@ -6,6 +6,7 @@
 
 mod common;
 mod compliance;
+mod exactness_diff;
 mod expfmt;
 mod fuzz_regressions;
 mod promql_diff;

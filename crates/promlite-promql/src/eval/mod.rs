@@ -37,6 +37,7 @@
 //! functions slide a window over each series' samples; aggregations hash each
 //! series' grouping labels once and accumulate step by step.
 
+mod check;
 mod engine;
 pub mod functions;
 #[cfg(test)]
@@ -142,6 +143,7 @@ impl Engine {
         time_ms: i64,
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
+        check::check_expr(expr)?;
         engine::run(
             &self.opts, storage, expr, query, time_ms, time_ms, 1, true, cancel,
         )
@@ -163,6 +165,7 @@ impl Engine {
         step_ms: i64,
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
+        check::check_expr(expr)?;
         if step_ms <= 0 {
             return Err(QueryError::new(
                 QueryErrorKind::BadData,
