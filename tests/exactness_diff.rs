@@ -5,7 +5,9 @@
 //! - 1b: `count_values` labels of doubles that lie exactly halfway between two shortest
 //!   decimal candidates (Go keeps the even last digit);
 //! - 1d: regex matchers and `label_replace` with `\w \d \s \b` over non-ASCII values
-//!   (RE2's classes are ASCII).
+//!   (RE2's classes are ASCII);
+//! - date functions of NaN, infinities and out-of-range values (found while making
+//!   the hostile-query test assert its answers).
 
 use serde_json::{json, Value};
 
@@ -57,6 +59,16 @@ fn queries() -> Vec<&'static str> {
         r#"m{l=~"."}"#,
         r#"label_replace(m, "dst", "$1", "l", "h(\\w*)")"#,
         r#"label_replace(m, "dst", "[$1]", "l", "(\\w+).*")"#,
+        // Found on the way: date functions of NaN and out-of-range values follow Go's
+        // int64 conversion and time arithmetic.
+        "minute(vector(NaN))",
+        "year(vector(-1e300))",
+        "day_of_month(vector(1e300))",
+        "hour(vector(Inf))",
+        "day_of_week(vector(-Inf))",
+        "days_in_month(vector(9.3e18))",
+        "month(vector(-9.2e18))",
+        "day_of_year(vector(1e18))",
     ]
 }
 

@@ -1049,7 +1049,7 @@ impl Ctx<'_> {
             "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year"
             | "days_in_month" | "month" | "year" => {
                 let func = move |v: f64| -> f64 {
-                    let c = f::civil_from_unix(v as i64);
+                    let c = super::go_time::civil_of_go_float(v);
                     match name {
                         "minute" => c.minute as f64,
                         "hour" => c.hour as f64,

@@ -40,6 +40,7 @@
 mod check;
 mod engine;
 pub mod functions;
+mod go_time;
 #[cfg(test)]
 mod tests;
 
