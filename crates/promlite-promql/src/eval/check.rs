@@ -145,7 +145,12 @@ fn call(c: &Call, next: u32) -> Result<ValueType, QueryError> {
         )));
     }
     for (i, a) in c.args.iter().enumerate() {
-        let got = walk(a, next)?;
+        // `info`'s label selector may match every label set (`{data=~".*"}`): the
+        // parser reads it leniently, so only its type is checked here.
+        let got = match &a.kind {
+            ExprKind::VectorSelector(_) if f.name == "info" && i == 1 => ValueType::Vector,
+            _ => walk(a, next)?,
+        };
         let want = f.arg_type(i);
         if want != Some(got) {
             return Err(bad(format!(
