@@ -27,9 +27,12 @@ mod promql_roundtrip;
 #[allow(missing_docs, dead_code)]
 mod store_append;
 
+/// A target's checks: panics on a finding.
+type Check = fn(&[u8]);
+
 /// The targets whose kept inputs replay here. (`api_params` joins once
 /// `promlite::params` is in the tree; until then its directory must stay empty.)
-const REPLAYS: &[(&str, fn(&[u8]))] = &[
+const REPLAYS: &[(&str, Check)] = &[
     ("expfmt_parse", expfmt_parse::check),
     ("promql_eval_ast", promql_eval_ast::check),
     ("promql_parse", promql_parse::check),
