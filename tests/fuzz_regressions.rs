@@ -11,6 +11,11 @@
 //! Kept so far: `promql_eval_ast/math_call_without_argument_{1,2}`, found within a
 //! second by the AST target with the engine's AST check (`eval/check.rs`) removed: a
 //! hand-built `sgn()`-style call with no argument indexed `args[0]` and panicked.
+//! `promql_eval_ast/limit_ratio_warning_per_step_hang`: a libFuzzer timeout (45 s) on a
+//! subquery over `limit_ratio` with a time-varying ratio (one warning per step, deduped
+//! by a quadratic scan); the named test is `one_warning_per_step_does_not_hang` in
+//! `promlite-promql/tests/hostile.rs` (the target's 2 s engine timeout hides a
+//! regression from this replay).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;

@@ -264,3 +264,27 @@ fn extreme_times_do_not_overflow() {
         );
     }
 }
+
+/// Found by the `promql_eval_ast` fuzz target (a 45 s timeout): `limit_ratio` warns
+/// once per distinct out-of-range ratio, a time-varying ratio in a subquery gives one
+/// warning per step, and finding repeats by scanning the list was quadratic, with the
+/// engine's timeout never checked in that loop. 172,800 steps must finish well inside
+/// the 30 s timeout set here (they take well under a second).
+#[test]
+fn one_warning_per_step_does_not_hang() {
+    let s = storage(&[(&[("__name__", "m")], &[(0, 1.0)])]);
+    let opts = promlite_promql::ParseOptions {
+        enable_experimental_functions: true,
+    };
+    let q = "count_over_time(limit_ratio(time() + 2, m)[2d:1s])";
+    let expr = promlite_promql::parse_with(q, opts).expect("parses");
+    let engine = Engine::new(EngineOptions {
+        timeout: Some(std::time::Duration::from_secs(30)),
+        ..EngineOptions::default()
+    });
+    let r = engine
+        .instant_query_expr(&s, &expr, q, 172_800_000, None)
+        .unwrap_or_else(|e| panic!("{q}: {e}"));
+    // Every step's ratio (its time + 2 s) is above 1: one distinct warning per step.
+    assert_eq!(r.warnings.len(), 172_800, "{:?}", r.warnings.first());
+}

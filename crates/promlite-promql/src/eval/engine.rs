@@ -78,8 +78,8 @@ struct Ctx<'a> {
     instant: bool,
     cancel: Option<&'a AtomicBool>,
     deadline: Option<Instant>,
-    warnings: Vec<String>,
-    infos: Vec<String>,
+    warnings: super::notes::Notes,
+    infos: super::notes::Notes,
     ticks: u32,
     /// Set by an aggregation for its direct range-function argument: keep
     /// `__name__` in the labels but mark it dropped (the aggregation ignores
@@ -146,8 +146,8 @@ pub(super) fn run(
         instant,
         cancel,
         deadline: opts.timeout.map(|d| Instant::now() + d),
-        warnings: Vec::new(),
-        infos: Vec::new(),
+        warnings: Default::default(),
+        infos: Default::default(),
         ticks: 0,
         lazy_drop: false,
         project: None,
@@ -247,8 +247,8 @@ pub(super) fn run(
     ctx.infos.retain(|w| seen.insert(w.clone()));
     Ok(QueryResult {
         value,
-        warnings: ctx.warnings,
-        infos: ctx.infos,
+        warnings: ctx.warnings.into(),
+        infos: ctx.infos.into(),
     })
 }
 
@@ -1851,6 +1851,7 @@ impl Ctx<'_> {
                 let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
                 let mut rs = Vec::with_capacity(ratios.len());
                 for &r in &ratios {
+                    self.tick()?;
                     if r.is_nan() {
                         return Err(QueryError::exec("Ratio value is NaN"));
                     }

@@ -41,6 +41,7 @@ mod check;
 mod engine;
 pub mod functions;
 mod go_time;
+mod notes;
 #[cfg(test)]
 mod tests;
 
