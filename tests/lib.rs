@@ -9,6 +9,7 @@ mod common;
 mod compliance;
 mod config;
 mod dashboard_panels;
+mod exactness_diff;
 mod expfmt;
 mod fuzz_regressions;
 mod promql_at;

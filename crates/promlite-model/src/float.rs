@@ -24,9 +24,110 @@ pub fn format_value(v: f64) -> String {
     } else if v == f64::NEG_INFINITY {
         "-Inf".to_string()
     } else {
-        // Rust's Display prints the shortest round-tripping digits without an
-        // exponent, which is exactly Go's strconv.FormatFloat(v, 'f', -1, 64).
-        format!("{v}")
+        let d = shortest_digits(v);
+        let digits = d.digits.as_bytes();
+        let mut out = String::with_capacity(digits.len() + 24);
+        if v.is_sign_negative() {
+            out.push('-');
+        }
+        if d.exp < 0 {
+            out.push_str("0.");
+            for _ in 0..(-d.exp - 1) {
+                out.push('0');
+            }
+            out.push_str(&d.digits);
+        } else {
+            let int_len = d.exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&d.digits);
+                for _ in digits.len()..int_len {
+                    out.push('0');
+                }
+            } else {
+                out.push_str(&d.digits[..int_len]);
+                out.push('.');
+                out.push_str(&d.digits[int_len..]);
+            }
+        }
+        out
+    }
+}
+
+/// The shortest decimal digits that read back as a double, chosen exactly as Go's
+/// `strconv` chooses them: `digits` (no leading or trailing zeros; `"0"` for zero)
+/// times `10^exp` with the decimal point after the first digit.
+struct Shortest {
+    digits: String,
+    exp: i32,
+}
+
+/// Go's shortest formatting (`strconv/ftoa.go`, `roundShortest` and its Ryū twin)
+/// finds the fewest digits that read back as `v` and, among those candidates, the
+/// one nearest to `v`; when `v` lies exactly halfway between two of them it takes
+/// the one whose last digit is even. Rust's shortest formatting agrees on the length
+/// and on the nearest candidate but breaks exact ties the other way sometimes
+/// (1698289672762573.25 → Rust `...573.3`, Go `...573.2`), so ties are settled here.
+fn shortest_digits(v: f64) -> Shortest {
+    let a = v.abs();
+    if a == 0.0 {
+        return Shortest {
+            digits: "0".to_string(),
+            exp: 0,
+        };
+    }
+    let sci = format!("{a:e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let n = digits.len() as i32;
+    // v = m * 2^q with m odd. Its exact decimal expansion ends with a 5 at 10^q
+    // (for q < 0). v is exactly halfway between two n-digit candidates iff that 5
+    // sits one place below the candidates' last digit, at 10^(exp - n).
+    // (For q >= 0 the half gap 5*10^q exceeds half an ulp, so no tie reads back.)
+    let bits = a.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, q) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), biased - 1075)
+    };
+    let q = q + m.trailing_zeros() as i32;
+    let last_odd = digits.as_bytes()[digits.len() - 1] % 2 == 1;
+    if q >= 0 || q != exp - n || !last_odd {
+        return Shortest { digits, exp };
+    }
+    // A tie, and Rust took the odd candidate: take the even neighbour if it reads
+    // back as v (it may not, next to a power of two where the gap below is halved).
+    // The exact value has n+1 significant digits, so this prints it exactly.
+    let exact = format!("{a:.*e}", n as usize);
+    let (emant, eexp) = exact.split_once('e').unwrap_or((&exact, "0"));
+    let eexp: i32 = eexp.parse().unwrap_or(exp);
+    let edigits: String = emant.chars().filter(|c| *c != '.').collect();
+    let lower: u64 = match edigits[..edigits.len() - 1].parse() {
+        Ok(x) => x,
+        Err(_) => return Shortest { digits, exp },
+    };
+    // Candidates below and above v, as integers scaled by 10^(eexp - n + 1).
+    let chosen: u64 = digits.parse().unwrap_or(0);
+    let chosen_scaled = if exp == eexp { chosen } else { chosen * 10 };
+    let other = if chosen_scaled == lower {
+        lower + 1
+    } else {
+        lower
+    };
+    let other_text = format!("{other}e{}", eexp - n + 1);
+    if other_text.parse::<f64>() != Ok(a) {
+        return Shortest { digits, exp };
+    }
+    let mut od = other.to_string();
+    let oexp = eexp + (od.len() as i32 - n);
+    while od.len() > 1 && od.ends_with('0') {
+        od.pop();
+    }
+    Shortest {
+        digits: od,
+        exp: oexp,
     }
 }
 
@@ -47,11 +148,7 @@ pub fn format_go_g(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
     }
-    // Shortest round-trip digits, from Rust's scientific formatting: "d.ddde±x".
-    let sci = format!("{:e}", v.abs());
-    let (mant, exp) = sci.split_once('e').expect("{:e} always has an exponent");
-    let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let Shortest { digits, exp } = shortest_digits(v);
     let mut out = String::with_capacity(digits.len() + 8);
     if v.is_sign_negative() {
         out.push('-');

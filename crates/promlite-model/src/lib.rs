@@ -30,11 +30,13 @@
 mod float;
 mod labels;
 mod matcher;
+mod re2;
 mod sample;
 mod storage;
 
 pub use float::{format_go_g, format_openmetrics_float, format_value, parse_go_float};
 pub use labels::{Label, Labels, LabelsBuilder, METRIC_NAME};
-pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use matcher::{compile_anchored_regex, MatchOp, Matcher, MatcherError};
+pub use re2::re2_pattern;
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
 pub use storage::{MetricType, PairRef, Queryable, SelectError, SeriesSamples, VecStorage};

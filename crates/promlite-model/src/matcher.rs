@@ -67,8 +67,9 @@ pub struct Matcher {
 
 impl Matcher {
     /// Creates a matcher. Regex patterns are compiled fully anchored (`^(?s:...)$`),
-    /// with `.` matching newlines as in Prometheus 3, and RE2 syntax (the `regex`
-    /// crate is RE2-compatible: no backreferences or look-around).
+    /// with `.` matching newlines as in Prometheus 3, and RE2 syntax and meaning (no
+    /// backreferences or look-around; ASCII `\w \d \s \b`): see
+    /// [`compile_anchored_regex`].
     ///
     /// # Errors
     /// [`MatcherError`] when a regex does not compile or is too large.
@@ -79,7 +80,7 @@ impl Matcher {
     ) -> Result<Self, MatcherError> {
         let value = value.into();
         let re = match op {
-            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(compile_anchored(&value)?),
+            MatchOp::RegexMatch | MatchOp::RegexNoMatch => Some(compile_anchored_regex(&value)?),
             _ => None,
         };
         Ok(Matcher {
@@ -113,9 +114,21 @@ impl Matcher {
     }
 }
 
-/// Compiles `pattern` as Prometheus 3 does: `^(?s:pattern)$`.
-fn compile_anchored(pattern: &str) -> Result<Regex, MatcherError> {
-    RegexBuilder::new(&format!("^(?s:{pattern})$"))
+/// Compiles `pattern` as Prometheus 3 does, `^(?s:pattern)$`, with Go RE2 meaning:
+/// `\w`, `\d`, `\s` and `\b` are ASCII-only (see [`re2_pattern`](crate::re2_pattern)).
+/// Every regex promlite takes from a user (matchers, `label_replace`) compiles here.
+///
+/// ```
+/// let re = promlite_model::compile_anchored_regex(r"\w+").unwrap();
+/// assert!(re.is_match("abc_1"));
+/// assert!(!re.is_match("é"), "RE2's \\w is ASCII");
+/// ```
+///
+/// # Errors
+/// [`MatcherError`] when the regex does not compile or is too large.
+pub fn compile_anchored_regex(pattern: &str) -> Result<Regex, MatcherError> {
+    let re2 = crate::re2::re2_pattern(pattern);
+    RegexBuilder::new(&format!("^(?s:{re2})$"))
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()

@@ -599,35 +599,60 @@ fn append_batch_takes_stale_markers_and_is_atomic() {
 
 #[test]
 fn readers_run_while_a_writer_ingests() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // More series than one commit batch: each scrape is committed over several write
+    // locks, and between them readers must not see the part already appended (the
+    // `Committing` / `is_pending` path). Below COMMIT_BATCH a scrape commits under
+    // one lock and that path never runs.
+    let n = 2 * crate::store::COMMIT_BATCH + 1000;
     let s = std::sync::Arc::new(Store::new(StoreConfig::default()));
-    let body: String = (0..2000).map(|i| format!("m{{i=\"{i}\"}} {i}\n")).collect();
+    let body: String = (0..n).map(|i| format!("m{{i=\"{i}\"}} {i}\n")).collect();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
     let w = {
-        let s = s.clone();
+        let (s, stop) = (s.clone(), stop.clone());
         std::thread::spawn(move || {
-            for k in 0..20 {
-                s.ingest_scrape(&tgt(), body.as_bytes(), Format::Text, 1000 * (k + 1))
+            let mut k = 0;
+            // At least 3 scrapes; then until the reader has met a half-committed
+            // scrape a few times (or 200 scrapes, the test then fails below).
+            while k < 3 || (!stop.load(Ordering::Relaxed) && k < 200) {
+                k += 1;
+                s.ingest_scrape(&tgt(), body.as_bytes(), Format::Text, 1000 * k)
                     .unwrap();
             }
+            k
         })
     };
-    let mut seen = 0;
+    let (mut seen, mut mid_commit) = (0, 0);
     while !w.is_finished() {
+        let committing = s.read().committing.is_some();
         let got = s
             .select(&[m(MatchOp::Equal, "__name__", "m")], 0, i64::MAX)
             .unwrap();
         // All-or-nothing per scrape: every series has the same number of samples.
         if let Some(first) = got.first() {
-            let n = first.samples.len();
+            let k = first.samples.len();
             assert!(
-                got.iter().all(|x| x.samples.len() == n),
+                got.iter().all(|x| x.samples.len() == k),
                 "a reader saw half a scrape"
             );
+            assert!(got.len() == n, "a reader saw {} of {n} series", got.len());
+        }
+        if committing && s.read().committing.is_some() {
+            mid_commit += 1;
+            if mid_commit >= 5 {
+                stop.store(true, Ordering::Relaxed);
+            }
         }
         seen += 1;
     }
-    w.join().unwrap();
+    let scrapes = w.join().unwrap();
     assert!(seen > 0);
-    assert_eq!(s.stats().samples, 2000 * 20);
+    assert!(
+        mid_commit > 0,
+        "no read ran while a scrape was half committed ({scrapes} scrapes)"
+    );
+    let kept = usize::try_from(scrapes).unwrap().min(120);
+    assert_eq!(s.stats().samples, n * kept);
 }
 
 mod lean_vs_full {

@@ -49,6 +49,7 @@ impl Ctx<'_> {
                 let span = a.param.as_ref().map_or(Span::default(), |p| p.span);
                 let mut rs = Vec::with_capacity(ratios.len());
                 for &r in &ratios {
+                    self.tick()?;
                     if r.is_nan() {
                         return Err(QueryError::exec("Ratio value is NaN"));
                     }

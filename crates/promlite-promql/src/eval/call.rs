@@ -175,7 +175,7 @@ impl Ctx<'_> {
             | F::Month
             | F::Year => {
                 let func = move |v: f64| -> f64 {
-                    let c = f::civil_from_unix(v as i64);
+                    let c = super::go_time::civil_of_go_float(v);
                     match id {
                         F::Minute => c.minute as f64,
                         F::Hour => c.hour as f64,
@@ -298,7 +298,7 @@ impl Ctx<'_> {
         let repl = strarg(&args[2]);
         let src = strarg(&args[3]);
         let re_text = strarg(&args[4]);
-        let re = regex::Regex::new(&format!("^(?s:{re_text})$")).map_err(|_| {
+        let re = promlite_model::compile_anchored_regex(&re_text).map_err(|_| {
             QueryError::exec(format!(
                 "invalid regular expression in label_replace(): {re_text}"
             ))
@@ -411,15 +411,17 @@ pub(super) fn absent_labels(arg: &Expr) -> Labels {
         _ => return Labels::empty(),
     };
     let mut b = LabelsBuilder::new();
-    let mut seen: HashSet<&str> = HashSet::new();
+    // Prometheus's rule: an equality matcher sets its label unless an equality matcher
+    // for that name came before; every other matcher for the name deletes it. Only
+    // equality matchers count as "came before".
+    let mut set_once: HashSet<&str> = HashSet::new();
     for mt in &sel.matchers {
         if &*mt.name == METRIC_NAME {
             continue;
         }
-        if mt.op == MatchOp::Equal && seen.insert(&mt.name) {
+        if mt.op == MatchOp::Equal && set_once.insert(&mt.name) {
             b.set(mt.name.clone(), mt.value.clone());
         } else {
-            seen.insert(&mt.name);
             b.del(&mt.name);
         }
     }

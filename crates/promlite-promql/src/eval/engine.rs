@@ -56,8 +56,8 @@ pub(super) struct Ctx<'a> {
     pub(super) instant: bool,
     pub(super) cancel: Option<&'a AtomicBool>,
     pub(super) deadline: Option<Instant>,
-    pub(super) warnings: Vec<String>,
-    pub(super) infos: Vec<String>,
+    pub(super) warnings: super::notes::Notes,
+    pub(super) infos: super::notes::Notes,
     pub(super) ticks: u32,
     /// Set by an aggregation for its direct range-function argument: keep
     /// `__name__` in the labels but mark it dropped (the aggregation ignores
@@ -124,8 +124,8 @@ pub(super) fn run(
         instant,
         cancel,
         deadline: opts.timeout.map(|d| Instant::now() + d),
-        warnings: Vec::new(),
-        infos: Vec::new(),
+        warnings: Default::default(),
+        infos: Default::default(),
         ticks: 0,
         lazy_drop: false,
         project: None,
@@ -225,8 +225,8 @@ pub(super) fn run(
     ctx.infos.retain(|w| seen.insert(w.clone()));
     Ok(QueryResult {
         value,
-        warnings: ctx.warnings,
-        infos: ctx.infos,
+        warnings: ctx.warnings.into(),
+        infos: ctx.infos.into(),
     })
 }
 

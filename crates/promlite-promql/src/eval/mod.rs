@@ -43,10 +43,13 @@ mod annotations;
 mod at_tests;
 mod binary;
 mod call;
+mod check;
 mod engine;
 pub(crate) mod functions;
+mod go_time;
 mod histogram;
 mod json;
+mod notes;
 mod rollup;
 mod selector;
 mod series;
@@ -192,6 +195,7 @@ impl Engine {
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
         check_supported(expr, query)?;
+        check::check_expr(expr)?;
         engine::run(
             &self.opts, storage, expr, query, time_ms, time_ms, 1, true, cancel,
         )
@@ -213,6 +217,7 @@ impl Engine {
         step_ms: i64,
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
+        check::check_expr(expr)?;
         if step_ms <= 0 {
             return Err(QueryError::new(
                 QueryErrorKind::BadData,

@@ -124,7 +124,7 @@ pub fn format_number(v: f64) -> String {
     } else if v.is_infinite() {
         if v > 0.0 { "Inf" } else { "-Inf" }.into()
     } else {
-        format!("{v}")
+        promlite_model::format_value(v)
     }
 }
 
@@ -146,7 +146,7 @@ pub fn format_at(ms: i64) -> String {
         for bits in [v0.wrapping_add(k), v0.wrapping_sub(k)] {
             let v = f64::from_bits(bits);
             if at_ms(v) == Some(target) {
-                return format!("{sign}{v}");
+                return format!("{sign}{}", promlite_model::format_value(v));
             }
         }
     }

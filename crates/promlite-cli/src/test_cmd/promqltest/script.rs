@@ -65,7 +65,10 @@ impl TextMatch {
         match self {
             TextMatch::Any => true,
             TextMatch::Exact(e) => s.trim() == e.trim(),
-            TextMatch::Regex(r) => regex::Regex::new(r).is_ok_and(|re| re.is_match(s)),
+            // Go regexp (RE2) meaning: ASCII \w, \d, \s, \b.
+            TextMatch::Regex(r) => {
+                regex::Regex::new(&promlite_model::re2_pattern(r)).is_ok_and(|re| re.is_match(s))
+            }
         }
     }
 }
