@@ -67,6 +67,7 @@ pub enum Auth {
 
 /// TLS settings for `https://` URLs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsOptions {
     /// PEM file of the CA certificate(s) to trust instead of the built-in
     /// Mozilla roots (such as `/var/run/secrets/kubernetes.io/serviceaccount/ca.crt`).
@@ -94,6 +95,7 @@ pub struct TlsOptions {
 /// | `accept` | [`DEFAULT_ACCEPT`] (OpenMetrics first, then text 0.0.4) |
 /// | `fallback_scrape_protocol` | `None`: a response without a text Content-Type fails |
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ScrapeConfig {
     /// `http://` or `https://` URL of the metrics page.
     pub url: String,
