@@ -809,3 +809,8 @@ mod tests {
         assert_eq!(up[0].samples[0].t, 1_000_000);
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
