@@ -55,6 +55,20 @@ impl LineCtx {
             kind,
         }
     }
+
+    /// Only blanks may follow a TYPE or UNIT line's last field at `end`.
+    fn end_of_metadata(self, line: &[u8], end: usize) -> Result<(), ParseError> {
+        let tail = skip_blanks(line, end);
+        if tail < line.len() {
+            return Err(self.err(
+                tail,
+                ErrorKind::TrailingMetadata {
+                    found: Found::at(line, tail),
+                },
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A label name seen in the current label block, for the duplicate check.
@@ -485,29 +499,13 @@ impl<'a> Parser<'a> {
                         },
                     )
                 })?;
-                let tail = skip_blanks(line, t_end);
-                if tail < line.len() {
-                    return Err(ctx.err(
-                        tail,
-                        ErrorKind::TrailingMetadata {
-                            found: Found::at(line, tail),
-                        },
-                    ));
-                }
+                ctx.end_of_metadata(line, t_end)?;
                 Ok(Event::Type { metric, typ })
             }
             _ => {
                 let u_end = rest_start + rest.iter().take_while(|b| !is_blank(**b)).count();
                 let unit = self.text(ctx, rest_start, u_end)?;
-                let tail = skip_blanks(line, u_end);
-                if tail < line.len() {
-                    return Err(ctx.err(
-                        tail,
-                        ErrorKind::TrailingMetadata {
-                            found: Found::at(line, tail),
-                        },
-                    ));
-                }
+                ctx.end_of_metadata(line, u_end)?;
                 Ok(Event::Unit { metric, unit })
             }
         }
