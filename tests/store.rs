@@ -217,12 +217,13 @@ proptest! {
 
     #[test]
     fn scrapes_match_the_naive_model(steps in proptest::collection::vec(step_strategy(), 1..40)) {
-        let store = Store::new(StoreConfig {
-            ring_samples: Some(CAP),
-            retention_ms: None,
-            block_samples: 2,
-            limits: Limits { max_series: MAX_SERIES, max_samples_per_scrape: MAX_SAMPLES, ..Limits::default() },
-        });
+        let store = Store::new(
+            StoreConfig::default()
+                .with_ring_samples(Some(CAP))
+                .with_retention_ms(None)
+                .with_block_samples(2)
+                .with_limits(Limits::default().with_max_series(MAX_SERIES).with_max_samples_per_scrape(MAX_SAMPLES)),
+        );
         let ts_targets = targets();
         let mut model = Model::default();
         let mut now = [1_000_000i64; 2];
@@ -285,7 +286,7 @@ proptest! {
             proptest::collection::vec((0usize..6, 0i64..40, any::<u8>()), 0..25), 1..8),
         cap in proptest::option::of(1usize..10),
     ) {
-        let store = Store::new(StoreConfig { ring_samples: cap, block_samples: 3, ..StoreConfig::unbounded() });
+        let store = Store::new(StoreConfig::unbounded().with_ring_samples(cap).with_block_samples(3));
         let mut model: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
         for batch in batches {
             let items: Vec<(Labels, i64, f64)> = batch

@@ -41,18 +41,16 @@ pub fn check(data: &[u8]) {
     } else {
         Format::OpenMetrics
     };
-    let limits = Limits {
-        max_series: if ctl & 2 != 0 { 5 } else { 1000 },
-        max_samples_per_scrape: if ctl & 4 != 0 { 6 } else { 1000 },
-        max_label_value_len: if ctl & 8 != 0 { 8 } else { 1024 },
-        ..Limits::default()
-    };
-    let store = Store::new(StoreConfig {
-        ring_samples: Some(1 + (ctl as usize >> 5)),
-        block_samples: 1 + (ctl >> 4) % 4,
-        limits,
-        ..StoreConfig::default()
-    });
+    let limits = Limits::default()
+        .with_max_series(if ctl & 2 != 0 { 5 } else { 1000 })
+        .with_max_samples_per_scrape(if ctl & 4 != 0 { 6 } else { 1000 })
+        .with_max_label_value_len(if ctl & 8 != 0 { 8 } else { 1024 });
+    let store = Store::new(
+        StoreConfig::default()
+            .with_ring_samples(Some(1 + (ctl as usize >> 5)))
+            .with_block_samples(1 + (ctl >> 4) % 4)
+            .with_limits(limits),
+    );
     let targets = [
         Target::from_pairs([("job", "a")]),
         Target::from_pairs([("job", "b"), ("instance", "x")]),

@@ -141,10 +141,9 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     settings.timeout = Some(limits.query_timeout);
     // Data files keep all their samples; scrapes alone keep the default recent window.
     let store = if data.is_empty() {
-        promlite::store::Store::new(promlite::store::StoreConfig {
-            limits: limits.store_limits(),
-            ..promlite::store::StoreConfig::default()
-        })
+        promlite::store::Store::new(
+            promlite::store::StoreConfig::default().with_limits(limits.store_limits()),
+        )
     } else {
         crate::eval::data::load_files_at(&data, data_at).map_err(|e| e.to_string())?
     };

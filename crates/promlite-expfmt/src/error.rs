@@ -11,6 +11,7 @@ use std::fmt;
 /// Displays as `line 12, col 31: expected '=' after label name, found '}'`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, col {column}: {kind}")]
+#[non_exhaustive]
 pub struct ParseError {
     /// 1-based line number.
     pub line: usize,

@@ -184,3 +184,8 @@ pub enum Event<'a> {
     /// OpenMetrics' closing `# EOF`.
     Eof,
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

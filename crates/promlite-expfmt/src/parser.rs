@@ -55,6 +55,38 @@ impl LineCtx {
             kind,
         }
     }
+
+    /// Only blanks may follow a TYPE or UNIT line's last field at `end`.
+    fn end_of_metadata(self, line: &[u8], end: usize) -> Result<(), ParseError> {
+        let tail = skip_blanks(line, end);
+        if tail < line.len() {
+            return Err(self.err(
+                tail,
+                ErrorKind::TrailingMetadata {
+                    found: Found::at(line, tail),
+                },
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A duplicate label name error for the name starting at byte `s` of `line`
+/// (reported at its opening quote when it is quoted), naming `name`.
+#[cold]
+fn duplicate_named(line: &[u8], s: usize, name: &[u8], ctx: LineCtx) -> ParseError {
+    // Quoted names start one byte after their quote.
+    let at = if s > 0 && line[s - 1] == b'"' {
+        s - 1
+    } else {
+        s
+    };
+    ctx.err(
+        at,
+        ErrorKind::DuplicateLabelName {
+            name: String::from_utf8_lossy(name).into_owned(),
+        },
+    )
 }
 
 /// A label name seen in the current label block, for the duplicate check.
@@ -485,29 +517,13 @@ impl<'a> Parser<'a> {
                         },
                     )
                 })?;
-                let tail = skip_blanks(line, t_end);
-                if tail < line.len() {
-                    return Err(ctx.err(
-                        tail,
-                        ErrorKind::TrailingMetadata {
-                            found: Found::at(line, tail),
-                        },
-                    ));
-                }
+                ctx.end_of_metadata(line, t_end)?;
                 Ok(Event::Type { metric, typ })
             }
             _ => {
                 let u_end = rest_start + rest.iter().take_while(|b| !is_blank(**b)).count();
                 let unit = self.text(ctx, rest_start, u_end)?;
-                let tail = skip_blanks(line, u_end);
-                if tail < line.len() {
-                    return Err(ctx.err(
-                        tail,
-                        ErrorKind::TrailingMetadata {
-                            found: Found::at(line, tail),
-                        },
-                    ));
-                }
+                ctx.end_of_metadata(line, u_end)?;
                 Ok(Event::Unit { metric, unit })
             }
         }
@@ -1111,17 +1127,7 @@ impl<'a> Parser<'a> {
     #[cold]
     fn duplicate_error(&self, line: &[u8], k: usize, ctx: LineCtx) -> ParseError {
         let (s, e, _) = self.names[k];
-        let at = if s > 0 && line[s - 1] == b'"' {
-            s - 1
-        } else {
-            s
-        };
-        ctx.err(
-            at,
-            ErrorKind::DuplicateLabelName {
-                name: String::from_utf8_lossy(&line[s..e]).into_owned(),
-            },
-        )
+        duplicate_named(line, s, &line[s..e], ctx)
     }
 
     /// [`check_duplicates`](Self::check_duplicates) when some quoted name has escapes.
@@ -1148,21 +1154,7 @@ impl<'a> Parser<'a> {
                 Cow::Borrowed(raw)
             }
         };
-        let dup = |k: usize| {
-            let (s, _, _) = names[k];
-            // Quoted names start one byte after their quote.
-            let at = if s > 0 && line[s - 1] == b'"' {
-                s - 1
-            } else {
-                s
-            };
-            ctx.err(
-                at,
-                ErrorKind::DuplicateLabelName {
-                    name: String::from_utf8_lossy(&decoded(k)).into_owned(),
-                },
-            )
-        };
+        let dup = |k: usize| duplicate_named(line, names[k].0, &decoded(k), ctx);
         for k in 0..names.len() {
             let a = decoded(k);
             if has_name && &*a == b"__name__" {

@@ -4,6 +4,8 @@
 //! blanks, escapes, exponents), and check both against the same hand-written event, plus
 //! the lines where the fast path must stop at a newline.
 
+mod support;
+
 use promlite_expfmt::{ErrorKind, Event, Format, Parser};
 use promlite_model::MetricType;
 
@@ -177,22 +179,8 @@ fn real_fixtures_read_the_same_on_both_paths() {
     // A line indented by one blank always takes the general path (which the other
     // integration tests check against prometheus_client); unindented, most lines take a
     // fast path. The fuzz target expfmt_parse does the same on arbitrary bytes.
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
     let mut files = 0;
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: this test needs the reference folder ../shared beside the \
-             repository (see README.md, \"Tests\")",
-            dir.display()
-        )
-    });
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|x| x != "prom") {
-            continue;
-        }
-        let body = std::fs::read(&path).unwrap();
+    for (path, body) in support::real_fixtures() {
         let mut indented = vec![b' '];
         for &b in &body {
             indented.push(b);
@@ -205,7 +193,7 @@ fn real_fixtures_read_the_same_on_both_paths() {
         assert_eq!(fast, transcript(&indented, 1), "{}", path.display());
         files += 1;
     }
-    assert!(files >= 6, "fixtures missing in {}", dir.display());
+    assert!(files >= 6, "fixtures missing in ../shared/fixtures/real");
 }
 
 #[test]

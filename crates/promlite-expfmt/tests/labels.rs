@@ -4,6 +4,8 @@
 //! escapes, trailing commas and very long lines. Expected pairs are written out by hand
 //! from the input text.
 
+mod support;
+
 use promlite_expfmt::{Event, Format, Parser};
 
 fn pairs(line: &str) -> Vec<(String, String)> {
@@ -175,22 +177,8 @@ fn skipping_shared_pairs_by_hand() {
 
 #[test]
 fn skipping_shared_pairs_of_real_fixtures() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
     let mut checked = 0;
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: this test needs the reference folder ../shared beside the \
-             repository (see README.md, \"Tests\")",
-            dir.display()
-        )
-    });
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|x| x != "prom") {
-            continue;
-        }
-        let body = std::fs::read(&path).unwrap();
+    for (_, body) in support::real_fixtures() {
         let mut p = Parser::new(&body, Format::Text);
         let mut prev = None;
         while let Some(ev) = p.next_event() {

@@ -40,3 +40,8 @@ pub use matcher::{compile_anchored_regex, MatchOp, Matcher, MatcherError};
 pub use re2::re2_pattern;
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
 pub use storage::{MetricType, PairRef, Queryable, SelectError, SeriesSamples, VecStorage};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -41,6 +41,7 @@ impl fmt::Display for MatchOp {
 /// A regex that does not compile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid regular expression {pattern:?}: {message}")]
+#[non_exhaustive]
 pub struct MatcherError {
     /// The pattern as written.
     pub pattern: String,

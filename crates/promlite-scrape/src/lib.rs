@@ -69,6 +69,7 @@ pub enum Auth {
 
 /// TLS settings for `https://` URLs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsOptions {
     /// PEM file of the CA certificate(s) to trust instead of the built-in
     /// Mozilla roots (such as `/var/run/secrets/kubernetes.io/serviceaccount/ca.crt`).
@@ -96,6 +97,7 @@ pub struct TlsOptions {
 /// | `accept` | [`DEFAULT_ACCEPT`] (OpenMetrics first, then text 0.0.4) |
 /// | `fallback_scrape_protocol` | `None`: a response without a text Content-Type fails |
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ScrapeConfig {
     /// `http://` or `https://` URL of the metrics page.
     pub url: String,
@@ -809,3 +811,8 @@ mod tests {
         assert_eq!(up[0].samples[0].t, 1_000_000);
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

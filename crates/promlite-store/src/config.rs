@@ -1,7 +1,22 @@
 //! Store configuration: retention and limits.
 
 /// How much history each series keeps, and how big the store may grow.
+///
+/// Build one from [`StoreConfig::default`] or [`StoreConfig::unbounded`] and the
+/// `with_*` setters (fields may be added, so struct literals only work inside
+/// this crate):
+///
+/// ```
+/// use promlite_store::{Limits, StoreConfig};
+///
+/// let cfg = StoreConfig::default()
+///     .with_ring_samples(Some(240))
+///     .with_limits(Limits::default().with_max_series(100_000));
+/// assert_eq!(cfg.ring_samples, Some(240));
+/// assert_eq!(cfg.limits.max_series, 100_000);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StoreConfig {
     /// Ring capacity in samples per series: a series keeps exactly its newest
     /// `ring_samples` samples. `None`: unbounded (rings grow; use for loading
@@ -50,12 +65,43 @@ impl StoreConfig {
             },
         }
     }
+
+    /// Sets [`ring_samples`](StoreConfig::ring_samples).
+    #[must_use]
+    pub fn with_ring_samples(mut self, ring_samples: Option<usize>) -> Self {
+        self.ring_samples = ring_samples;
+        self
+    }
+
+    /// Sets [`retention_ms`](StoreConfig::retention_ms).
+    #[must_use]
+    pub fn with_retention_ms(mut self, retention_ms: Option<i64>) -> Self {
+        self.retention_ms = retention_ms;
+        self
+    }
+
+    /// Sets [`block_samples`](StoreConfig::block_samples).
+    #[must_use]
+    pub fn with_block_samples(mut self, block_samples: u8) -> Self {
+        self.block_samples = block_samples;
+        self
+    }
+
+    /// Sets [`limits`](StoreConfig::limits).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 /// Admission limits. Exceeding any rejects the whole scrape (or batch) with
 /// [`IngestError::Limit`](crate::IngestError::Limit) naming the limit and the
 /// value; the store is left unchanged.
+///
+/// Build one from [`Limits::default`] and the `with_*` setters.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Live series in the whole store. Default 10,000,000.
     pub max_series: usize,
@@ -91,5 +137,63 @@ impl Default for Limits {
             memory_budget_bytes: 16 << 30,
             max_query_samples: 50_000_000,
         }
+    }
+}
+
+impl Limits {
+    /// Sets [`max_series`](Limits::max_series).
+    #[must_use]
+    pub fn with_max_series(mut self, max_series: usize) -> Self {
+        self.max_series = max_series;
+        self
+    }
+
+    /// Sets [`max_samples_per_scrape`](Limits::max_samples_per_scrape).
+    #[must_use]
+    pub fn with_max_samples_per_scrape(mut self, max_samples_per_scrape: usize) -> Self {
+        self.max_samples_per_scrape = max_samples_per_scrape;
+        self
+    }
+
+    /// Sets [`max_label_name_len`](Limits::max_label_name_len).
+    #[must_use]
+    pub fn with_max_label_name_len(mut self, max_label_name_len: usize) -> Self {
+        self.max_label_name_len = max_label_name_len;
+        self
+    }
+
+    /// Sets [`max_label_value_len`](Limits::max_label_value_len).
+    #[must_use]
+    pub fn with_max_label_value_len(mut self, max_label_value_len: usize) -> Self {
+        self.max_label_value_len = max_label_value_len;
+        self
+    }
+
+    /// Sets [`max_labels_per_series`](Limits::max_labels_per_series).
+    #[must_use]
+    pub fn with_max_labels_per_series(mut self, max_labels_per_series: usize) -> Self {
+        self.max_labels_per_series = max_labels_per_series;
+        self
+    }
+
+    /// Sets [`max_body_bytes`](Limits::max_body_bytes).
+    #[must_use]
+    pub fn with_max_body_bytes(mut self, max_body_bytes: usize) -> Self {
+        self.max_body_bytes = max_body_bytes;
+        self
+    }
+
+    /// Sets [`memory_budget_bytes`](Limits::memory_budget_bytes).
+    #[must_use]
+    pub fn with_memory_budget_bytes(mut self, memory_budget_bytes: usize) -> Self {
+        self.memory_budget_bytes = memory_budget_bytes;
+        self
+    }
+
+    /// Sets [`max_query_samples`](Limits::max_query_samples).
+    #[must_use]
+    pub fn with_max_query_samples(mut self, max_query_samples: usize) -> Self {
+        self.max_query_samples = max_query_samples;
+        self
     }
 }

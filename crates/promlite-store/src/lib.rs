@@ -130,3 +130,8 @@ pub use store::{MetricMetadata, Stats, Store, Target, TargetCounters};
 mod tests;
 #[cfg(test)]
 mod tests_repeats;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

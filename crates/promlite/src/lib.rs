@@ -51,10 +51,24 @@
 //! - [`config`]: prometheus.yml, relabeling, targets, static and file discovery;
 //! - [`params`]: query parameters (times, durations, steps) as Prometheus's
 //!   HTTP API reads them;
-//! - [`dashboard`] and [`sim`]: the kube-controller-manager dashboard and a
-//!   simulator of its scrapes;
+//! - `dashboard` and `sim` (cargo feature `demo`, off by default): the
+//!   kube-controller-manager dashboard and a simulator of its scrapes, behind
+//!   `promlite demo` and `promlite watch`;
 //! - `scrape` (cargo feature `scrape`, off by default): fetch endpoints over
 //!   HTTP(S) with bearer tokens or client certificates into a store.
+//!
+//! # Errors
+//!
+//! Each stage returns its own precise error; [`Error`] wraps any of them (with
+//! `From` conversions, so `?` works across stages) and [`Error::kind`] says
+//! which stage failed.
+//!
+//! # Crate features
+//!
+//! - `scrape` (off by default): the `scrape` module, an HTTP(S) client for
+//!   `/metrics` endpoints (pulls in ureq and rustls).
+//! - `demo` (off by default): the `sim` and `dashboard` modules, a
+//!   kube-controller-manager simulator and dashboard (the CLI enables it).
 //!
 //! The `promlite` command (crate `promlite-cli`) runs all of this from a shell:
 //! `promlite demo`, `eval`, `serve`, `watch`.
@@ -73,10 +87,14 @@ pub use promlite_store as store;
 #[cfg(feature = "scrape")]
 pub use promlite_scrape as scrape;
 
+#[cfg(feature = "demo")]
 pub mod dashboard;
+mod error;
 pub mod params;
+#[cfg(feature = "demo")]
 pub mod sim;
 
+pub use error::{Error, ErrorKind};
 pub use params::now_ms;
 
 /// The README's examples, compiled and run as doctests.

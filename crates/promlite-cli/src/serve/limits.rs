@@ -196,10 +196,7 @@ impl ServeLimits {
 
     /// The store's limits with the query sample limit applied to selections too.
     pub fn store_limits(&self) -> StoreLimits {
-        StoreLimits {
-            max_query_samples: self.max_samples,
-            ..self.store.clone()
-        }
+        self.store.clone().with_max_query_samples(self.max_samples)
     }
 }
 
