@@ -150,9 +150,9 @@ mod tests {
         store
             .ingest_scrape(&t, b"a 3\n", Format::Text, 2000)
             .unwrap();
-        // A rejected scrape commits nothing.
+        // A rejected scrape (a syntax error on its second line) commits nothing.
         assert!(store
-            .ingest_scrape(&t, b"a 4\na 5\n", Format::Text, 3000)
+            .ingest_scrape(&t, b"a 4\na{ 5\n", Format::Text, 3000)
             .is_err());
         store
             .append_batch([(Labels::from_pairs([("__name__", "c")]), 500, 7.0)])

@@ -488,8 +488,9 @@ fn slice(args: &[Value]) -> Result<Value, CallError> {
     }
 }
 
+/// Compiles `pat` with Go RE2's meaning (`\d`, `\w`, `\s`, `\b` ASCII-only).
 fn regex(pat: &str) -> Result<regex::Regex, CallError> {
-    regex::RegexBuilder::new(pat)
+    regex::RegexBuilder::new(&promlite_model::re2_pattern(pat))
         .size_limit(1 << 20)
         .build()
         .map_err(|e| CallError::Call(format!("error parsing regexp: {e}")))
