@@ -388,6 +388,12 @@ impl ScrapeManager {
             l.stop(stale);
         }
         for jc in &cfg.scrape_configs {
+            if !jc.kubernetes_sd_configs.is_empty() && jc.file_sd_configs.is_empty() {
+                // Kubernetes discovery is run by the caller, which syncs the job's
+                // static and discovered groups together: until it does, the job's
+                // loops keep running (a reload loses no data for targets that stay).
+                continue;
+            }
             if jc.file_sd_configs.is_empty() {
                 self.shared.sync(&jc.job_name, &jc.static_configs);
                 continue;
