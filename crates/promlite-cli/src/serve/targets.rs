@@ -228,9 +228,7 @@ fn kubernetes_options(sd: &KubernetesSdConfig) -> Result<KubernetesOptions, Stri
 pub fn route(method: &str, url: &str) -> Option<Response> {
     let rt = RUNTIME.get()?;
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let answer = |data: Value| {
-        Response::json(200, &json!({"status": "success", "data": data}))
-    };
+    let answer = |data: Value| Response::json(200, &json!({"status": "success", "data": data}));
     match (path, method) {
         ("/api/v1/targets", "GET") => {
             let mut state = "any".to_string();
@@ -327,9 +325,7 @@ pub fn reload_on_sighup(rt: Arc<ConfigRuntime>) -> Result<(), String> {
         .build()
         .map_err(|e| format!("signal runtime: {e}"))?;
     let mut hup = runtime
-        .block_on(async {
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        })
+        .block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) })
         .map_err(|e| format!("SIGHUP handler: {e}"))?;
     std::thread::spawn(move || {
         runtime.block_on(async move {
