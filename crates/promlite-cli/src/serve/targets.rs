@@ -342,3 +342,89 @@ pub fn reload_on_sighup(rt: Arc<ConfigRuntime>) -> Result<(), String> {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sd(yaml_sd: &str) -> KubernetesSdConfig {
+        let text =
+            format!("scrape_configs:\n- job_name: k\n  kubernetes_sd_configs:\n  - {yaml_sd}\n");
+        let cfg = Config::from_yaml(&text, "t.yml", None).expect("valid config");
+        cfg.scrape_configs[0].kubernetes_sd_configs[0].clone()
+    }
+
+    #[test]
+    fn kubernetes_sd_config_maps_onto_discovery_options() {
+        let o = kubernetes_options(&sd(
+            "{role: endpoints, api_server: 'https://10.0.0.1:6443', \
+             namespaces: {names: [kube-system, default]}, \
+             selectors: [{role: pod, label: 'app=web'}, {role: service, field: 'metadata.name=x'}], \
+             authorization: {credentials_file: /tok}, \
+             tls_config: {ca_file: /ca.crt, server_name: kubernetes, insecure_skip_verify: true}}",
+        ))
+        .expect("supported");
+        assert_eq!(o.role, Role::Endpoints);
+        assert_eq!(o.api_server.as_deref(), Some("https://10.0.0.1:6443"));
+        assert_eq!(o.namespaces, ["kube-system", "default"]);
+        assert!(!o.own_namespace);
+        assert_eq!(
+            o.selectors,
+            [
+                Selector {
+                    role: "pod".into(),
+                    label: Some("app=web".into()),
+                    field: None
+                },
+                Selector {
+                    role: "service".into(),
+                    label: None,
+                    field: Some("metadata.name=x".into())
+                },
+            ]
+        );
+        assert_eq!(o.auth, Auth::BearerFile("/tok".into()));
+        assert_eq!(o.tls.ca_file.as_deref(), Some(Path::new("/ca.crt")));
+        assert_eq!(o.tls.server_name.as_deref(), Some("kubernetes"));
+        assert!(o.tls.insecure_skip_verify);
+
+        let o = kubernetes_options(&sd(
+            "{role: pod, api_server: 'http://127.0.0.1:1', basic_auth: {username: u, password: p}}",
+        ))
+        .expect("supported");
+        assert_eq!(
+            o.auth,
+            Auth::Basic {
+                username: "u".into(),
+                password: Some("p".into()),
+                password_file: None
+            }
+        );
+        assert_eq!(o.role, Role::Pod);
+    }
+
+    #[test]
+    fn unsupported_kubernetes_settings_are_refused() {
+        let e = kubernetes_options(&sd("{role: pod, kubeconfig_file: /kc}")).unwrap_err();
+        assert!(e.contains("kubeconfig_file"), "{e}");
+    }
+
+    #[test]
+    fn discovery_groups_convert_with_their_labels() {
+        let g = promlite_discovery::TargetGroup {
+            source: "pod/ns/p".into(),
+            targets: vec![promlite::model::Labels::from_pairs([(
+                "__address__".to_string(),
+                "10.1.2.3:80".to_string(),
+            )])],
+            labels: promlite::model::Labels::from_pairs([(
+                "__meta_kubernetes_namespace".to_string(),
+                "ns".to_string(),
+            )]),
+        };
+        let c = convert(&g);
+        assert_eq!(c.source, "pod/ns/p");
+        assert_eq!(c.targets[0]["__address__"], "10.1.2.3:80");
+        assert_eq!(c.labels["__meta_kubernetes_namespace"], "ns");
+    }
+}
