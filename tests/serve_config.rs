@@ -314,4 +314,29 @@ fn serve_config_file_sd_targets_reload_and_staleness() {
     );
     let still = get_json(port, "/api/v1/query?query=up%7Bteam%3D%22a%22%7D");
     assert_eq!(still["data"]["result"][0]["value"][1], "1", "{still}");
+
+    // SIGHUP reloads too: the job "extra" leaves with the original configuration.
+    std::fs::write(&cfg, CONFIG).expect("restore config");
+    let pid = guard
+        .child
+        .as_ref()
+        .expect("server running")
+        .id()
+        .to_string();
+    let hup = Command::new("kill").args(["-HUP", &pid]).status();
+    assert!(hup.is_ok_and(|s| s.success()), "kill -HUP {pid}");
+    wait_for(10, "SIGHUP to drop job extra", || {
+        let v = get_json(port, "/api/v1/targets?scrapePool=extra");
+        v["data"]["activeTargets"]
+            .as_array()?
+            .is_empty()
+            .then_some(())
+    });
+    assert_eq!(
+        get_json(port, "/api/v1/targets?scrapePool=files")["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
