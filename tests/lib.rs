@@ -24,6 +24,7 @@ mod rules_prometheus;
 mod scrape;
 mod scrape_like_prometheus;
 mod serve;
+mod serve_config;
 mod serve_limits;
 mod serve_tls;
 mod store;

@@ -19,6 +19,7 @@ pub mod api;
 pub mod http;
 pub mod limits;
 pub mod stats;
+pub mod targets;
 pub mod webconfig;
 
 use std::process::ExitCode;
@@ -40,6 +41,9 @@ Serves the Prometheus HTTP API read endpoints over sample files (loaded as by
   --data FILE...          data files (OpenMetrics or text format 0.0.4, with timestamps)
   --data-at T             read data samples without a timestamp (a saved /metrics page)
                           as one scrape at T (unix seconds or RFC 3339)
+  --config FILE           run a prometheus.yml's scrape_configs (static, file and
+                          Kubernetes discovery, relabeling); adds /api/v1/targets,
+                          /api/v1/status/config and POST /-/reload (SIGHUP reloads too)
   --scrape URL...         scrape these endpoints every --interval in the background
                           (job \"promlite\" unless --job; records up, scrape_*)
   --lookback-delta D      lookback delta (default 5m)
@@ -64,6 +68,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut data: Vec<String> = Vec::new();
     let mut data_at: Option<i64> = None;
     let mut scrape_urls: Vec<String> = Vec::new();
+    let mut config: Option<String> = None;
     let mut sa = crate::scrape_args::ScrapeArgs::default();
     let mut settings = Settings::default();
     let mut limits = limits::ServeLimits::default();
@@ -81,6 +86,9 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                 for v in p.values().map_err(|e| e.to_string())? {
                     scrape_urls.push(s(v)?);
                 }
+            }
+            Long("config") | Long("config.file") => {
+                config = Some(s(p.value().map_err(|e| e.to_string())?)?)
             }
             Long("listen") | Long("web.listen-address") => {
                 listen = s(p.value().map_err(|e| e.to_string())?)?
@@ -122,12 +130,12 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             other => return Err(format!("{}\n{HELP}", other.unexpected())),
         }
     }
-    if data.is_empty() && scrape_urls.is_empty() {
+    if data.is_empty() && scrape_urls.is_empty() && config.is_none() {
         return Err(format!(
-            "no data files and no scrape targets given (--data FILE... or --scrape URL...)\n{HELP}"
+            "no data files and no scrape targets given (--data FILE..., --scrape URL... or --config FILE)\n{HELP}"
         ));
     }
-    if limits.store_flags_given && scrape_urls.is_empty() {
+    if limits.store_flags_given && scrape_urls.is_empty() && config.is_none() {
         return Err(
             "--storage.* limits apply to the --scrape store; data files load without limits".into(),
         );
@@ -152,6 +160,10 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
         let state = Arc::clone(&state);
         let interval = sa.interval;
         std::thread::spawn(move || scrape_loop(&scrapers, &state, interval));
+    }
+    if let Some(path) = &config {
+        let rt = targets::install(std::path::Path::new(path), state.shared_store())?;
+        targets::reload_on_sighup(rt)?;
     }
     let listener =
         std::net::TcpListener::bind(&listen).map_err(|e| format!("listen {listen}: {e}"))?;

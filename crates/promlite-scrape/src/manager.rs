@@ -16,9 +16,9 @@
 //! Not applied yet (the store ingests a body with the target's labels overriding
 //! the series' own): `metric_relabel_configs`, `honor_labels` and the `exported_`
 //! renaming ([`promlite_config::targets::merge_series_labels`] implements it for
-//! when the store can take it), `sample_limit` and the label limits; `basic_auth`
-//! and non-Bearer `authorization` leave the target down with a "not supported"
-//! error rather than scraping it without credentials.
+//! when the store can take it), `sample_limit` and the label limits; non-Bearer
+//! `authorization` leaves the target down with a "not supported" error rather than
+//! scraping it without credentials.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -199,11 +199,22 @@ fn offset(interval: Duration, key_hash: u64) -> Duration {
 /// The scraper settings for a target of `job`.
 fn scrape_config(job: &JobConfig, t: &Target, url: String) -> Result<ScrapeConfig, String> {
     let h = &job.http_client;
-    if h.basic_auth.is_some() {
-        return Err("basic_auth is not supported by promlite's scraper yet".into());
-    }
     let auth = match &h.authorization {
-        None => Auth::None,
+        None => match &h.basic_auth {
+            None => Auth::None,
+            Some(b) => Auth::Basic {
+                username: match (&b.username, &b.username_file) {
+                    (Some(u), _) => u.clone(),
+                    (None, Some(f)) => std::fs::read_to_string(f)
+                        .map_err(|e| format!("basic_auth username_file {}: {e}", f.display()))?
+                        .trim()
+                        .to_string(),
+                    (None, None) => String::new(),
+                },
+                password: b.password.clone(),
+                password_file: b.password_file.clone(),
+            },
+        },
         Some(a) if !a.type_.eq_ignore_ascii_case("bearer") => {
             return Err(format!("authorization type {:?} is not supported", a.type_))
         }
@@ -388,6 +399,12 @@ impl ScrapeManager {
             l.stop(stale);
         }
         for jc in &cfg.scrape_configs {
+            if !jc.kubernetes_sd_configs.is_empty() && jc.file_sd_configs.is_empty() {
+                // Kubernetes discovery is run by the caller, which syncs the job's
+                // static and discovered groups together: until it does, the job's
+                // loops keep running (a reload loses no data for targets that stay).
+                continue;
+            }
             if jc.file_sd_configs.is_empty() {
                 self.shared.sync(&jc.job_name, &jc.static_configs);
                 continue;

@@ -14,7 +14,7 @@ use crate::eval::engine::{self, Settings};
 /// What the server holds: the store, engine settings and its own counters.
 #[derive(Debug)]
 pub struct State {
-    store: Store,
+    store: std::sync::Arc<Store>,
     settings: Settings,
     requests: AtomicU64,
     queries: AtomicU64,
@@ -28,7 +28,7 @@ impl State {
     /// A server over `store`.
     pub fn new(store: Store, settings: Settings) -> State {
         State {
-            store,
+            store: std::sync::Arc::new(store),
             settings,
             requests: AtomicU64::new(0),
             queries: AtomicU64::new(0),
@@ -47,6 +47,11 @@ impl State {
     /// The store the API reads (and `serve --scrape` writes).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The store, shared (for `serve --config`'s scrape manager).
+    pub fn shared_store(&self) -> std::sync::Arc<Store> {
+        std::sync::Arc::clone(&self.store)
     }
 
     /// Counts one scrape for `/metrics`.
@@ -88,7 +93,8 @@ const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 
 impl Response {
-    fn json(status: u16, v: &Value) -> Response {
+    /// A JSON answer.
+    pub fn json(status: u16, v: &Value) -> Response {
         Response {
             status,
             content_type: JSON,
@@ -186,6 +192,9 @@ impl Params {
 /// Routes one request.
 pub fn handle(state: &State, req: &Request<'_>) -> Response {
     state.requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(r) = super::targets::route(req.method, req.url) {
+        return r;
+    }
     let (path, query) = req.url.split_once('?').unwrap_or((req.url, ""));
     let mut params = Vec::new();
     if req.method == "POST"
