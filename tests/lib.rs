@@ -25,6 +25,7 @@ mod scrape_like_prometheus;
 mod serve;
 mod serve_limits;
 mod serve_tls;
+mod serve_wired;
 mod store;
 mod support;
 mod watch;
