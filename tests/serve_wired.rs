@@ -421,3 +421,74 @@ fn serve_write_route_off_by_default() {
     let (code, _) = post(&format!("{base}/api/v1/write"), &[], b"x");
     assert_eq!(code, 404);
 }
+
+/// Prometheus 2.42 in agent mode scrapes a static page and remote-writes into
+/// `promlite serve`; promlite answers what the agent's scrapes hold. Expected
+/// by hand from the page: two gauges 42 and 7, `up` 1, two samples scraped.
+#[test]
+fn serve_receives_from_prometheus_agent() {
+    if missing(
+        "serve_receives_from_prometheus_agent",
+        &["prometheus", "python3", "curl"],
+    ) {
+        return;
+    }
+    let mut g = Guard::new("agent");
+    let site = g.dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("metrics.txt"),
+        "# TYPE kcm_test_gauge gauge\nkcm_test_gauge{a=\"1\"} 42\nkcm_test_gauge{a=\"2\"} 7\n",
+    )
+    .unwrap();
+    let web = free_port();
+    g.spawn(
+        Command::new("python3")
+            .args(["-m", "http.server", &web.to_string(), "--bind", "127.0.0.1"])
+            .arg("--directory")
+            .arg(&site),
+    );
+    let port = free_port();
+    g.spawn(Command::new(promlite_bin()).args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver",
+    ]));
+    let base = format!("http://127.0.0.1:{port}");
+    let cfg = g.dir.join("agent.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: static\n  metrics_path: /metrics.txt\n  static_configs: [{{targets: ['127.0.0.1:{web}']}}]\nremote_write:\n- url: {base}/api/v1/write\n  queue_config: {{batch_send_deadline: 1s}}\n"
+        ),
+    )
+    .unwrap();
+    let agent_port = free_port();
+    g.spawn(
+        Command::new("prometheus")
+            .arg("--enable-feature=agent")
+            .arg("--config.file")
+            .arg(&cfg)
+            .arg("--storage.agent.path")
+            .arg(g.dir.join("wal"))
+            .arg(format!("--web.listen-address=127.0.0.1:{agent_port}")),
+    );
+    let sel = |m: &str| format!("{m}{{job=\"static\",instance=\"127.0.0.1:{web}\"}}");
+    let up = wait_for(60, "the agent's up in promlite", || {
+        query_one(&base, &sel("up"), now_s())
+    });
+    assert_eq!(up, 1.0);
+    assert_eq!(
+        query_one(&base, &sel("scrape_samples_scraped"), now_s()),
+        Some(2.0)
+    );
+    assert_eq!(
+        query_one(&base, "kcm_test_gauge{a=\"1\",job=\"static\"}", now_s()),
+        Some(42.0)
+    );
+    assert_eq!(
+        query_one(&base, "sum(kcm_test_gauge{job=\"static\"})", now_s()),
+        Some(49.0)
+    );
+}
