@@ -16,6 +16,7 @@
 //! [`limits`].
 
 pub mod api;
+pub mod from_config;
 pub mod http;
 pub mod limits;
 pub mod remote;
