@@ -571,9 +571,7 @@ fn self_metrics(state: &State) -> Response {
     if let Some(r) = &state.wired.rules {
         t.push_str(&r.metrics_text());
     }
-    for w in &state.wired.writers {
-        t.push_str(&w.metrics_text());
-    }
+    t.push_str(&super::remote::writers_metrics(&state.wired.writers));
     Response {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",

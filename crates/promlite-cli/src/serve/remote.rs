@@ -176,3 +176,61 @@ pub fn body_cap(state: &super::api::State, path: &str, form_cap: usize) -> usize
         form_cap
     }
 }
+
+/// The metrics of all writers as one exposition: each family's `# HELP` and
+/// `# TYPE` once, then every writer's samples of it (the text format wants a
+/// family's lines together; each writer's text repeats the headers).
+pub fn writers_metrics(writers: &[Arc<RemoteWriter>]) -> String {
+    merge_families(writers.iter().map(|w| w.metrics_text()))
+}
+
+fn merge_families(texts: impl Iterator<Item = String>) -> String {
+    // (family, header lines, sample lines), in first-seen order.
+    let mut fams: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for text in texts {
+        let mut cur: Option<usize> = None;
+        for line in text.lines() {
+            let header = line
+                .strip_prefix("# HELP ")
+                .or_else(|| line.strip_prefix("# TYPE "));
+            if let Some(rest) = header {
+                let name = rest.split(' ').next().unwrap_or("").to_string();
+                let i = match fams.iter().position(|f| f.0 == name) {
+                    Some(i) => i,
+                    None => {
+                        fams.push((name, Vec::new(), Vec::new()));
+                        fams.len() - 1
+                    }
+                };
+                if !fams[i].1.iter().any(|l| l == line) {
+                    fams[i].1.push(line.to_string());
+                }
+                cur = Some(i);
+            } else if let Some(i) = cur {
+                fams[i].2.push(line.to_string());
+            }
+        }
+    }
+    let mut out = String::new();
+    for (_, head, samples) in fams {
+        for l in head.iter().chain(&samples) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn families_of_several_writers_stay_together() {
+        let a = "# HELP x X.\n# TYPE x counter\nx{q=\"a\"} 1\n# HELP y Y.\n# TYPE y gauge\ny{q=\"a\"} 2\n";
+        let b = a.replace("\"a\"", "\"b\"");
+        let got = super::merge_families([a.to_string(), b].into_iter());
+        assert_eq!(
+            got,
+            "# HELP x X.\n# TYPE x counter\nx{q=\"a\"} 1\nx{q=\"b\"} 1\n# HELP y Y.\n# TYPE y gauge\ny{q=\"a\"} 2\ny{q=\"b\"} 2\n"
+        );
+    }
+}
