@@ -492,3 +492,71 @@ fn serve_receives_from_prometheus_agent() {
         Some(49.0)
     );
 }
+
+/// Runs `promlite serve ARGS` expecting it to exit within 10 s (killed and
+/// failed otherwise); its exit code and stderr.
+fn serve_exits(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let mut child = Command::new(promlite_bin())
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promlite serve");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().unwrap().read_to_string(&mut err).ok();
+            return (st.code(), err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("promlite serve {args:?} kept running instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A bad rule file stops serve before it listens, with the file, line and
+/// column of the error (the position counted by hand: line 4, column 13).
+#[test]
+fn serve_refuses_a_bad_rule_file() {
+    let g = Guard::new("bad");
+    let data = g.dir.join("d.prom");
+    std::fs::write(&data, "x 1 1000\n").unwrap();
+    let bad = g.dir.join("bad.yml");
+    std::fs::write(
+        &bad,
+        "groups:\n- name: g\n  rules:\n  - record: a-b\n    expr: up\n",
+    )
+    .unwrap();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let (code, err) = serve_exits(&[
+        &os("--listen"),
+        &os("127.0.0.1:0"),
+        &os("--data"),
+        data.as_os_str(),
+        &os("--rules"),
+        bad.as_os_str(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("bad.yml")
+            && err.contains("4:13")
+            && err.contains("invalid recording rule name"),
+        "{err}"
+    );
+    let (code, err) = serve_exits(&[
+        &os("--listen"),
+        &os("127.0.0.1:0"),
+        &os("--data"),
+        data.as_os_str(),
+        &os("--rules"),
+        &os("/nonexistent/rules.yml"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no such file"), "{err}");
+}
