@@ -172,7 +172,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     state.wired.rules = rules;
     let state = Arc::new(state);
     if let Some(r) = &state.wired.rules {
-        r.spawn(Arc::clone(&state));
+        r.spawn(Arc::clone(&state))?;
     }
     if !scrapers.is_empty() {
         let state = Arc::clone(&state);

@@ -143,7 +143,10 @@ impl Rules {
     /// round that evaluated something, hands the alerts to the notifier and
     /// sends them (outside the manager's lock, so the API never waits on an
     /// Alertmanager).
-    pub fn spawn(&self, state: Arc<State>) {
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn spawn(&self, state: Arc<State>) -> Result<(), String> {
         let me = self.clone();
         std::thread::Builder::new()
             .name("rules".into())
@@ -176,7 +179,8 @@ impl Rules {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             })
-            .expect("spawn the rules thread");
+            .map(|_| ())
+            .map_err(|e| format!("starting the rules thread: {e}"))
     }
 
     /// The rule metrics (`prometheus_rule_*`) and notification counters.
