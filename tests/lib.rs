@@ -27,6 +27,7 @@ mod serve;
 mod serve_config;
 mod serve_limits;
 mod serve_tls;
+mod serve_wired;
 mod store;
 mod support;
 mod watch;

@@ -16,8 +16,11 @@
 //! [`limits`].
 
 pub mod api;
+pub mod from_config;
 pub mod http;
 pub mod limits;
+pub mod remote;
+pub mod rules;
 pub mod stats;
 pub mod targets;
 pub mod webconfig;
@@ -72,6 +75,8 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut sa = crate::scrape_args::ScrapeArgs::default();
     let mut settings = Settings::default();
     let mut limits = limits::ServeLimits::default();
+    let mut rule_args = rules::RuleArgs::default();
+    let mut remote_args = remote::RemoteArgs::default();
     let s = |v: std::ffi::OsString| {
         v.into_string()
             .map_err(|_| "argument is not UTF-8".to_string())
@@ -115,29 +120,44 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                 let v = s(p.value().map_err(|e| e.to_string())?)?;
                 limits.set("query.max-concurrency", &v)?;
             }
+            Long(flag) if rules::RuleArgs::is_flag(flag) => {
+                let flag = flag.to_string();
+                rule_args.take(&flag, &mut p)?;
+            }
+            Long(flag) if remote::RemoteArgs::is_flag(flag) => {
+                let flag = flag.to_string();
+                remote_args.take(&flag, &mut p)?;
+            }
             Long(flag) if limits::ServeLimits::is_flag(flag) => {
                 let flag = flag.to_string();
                 limits.take(&flag, &mut p)?;
             }
             Short('h') | Long("help") => {
                 println!(
-                    "{HELP}\n{}\n{}",
+                    "{HELP}\n{}\n{}\n{}\n{}",
                     crate::scrape_args::FLAGS_HELP,
-                    limits::FLAGS_HELP
+                    limits::FLAGS_HELP,
+                    rules::FLAGS_HELP,
+                    remote::FLAGS_HELP
                 );
                 return Ok(ExitCode::SUCCESS);
             }
             other => return Err(format!("{}\n{HELP}", other.unexpected())),
         }
     }
-    if data.is_empty() && scrape_urls.is_empty() && config.is_none() {
+    if data.is_empty() && scrape_urls.is_empty() && config.is_none() && !remote_args.receiver {
         return Err(format!(
-            "no data files and no scrape targets given (--data FILE..., --scrape URL... or --config FILE)\n{HELP}"
+            "no data files, scrape targets or receiver given (--data FILE..., --scrape URL..., \
+             --config FILE or --web.enable-remote-write-receiver)\n{HELP}"
         ));
     }
-    if limits.store_flags_given && scrape_urls.is_empty() && config.is_none() {
+    if limits.store_flags_given
+        && scrape_urls.is_empty()
+        && config.is_none()
+        && !remote_args.receiver
+    {
         return Err(
-            "--storage.* limits apply to the --scrape store; data files load without limits".into(),
+            "--storage.* limits apply to the --scrape/receiver store; data files load without limits".into(),
         );
     }
     let web = match &limits.web_config {
@@ -155,7 +175,16 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     } else {
         crate::eval::data::load_files_at(&data, data_at).map_err(|e| e.to_string())?
     };
-    let state = Arc::new(api::State::new(store, settings));
+    let rules = rule_args.load()?;
+    let mut state = api::State::new(store, settings);
+    state.wired.writers = remote_args.start(state.store())?;
+    state.wired.receiver = remote_args.receiver;
+    state.wired.max_write_body = remote_args.max_body;
+    state.wired.rules = rules;
+    let state = Arc::new(state);
+    if let Some(r) = &state.wired.rules {
+        r.spawn(Arc::clone(&state))?;
+    }
     if !scrapers.is_empty() {
         let state = Arc::clone(&state);
         let interval = sa.interval;

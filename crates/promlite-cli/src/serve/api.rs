@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use promlite::store::Store;
 use promlite_model::{Labels, MatchOp, Matcher, Queryable};
@@ -22,6 +23,22 @@ pub struct State {
     scrapes: AtomicU64,
     scrape_failures: AtomicU64,
     server: super::stats::ServerStats,
+    /// Rules, remote_write senders and the receiver switch (`serve/rules.rs`,
+    /// `serve/remote.rs`); set before the state is shared.
+    pub wired: Wired,
+}
+
+/// What `serve` wires around the store besides queries.
+#[derive(Debug, Default)]
+pub struct Wired {
+    /// The rule manager of `--rules`.
+    pub rules: Option<super::rules::Rules>,
+    /// The remote_write senders of `--remote-write.url`.
+    pub writers: Vec<Arc<promlite_remote::RemoteWriter>>,
+    /// Whether `POST /api/v1/write` is served.
+    pub receiver: bool,
+    /// Cap of a remote-write body in bytes (0: the default).
+    pub max_write_body: usize,
 }
 
 impl State {
@@ -36,6 +53,7 @@ impl State {
             scrapes: AtomicU64::new(0),
             scrape_failures: AtomicU64::new(0),
             server: super::stats::ServerStats::default(),
+            wired: Wired::default(),
         }
     }
 
@@ -72,6 +90,8 @@ pub struct Request<'a> {
     pub url: &'a str,
     /// The Content-Type header ("" when absent).
     pub content_type: &'a str,
+    /// The Content-Encoding header ("" when absent).
+    pub content_encoding: &'a str,
     /// The body (read only for POST).
     pub body: &'a [u8],
     /// "Now", for queries without `time`.
@@ -102,7 +122,8 @@ impl Response {
         }
     }
 
-    fn success(data: Value) -> Response {
+    /// Prometheus's success envelope around `data`.
+    pub fn success(data: Value) -> Response {
         Response::json(200, &json!({"status": "success", "data": data}))
     }
 
@@ -123,7 +144,8 @@ impl Response {
         )
     }
 
-    fn plain(status: u16, text: &str) -> Response {
+    /// A plain-text answer.
+    pub fn plain(status: u16, text: &str) -> Response {
         Response {
             status,
             content_type: TEXT,
@@ -211,6 +233,11 @@ pub fn handle(state: &State, req: &Request<'_>) -> Response {
         form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())),
     );
     let params = Params(params);
+    if let Some(r) = super::rules::route(state.wired.rules.as_ref(), req, path, &params.0)
+        .or_else(|| super::remote::route(&state.store, state.wired.receiver, req, path))
+    {
+        return r;
+    }
     let get_or_post = matches!(req.method, "GET" | "POST");
     let get = req.method == "GET";
     let not_allowed = || Response::plain(405, "Method Not Allowed\n");
@@ -550,6 +577,10 @@ fn self_metrics(state: &State) -> Response {
     );
     t.push_str(&scrape_sample_counters(&state.store));
     t.push_str(&state.server.render());
+    if let Some(r) = &state.wired.rules {
+        t.push_str(&r.metrics_text());
+    }
+    t.push_str(&super::remote::writers_metrics(&state.wired.writers));
     Response {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
@@ -615,6 +646,7 @@ mod tests {
                 method: "GET",
                 url,
                 content_type: "",
+                content_encoding: "",
                 body: b"",
                 now_ms: 240_000,
             },
@@ -641,6 +673,7 @@ mod tests {
                 method: "POST",
                 url: "/api/v1/query",
                 content_type: "application/x-www-form-urlencoded",
+                content_encoding: "",
                 body: b"query=rate(http_requests_total%5B2m%5D)+*+2&time=1970-01-01T00%3A04%3A00Z",
                 now_ms: 0,
             },
@@ -775,6 +808,7 @@ mod tests {
                 method: "DELETE",
                 url: "/api/v1/query?query=up",
                 content_type: "",
+                content_encoding: "",
                 body: b"",
                 now_ms: 0,
             },
@@ -788,6 +822,7 @@ mod tests {
                 method: "GET",
                 url: "/metrics",
                 content_type: "",
+                content_encoding: "",
                 body: b"",
                 now_ms: 0,
             },
@@ -828,6 +863,7 @@ mod tests {
                 method: "GET",
                 url: "/metrics",
                 content_type: "",
+                content_encoding: "",
                 body: b"",
                 now_ms: 0,
             },

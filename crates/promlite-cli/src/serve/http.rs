@@ -185,7 +185,11 @@ async fn respond(req: Request<Incoming>, server: &Arc<Server>) -> Response<Body>
 fn is_heavy(path: &str) -> bool {
     matches!(
         path,
-        "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels"
+        "/api/v1/query"
+            | "/api/v1/query_range"
+            | "/api/v1/series"
+            | "/api/v1/labels"
+            | "/api/v1/write"
     ) || path.starts_with("/api/v1/label/")
 }
 
@@ -229,9 +233,15 @@ async fn respond_inner(req: Request<Incoming>, server: &Arc<Server>) -> Response
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let content_encoding = req
+        .headers()
+        .get(hyper::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let mut body = Vec::new();
     if method == "POST" {
-        let max = l.max_body_bytes;
+        let max = super::remote::body_cap(&server.state, &path, l.max_body_bytes);
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
@@ -260,6 +270,7 @@ async fn respond_inner(req: Request<Incoming>, server: &Arc<Server>) -> Response
         method,
         url,
         content_type,
+        content_encoding,
         body,
     };
     if !is_heavy(&path) {
@@ -336,6 +347,7 @@ struct Work {
     method: String,
     url: String,
     content_type: String,
+    content_encoding: String,
     body: Vec<u8>,
 }
 
@@ -347,6 +359,7 @@ impl Work {
                 method: &self.method,
                 url: &self.url,
                 content_type: &self.content_type,
+                content_encoding: &self.content_encoding,
                 body: &self.body,
                 now_ms: api::now_ms(),
             },
