@@ -19,20 +19,20 @@
 //! # let _ = std::fs::remove_dir_all(&dir);
 //! let target = Target::from_pairs([("job", "kcm")]);
 //! {
-//!     let p = Store::open(&dir, StoreConfig::default())?;
+//!     let (store, p) = Store::open(&dir, StoreConfig::default())?;
 //!     assert!(p.recovery().is_clean());
-//!     p.store().ingest_scrape(&target, b"up 1\n", Format::Text, 15_000)?;
-//!     p.snapshot()?; // written, log truncated
-//!     p.store().ingest_scrape(&target, b"up 0\n", Format::Text, 30_000)?; // in the log
+//!     store.ingest_scrape(&target, b"up 1\n", Format::Text, 15_000)?;
+//!     p.snapshot(&store)?; // written, log truncated
+//!     store.ingest_scrape(&target, b"up 0\n", Format::Text, 30_000)?; // in the log
 //!     // No close(): as if the process had been killed here.
 //! }
-//! let p = Persistence::open(&dir, StoreConfig::default(), PersistOptions::default())?;
+//! let (store, p) = Persistence::open(&dir, StoreConfig::default(), PersistOptions::default())?;
 //! let r = p.recovery();
 //! assert_eq!((r.snapshot_series, r.records_replayed), (1, 1));
 //! let m = Matcher::new(MatchOp::Equal, "__name__", "up").unwrap();
-//! let got = p.store().select(&[m], 0, 60_000).unwrap();
+//! let got = store.select(&[m], 0, 60_000).unwrap();
 //! assert_eq!(got[0].samples.len(), 2);
-//! p.close()?;
+//! p.close(&store)?;
 //! # std::fs::remove_dir_all(&dir).ok();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -113,6 +113,9 @@ pub struct PersistOptions {
 /// What went wrong opening, snapshotting or syncing.
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
+    /// [`Persistence::snapshot`] was given a store it does not persist.
+    #[error("this store is not the one persisted in {0}")]
+    WrongStore(PathBuf),
     /// A file operation failed.
     #[error("{path}: {source}")]
     Io {
@@ -166,7 +169,10 @@ impl Store {
     /// # Errors
     /// The directory or a file in it cannot be created, read or written
     /// (damaged contents are not an error: see [`RecoveryReport`]).
-    pub fn open(dir: impl AsRef<Path>, cfg: StoreConfig) -> Result<Persistence, PersistError> {
+    pub fn open(
+        dir: impl AsRef<Path>,
+        cfg: StoreConfig,
+    ) -> Result<(Store, Persistence), PersistError> {
         Persistence::open(dir, cfg, PersistOptions::default())
     }
 
@@ -186,10 +192,11 @@ impl Store {
     }
 }
 
-/// A store persisted in a directory: the handle for snapshots and sync.
+/// The handle for snapshots and sync of a store persisted in a directory
+/// (the store itself is returned beside it by [`Persistence::open`]; share
+/// both as you like).
 #[derive(Debug)]
 pub struct Persistence {
-    store: Arc<Store>,
     wal: Arc<Wal>,
     dir: PathBuf,
     snap: Mutex<()>,
@@ -204,6 +211,8 @@ impl Persistence {
     /// log segments after it, runs [`Store::gc`] at
     /// [`PersistOptions::now_ms`], and starts a new log segment. What was
     /// loaded, and any damage found, is in [`recovery`](Self::recovery).
+    /// Returns the store (ingest into it as usual: every commit is logged) and
+    /// this handle.
     ///
     /// # Errors
     /// The directory or a file in it cannot be created, read or written.
@@ -211,13 +220,8 @@ impl Persistence {
         dir: impl AsRef<Path>,
         cfg: StoreConfig,
         opts: PersistOptions,
-    ) -> Result<Persistence, PersistError> {
+    ) -> Result<(Store, Persistence), PersistError> {
         recover::open(dir.as_ref(), cfg, &opts)
-    }
-
-    /// The store. Ingest into it as usual: every commit is logged.
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
     }
 
     /// What opening found and loaded.
@@ -256,17 +260,26 @@ impl Persistence {
     /// holding everything committed. One snapshot runs at a time.
     ///
     /// # Errors
-    /// Writing failed; the previous snapshot and the log stay in place.
-    pub fn snapshot(&self) -> Result<SnapshotStats, PersistError> {
+    /// Writing failed (the previous snapshot and the log stay in place), or
+    /// `store` is not the store this handle persists.
+    pub fn snapshot(&self, store: &Store) -> Result<SnapshotStats, PersistError> {
+        if !store
+            .journal
+            .0
+            .get()
+            .is_some_and(|w| Arc::ptr_eq(w, &self.wal))
+        {
+            return Err(PersistError::WrongStore(self.dir.clone()));
+        }
         let _one = self.snap.lock().unwrap_or_else(|e| e.into_inner());
         let t0 = Instant::now();
         let enc = {
-            let w = self.store.writer();
+            let w = store.writer();
             let next = self.wal.rotate().map_err(io_err(&wal::segment_path(
                 &self.dir,
                 self.wal.status().segment,
             )))?;
-            snapshot::encode(&self.store, &w, next)
+            snapshot::encode(store, &w, next)
         };
         let encode = t0.elapsed();
         let t1 = Instant::now();
@@ -292,8 +305,8 @@ impl Persistence {
     ///
     /// # Errors
     /// As [`snapshot`](Self::snapshot).
-    pub fn close(self) -> Result<SnapshotStats, PersistError> {
-        let s = self.snapshot()?;
+    pub fn close(self, store: &Store) -> Result<SnapshotStats, PersistError> {
+        let s = self.snapshot(store)?;
         self.sync()?;
         Ok(s)
     }

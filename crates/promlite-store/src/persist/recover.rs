@@ -182,7 +182,7 @@ pub(crate) fn open(
     dir: &Path,
     cfg: StoreConfig,
     opts: &PersistOptions,
-) -> Result<Persistence, PersistError> {
+) -> Result<(Store, Persistence), PersistError> {
     let t0 = Instant::now();
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let store = Store::new(cfg);
@@ -268,11 +268,9 @@ pub(crate) fn open(
         rep.series_dropped_by_retention = store.gc(now);
     }
     let wal = Arc::new(Wal::create(dir, next, opts.fsync).map_err(io_err(dir))?);
-    let store = Arc::new(store);
     let _ = store.journal.0.set(Arc::clone(&wal));
     rep.elapsed = t0.elapsed();
     let p = Persistence {
-        store,
         wal,
         dir: dir.to_path_buf(),
         snap: Mutex::new(()),
@@ -280,7 +278,7 @@ pub(crate) fn open(
     };
     if !p.recovery.is_clean() {
         // The recovered state becomes the clean starting point.
-        p.snapshot()?;
+        p.snapshot(&store)?;
     }
-    Ok(p)
+    Ok((store, p))
 }

@@ -146,30 +146,30 @@ fn reopen_equals_a_store_that_never_stopped() {
     for split in [0, 3, 7, ops.len()] {
         let d = TempDir::new("reopen");
         {
-            let p = Store::open(&d.0, cfg()).unwrap();
+            let (s, p) = Store::open(&d.0, cfg()).unwrap();
             assert!(p.recovery().is_clean() && !p.recovery().snapshot_found);
-            apply_all(p.store(), &ops[..split]);
-            p.snapshot().unwrap();
-            apply_all(p.store(), &ops[split..]);
+            apply_all(&s, &ops[..split]);
+            p.snapshot(&s).unwrap();
+            apply_all(&s, &ops[split..]);
             // Dropped without close: the tail is only in the log.
         }
-        let p = Store::open(&d.0, cfg()).unwrap();
+        let (s, p) = Store::open(&d.0, cfg()).unwrap();
         let r = p.recovery().clone();
         assert!(r.is_clean(), "{r}");
         assert_eq!(r.records_replayed as usize, ops.len() - split, "{r}");
-        assert_eq!(state(p.store()), state(&model), "split {split}");
+        assert_eq!(state(&s), state(&model), "split {split}");
         // Staleness state survived: the next scrapes write the same markers.
         let m2 = Store::new(cfg());
         apply_all(&m2, &ops);
         apply_all(&m2, &after());
-        apply_all(p.store(), &after());
-        assert_eq!(state(p.store()), state(&m2), "split {split}, after");
+        apply_all(&s, &after());
+        assert_eq!(state(&s), state(&m2), "split {split}, after");
         // And once more through a clean close.
-        p.close().unwrap();
-        let p = Store::open(&d.0, cfg()).unwrap();
+        p.close(&s).unwrap();
+        let (s, p) = Store::open(&d.0, cfg()).unwrap();
         assert_eq!(p.recovery().records_replayed, 0);
         assert!(p.recovery().scrape_state);
-        assert_eq!(state(p.store()), state(&m2));
+        assert_eq!(state(&s), state(&m2));
     }
 }
 
@@ -180,13 +180,13 @@ fn the_snapshot_carries_the_scrape_state_itself() {
     let d = TempDir::new("state");
     let ops = history();
     {
-        let p = Store::open(&d.0, cfg()).unwrap();
-        apply_all(p.store(), &ops);
-        p.close().unwrap();
+        let (s, p) = Store::open(&d.0, cfg()).unwrap();
+        apply_all(&s, &ops);
+        p.close(&s).unwrap();
     }
-    let p = Store::open(&d.0, cfg()).unwrap();
+    let (s, p) = Store::open(&d.0, cfg()).unwrap();
     assert_eq!(p.recovery().records_replayed, 0);
-    apply_all(p.store(), &after());
+    apply_all(&s, &after());
     let m = Store::new(cfg());
     apply_all(&m, &ops);
     apply_all(&m, &after());
@@ -199,10 +199,10 @@ fn the_snapshot_carries_the_scrape_state_itself() {
     };
     // Hand-checked: up_x's last sample is the stale marker at 300 s.
     assert_eq!(
-        up(p.store()).last(),
+        up(&s).last(),
         Some(&(300_000, promlite_model::STALE_NAN.to_bits()))
     );
-    assert_eq!(state(p.store()), state(&m));
+    assert_eq!(state(&s), state(&m));
 }
 
 fn seg_files(dir: &Path) -> Vec<PathBuf> {
@@ -238,9 +238,9 @@ fn truncated_or_flipped_snapshot_is_reported_and_the_rest_loads() {
     let full = dump(&full);
     let d = TempDir::new("snapdmg");
     {
-        let p = Store::open(&d.0, cfg()).unwrap();
-        apply_all(p.store(), &ops);
-        p.close().unwrap();
+        let (s, p) = Store::open(&d.0, cfg()).unwrap();
+        apply_all(&s, &ops);
+        p.close(&s).unwrap();
     }
     let good = fs::read(d.0.join(SNAPSHOT_FILE)).unwrap();
     let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
@@ -265,21 +265,21 @@ fn truncated_or_flipped_snapshot_is_reported_and_the_rest_loads() {
         let d2 = TempDir::new("snapcase");
         fs::create_dir_all(&d2.0).unwrap();
         fs::write(d2.0.join(SNAPSHOT_FILE), &bytes).unwrap();
-        let p = Store::open(&d2.0, cfg()).unwrap();
+        let (s, p) = Store::open(&d2.0, cfg()).unwrap();
         let r = p.recovery().clone();
         let dmg = r
             .first_error()
             .unwrap_or_else(|| panic!("{what}: no damage reported"));
         assert!(dmg.offset as usize <= bytes.len(), "{what}: {dmg}");
         assert!(dmg.moved_to.as_ref().is_some_and(|p| p.exists()), "{what}");
-        let got = dump(p.store());
+        let got = dump(&s);
         assert_eq!(got.len(), r.snapshot_series, "{what}: {r}");
         assert_subset(&got, &full);
         // The recovered state was written as a fresh, clean snapshot.
         drop(p);
-        let p = Store::open(&d2.0, cfg()).unwrap();
+        let (s, p) = Store::open(&d2.0, cfg()).unwrap();
         assert!(p.recovery().is_clean(), "{what}: {}", p.recovery());
-        assert_eq!(dump(p.store()), got, "{what}");
+        assert_eq!(dump(&s), got, "{what}");
     }
 }
 
@@ -289,9 +289,9 @@ fn truncated_or_flipped_log_keeps_the_records_before_the_damage() {
     let d = TempDir::new("logdmg");
     let mut ends = Vec::new();
     {
-        let p = Store::open(&d.0, cfg()).unwrap();
+        let (s, p) = Store::open(&d.0, cfg()).unwrap();
         for op in &ops {
-            assert!(recover::apply(p.store(), op.clone()));
+            assert!(recover::apply(&s, op.clone()));
             ends.push(p.status().bytes);
         }
     }
@@ -314,7 +314,7 @@ fn truncated_or_flipped_log_keeps_the_records_before_the_damage() {
         let d2 = TempDir::new("logcase");
         fs::create_dir_all(&d2.0).unwrap();
         fs::write(d2.0.join(seg.file_name().unwrap()), &bytes).unwrap();
-        let p = Store::open(&d2.0, cfg()).unwrap();
+        let (s, p) = Store::open(&d2.0, cfg()).unwrap();
         let r = p.recovery().clone();
         assert_eq!(r.records_replayed, kept as u64, "{what}: {r}");
         let dmg = r.first_error().unwrap();
@@ -325,11 +325,11 @@ fn truncated_or_flipped_log_keeps_the_records_before_the_damage() {
         );
         let m = Store::new(cfg());
         apply_all(&m, &ops[..kept]);
-        assert_eq!(state(p.store()), state(&m), "{what}");
+        assert_eq!(state(&s), state(&m), "{what}");
         drop(p);
-        let p = Store::open(&d2.0, cfg()).unwrap();
+        let (s, p) = Store::open(&d2.0, cfg()).unwrap();
         assert!(p.recovery().is_clean(), "{}", p.recovery());
-        assert_eq!(state(p.store()), state(&m), "{what}");
+        assert_eq!(state(&s), state(&m), "{what}");
     }
 }
 
@@ -338,12 +338,12 @@ fn a_damaged_log_segment_stops_replay_of_later_ones() {
     let ops = history();
     let d = TempDir::new("segs");
     {
-        let p = Store::open(&d.0, cfg()).unwrap();
-        apply_all(p.store(), &ops[..4]);
+        let (s, _p) = Store::open(&d.0, cfg()).unwrap();
+        apply_all(&s, &ops[..4]);
     }
     {
-        let p = Store::open(&d.0, cfg()).unwrap();
-        apply_all(p.store(), &ops[4..]);
+        let (s, _p) = Store::open(&d.0, cfg()).unwrap();
+        apply_all(&s, &ops[4..]);
     }
     let segs = seg_files(&d.0);
     assert_eq!(segs.len(), 2);
@@ -351,12 +351,12 @@ fn a_damaged_log_segment_stops_replay_of_later_ones() {
     let n = b.len();
     b[n - 1] ^= 1;
     fs::write(&segs[0], &b).unwrap();
-    let p = Store::open(&d.0, cfg()).unwrap();
+    let (s, p) = Store::open(&d.0, cfg()).unwrap();
     let r = p.recovery();
     assert_eq!((r.records_replayed, r.segments_skipped), (3, 1), "{r}");
     let m = Store::new(cfg());
     apply_all(&m, &ops[..3]);
-    assert_eq!(state(p.store()), state(&m));
+    assert_eq!(state(&s), state(&m));
     assert!(r.to_string().contains("DAMAGED"), "{r}");
 }
 
@@ -427,15 +427,15 @@ proptest! {
     fn crash_anywhere_equals_the_model(steps in prop::collection::vec(step(), 1..40)) {
         let d = TempDir::new("prop");
         let opts = PersistOptions { fsync: FsyncPolicy::Never, now_ms: None };
-        let mut p = Persistence::open(&d.0, gc_cfg(), opts.clone()).unwrap();
+        let (mut s, mut p) = Persistence::open(&d.0, gc_cfg(), opts.clone()).unwrap();
         let mut kept: Vec<Op> = Vec::new();
         let mut pending: Vec<(u64, Op)> = Vec::new();
         let mut now = 0i64;
-        for s in &steps {
+        for step in &steps {
             now += 10_000;
-            match s {
+            match step {
                 Step::Snapshot => {
-                    p.snapshot().unwrap();
+                    p.snapshot(&s).unwrap();
                     kept.extend(pending.drain(..).map(|x| x.1));
                 }
                 Step::Crash(per_mille) => {
@@ -447,7 +447,7 @@ proptest! {
                     f.set_len(cut).unwrap();
                     drop(f);
                     kept.extend(pending.drain(..).filter(|x| x.0 <= cut).map(|x| x.1));
-                    p = Persistence::open(&d.0, gc_cfg(), opts.clone()).unwrap();
+                    (s, p) = Persistence::open(&d.0, gc_cfg(), opts.clone()).unwrap();
                     // Reopening collects at the newest sample's time.
                     let model = Store::new(gc_cfg());
                     apply_all(&model, &kept);
@@ -455,12 +455,12 @@ proptest! {
                         model.gc(t);
                         kept.push(Op::Gc(t));
                     }
-                    prop_assert_eq!(state(p.store()), state(&model), "{}", p.recovery());
+                    prop_assert_eq!(state(&s), state(&model), "{}", p.recovery());
                     // Reopening's own gc is in the model's ops, not the log.
                 }
                 _ => {
-                    let op = op_of(s, now).unwrap();
-                    if recover::apply(p.store(), op.clone()) {
+                    let op = op_of(step, now).unwrap();
+                    if recover::apply(&s, op.clone()) {
                         pending.push((p.status().bytes, op));
                     }
                 }
@@ -468,13 +468,13 @@ proptest! {
         }
         kept.extend(pending.drain(..).map(|x| x.1));
         drop(p);
-        let p = Persistence::open(&d.0, gc_cfg(), opts).unwrap();
+        let (s, p) = Persistence::open(&d.0, gc_cfg(), opts).unwrap();
         let model = Store::new(gc_cfg());
         apply_all(&model, &kept);
         if let Some(t) = recover::newest_time(&model) {
             model.gc(t);
         }
         prop_assert!(p.recovery().is_clean(), "{}", p.recovery());
-        prop_assert_eq!(state(p.store()), state(&model));
+        prop_assert_eq!(state(&s), state(&model));
     }
 }
