@@ -9,6 +9,7 @@ mod compliance;
 mod config;
 mod expfmt;
 mod fuzz_regressions;
+mod persist;
 mod promql_diff;
 mod promql_fuzz_diff;
 mod promql_parse;

@@ -60,6 +60,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut data: Vec<String> = Vec::new();
     let mut scrape_urls: Vec<String> = Vec::new();
     let mut sa = crate::scrape_args::ScrapeArgs::default();
+    let mut storage = crate::storage_args::StorageArgs::default();
     let mut settings = Settings::default();
     let mut threads = 4usize;
     let s = |v: std::ffi::OsString| {
@@ -71,6 +72,10 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             Long(flag) if crate::scrape_args::ScrapeArgs::is_flag(flag) => {
                 let flag = flag.to_string();
                 sa.take(&flag, &mut p)?;
+            }
+            Long(flag) if crate::storage_args::StorageArgs::is_flag(flag) => {
+                let flag = flag.to_string();
+                storage.take(&flag, &mut p)?;
             }
             Long("scrape") => {
                 for v in p.values().map_err(|e| e.to_string())? {
@@ -100,7 +105,11 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                     .ok_or_else(|| format!("bad --threads {v:?} (1..=64)"))?;
             }
             Short('h') | Long("help") => {
-                println!("{HELP}\n{}", crate::scrape_args::FLAGS_HELP);
+                println!(
+                    "{HELP}\n{}\n{}",
+                    crate::scrape_args::FLAGS_HELP,
+                    crate::storage_args::FLAGS_HELP
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             other => return Err(format!("{}\n{HELP}", other.unexpected())),
@@ -113,12 +122,25 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     }
     let scrapers = sa.scrapers(&scrape_urls, "promlite", &[])?;
     // Data files keep all their samples; scrapes alone keep the default recent window.
-    let store = if data.is_empty() {
-        promlite::store::Store::new(promlite::store::StoreConfig::default())
+    let (store, persistence) = if data.is_empty() {
+        storage.open(promlite::store::StoreConfig::default())?
+    } else if storage.path.is_some() {
+        return Err("--storage.path is for scraped data, not with --data".into());
     } else {
-        crate::eval::data::load_files(&data).map_err(|e| e.to_string())?
+        (
+            crate::eval::data::load_files(&data).map_err(|e| e.to_string())?,
+            None,
+        )
     };
     let state = Arc::new(api::State::new(store, settings));
+    if let Some(p) = persistence {
+        crate::storage_args::spawn_snapshots(
+            p,
+            Arc::clone(&state),
+            api::State::store,
+            storage.interval,
+        )?;
+    }
     if !scrapers.is_empty() {
         let state = Arc::clone(&state);
         let interval = sa.interval;
