@@ -364,6 +364,38 @@ pub mod fuzzing {
         let w = store.writer();
         snapshot::encode(store, &w, 0).to_bytes()
     }
+
+    /// Recomputes the header's and every whole section's CRC in snapshot
+    /// bytes, so mutated contents reach the section decoders.
+    pub fn reseal_snapshot(b: &mut [u8]) {
+        if b.len() < 24 {
+            return;
+        }
+        let crc = crc32fast::hash(&b[..20]);
+        b[20..24].copy_from_slice(&crc.to_le_bytes());
+        let mut pos = 24usize;
+        while let Some(h) = b.get(pos..pos + 13) {
+            let mut lb = [0u8; 8];
+            lb.copy_from_slice(&h[1..9]);
+            let Some(end) = usize::try_from(u64::from_le_bytes(lb))
+                .ok()
+                .and_then(|n| (pos + 13).checked_add(n))
+                .filter(|&e| e <= b.len())
+            else {
+                return;
+            };
+            let crc = crc32fast::hash(&b[pos + 13..end]);
+            b[pos + 9..pos + 13].copy_from_slice(&crc.to_le_bytes());
+            pos = end;
+        }
+    }
+
+    /// Frames `payload` as one log record with a correct CRC.
+    pub fn frame_record(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        wal::frame(payload, &mut out);
+        out
+    }
 }
 
 #[cfg(test)]
