@@ -14,9 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use promlite_store::{
-    Format, FsyncPolicy, PersistOptions, Persistence, Store, StoreConfig, Target,
-};
+use promlite_store::{Format, FsyncPolicy, PersistOptions, Persistence, StoreConfig, Target};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

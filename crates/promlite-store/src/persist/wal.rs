@@ -112,7 +112,16 @@ fn dec_format(d: &mut Dec<'_>) -> Result<Format, DecErr> {
 }
 
 /// Encodes `op` as a payload into `e`.
+#[cfg(test)]
 pub(crate) fn encode(e: &mut Enc, op: OpRef<'_>) {
+    let tail = encode_split(e, op);
+    e.buf.extend_from_slice(tail);
+}
+
+/// Encodes `op` into `e` except for a trailing body, which is returned: the
+/// payload is `e`'s bytes followed by it (a scrape body is written to the
+/// log straight from the caller's buffer, never copied).
+pub(crate) fn encode_split<'a>(e: &mut Enc, op: OpRef<'a>) -> &'a [u8] {
     match op {
         OpRef::Scrape {
             target,
@@ -124,7 +133,8 @@ pub(crate) fn encode(e: &mut Enc, op: OpRef<'_>) {
             enc_labels(e, target);
             e.u8(enc_format(format));
             e.ivar(ts);
-            e.bytes(body);
+            e.uvar(body.len() as u64);
+            return body;
         }
         OpRef::Down { target, ts } => {
             e.u8(2);
@@ -139,7 +149,8 @@ pub(crate) fn encode(e: &mut Enc, op: OpRef<'_>) {
             e.u8(3);
             enc_labels(e, extra);
             e.u8(enc_format(format));
-            e.bytes(body);
+            e.uvar(body.len() as u64);
+            return body;
         }
         OpRef::Batch(samples) => {
             e.u8(4);
@@ -155,6 +166,7 @@ pub(crate) fn encode(e: &mut Enc, op: OpRef<'_>) {
             e.ivar(now);
         }
     }
+    &[]
 }
 
 /// Decodes one payload.
@@ -203,6 +215,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Op, DecErr> {
 }
 
 /// Frames a payload as a record.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
@@ -379,15 +392,30 @@ impl Wal {
         let mut st = self.lock();
         let st = &mut *st;
         st.enc.buf.clear();
-        encode(&mut st.enc, op);
+        let tail = encode_split(&mut st.enc, op);
+        let len = st.enc.buf.len() + tail.len();
+        if len > MAX_RECORD {
+            st.errors += 1;
+            st.last_error = Some(format!(
+                "record of {len} bytes not logged (limit {MAX_RECORD})"
+            ));
+            return;
+        }
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&st.enc.buf);
+        crc.update(tail);
         st.frame.clear();
-        frame(&st.enc.buf, &mut st.frame);
-        // Keep big buffers from lingering after one huge record.
+        st.frame.extend_from_slice(&(len as u32).to_le_bytes());
+        st.frame.extend_from_slice(&crc.finalize().to_le_bytes());
+        st.frame.extend_from_slice(&st.enc.buf);
         if st.enc.buf.capacity() > (64 << 20) {
             st.enc.buf = Vec::new();
         }
+        // Two writes: a kill between them leaves a cut record, which loading
+        // drops like any torn write.
         let res = st.file.write_all(&st.frame).and_then(|()| {
-            st.bytes += st.frame.len() as u64;
+            st.file.write_all(tail)?;
+            st.bytes += (st.frame.len() + tail.len()) as u64;
             st.records += 1;
             st.dirty = true;
             let due = match self.policy {
