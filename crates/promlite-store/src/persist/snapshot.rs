@@ -233,7 +233,7 @@ pub(crate) fn encode(store: &Store, w: &Writer, wal_from: u64) -> Encoded {
         }
     }
     let mut tl: Vec<(&Labels, &TargetState)> = w.targets.iter().collect();
-    tl.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+    tl.sort_by_key(|a| a.1.id);
     e.uvar(tl.len() as u64);
     let mut key = Vec::new();
     for (labels, st) in tl {
