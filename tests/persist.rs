@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::promlite_bin;
+use crate::common::{gen_kcm, promlite_bin};
 use crate::support::https::{temp_dir, Resp, Server};
 
 /// Kills the server (SIGKILL) and removes the directory however the test ends.
@@ -183,4 +183,113 @@ fn sigkill_then_restart_answers_the_same() {
     for (i, (a, b)) in before.iter().zip(&after).enumerate() {
         assert_eq!(a, b, "answer {i} differs after the restart ({report})");
     }
+}
+
+/// gen-kcm scrapes (restarts included) into a persisted store, a snapshot
+/// part-way, the rest only in the log; reopened, the dashboard's queries
+/// answer as on a store that was never persisted, at several times, and the
+/// series are the same.
+#[test]
+fn gen_kcm_window_reopens_with_the_same_dashboard_answers() {
+    use promlite::promql::{Engine, EngineOptions};
+    use promlite::store::{Format, PersistOptions, Persistence, Store, StoreConfig, Target};
+
+    let dir = temp_dir("persist-kcm");
+    let data = dir.join("kcm");
+    gen_kcm(
+        &[
+            "--instances",
+            "2",
+            "--queues",
+            "3",
+            "--scrapes",
+            "30",
+            "--interval",
+            "15",
+            "--restart-prob",
+            "0.1",
+            "--seed",
+            "persist",
+        ],
+        &data,
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
+    let files: Vec<(Vec<u8>, i64)> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                std::fs::read(data.join(f["file"].as_str().unwrap())).unwrap(),
+                f["timestamp_ms"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(files.len(), 30);
+    let target = Target::from_pairs([("job", "kcm"), ("instance", "a")]);
+    let model = Store::new(StoreConfig::default());
+    let store_dir = dir.join("store");
+    {
+        let (store, p) = Persistence::open(
+            &store_dir,
+            StoreConfig::default(),
+            PersistOptions::default(),
+        )
+        .unwrap();
+        for (k, (body, t)) in files.iter().enumerate() {
+            store
+                .ingest_scrape(&target, body, Format::Text, *t)
+                .unwrap();
+            model
+                .ingest_scrape(&target, body, Format::Text, *t)
+                .unwrap();
+            if k == 17 {
+                p.snapshot(&store).unwrap();
+            }
+        }
+        // Not closed: the last 12 scrapes are only in the log.
+    }
+    let (store, p) = Persistence::open(
+        &store_dir,
+        StoreConfig::default(),
+        PersistOptions::default(),
+    )
+    .unwrap();
+    let r = p.recovery();
+    assert!(r.is_clean() && r.snapshot_found, "{r}");
+    assert_eq!(r.records_replayed, 12, "{r}");
+    assert_eq!(store.series_labels(), model.series_labels());
+    let engine = Engine::new(EngineOptions::default());
+    let last = files.last().unwrap().1;
+    let mut compared = 0;
+    let mut nonempty = 0;
+    for t in [
+        files[10].1 + 7_000,
+        files[17].1,
+        files[20].1 + 1,
+        last,
+        last + 60_000,
+    ] {
+        for panel in promlite::dashboard::KCM_PANELS {
+            let a = engine.instant_query(&store, panel.query, t).unwrap();
+            let b = engine.instant_query(&model, panel.query, t).unwrap();
+            assert_eq!(
+                format!("{:?}", a.value),
+                format!("{:?}", b.value),
+                "{} at {t}",
+                panel.query
+            );
+            compared += 1;
+            if let promlite::promql::Value::Vector(v) = &a.value {
+                nonempty += usize::from(!v.is_empty());
+            }
+        }
+    }
+    assert!(compared >= 50);
+    assert!(nonempty >= 30, "only {nonempty} non-empty answers");
+    let restarts = manifest["restarts"].as_array().map_or(0, Vec::len);
+    assert!(restarts > 0, "the data should include a restart");
+    drop((store, p));
+    let _ = std::fs::remove_dir_all(&dir);
 }
