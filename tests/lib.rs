@@ -12,6 +12,7 @@ mod dashboard_panels;
 mod exactness_diff;
 mod expfmt;
 mod fuzz_regressions;
+mod persist;
 mod promql_at;
 mod promql_diff;
 mod promql_fuzz_diff;

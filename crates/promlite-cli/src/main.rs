@@ -12,6 +12,7 @@ mod ingest;
 mod parse;
 mod scrape_args;
 mod serve;
+mod storage_args;
 mod test_cmd;
 mod test_rules;
 mod watch;

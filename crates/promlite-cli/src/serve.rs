@@ -73,6 +73,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut scrape_urls: Vec<String> = Vec::new();
     let mut config: Option<String> = None;
     let mut sa = crate::scrape_args::ScrapeArgs::default();
+    let mut storage = crate::storage_args::StorageArgs::default();
     let mut settings = Settings::default();
     let mut limits = limits::ServeLimits::default();
     let mut rule_args = rules::RuleArgs::default();
@@ -86,6 +87,10 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             Long(flag) if crate::scrape_args::ScrapeArgs::is_flag(flag) => {
                 let flag = flag.to_string();
                 sa.take(&flag, &mut p)?;
+            }
+            Long(flag) if crate::storage_args::StorageArgs::is_flag(flag) => {
+                let flag = flag.to_string();
+                storage.take(&flag, &mut p)?;
             }
             Long("scrape") => {
                 for v in p.values().map_err(|e| e.to_string())? {
@@ -134,9 +139,10 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             }
             Short('h') | Long("help") => {
                 println!(
-                    "{HELP}\n{}\n{}\n{}\n{}",
+                    "{HELP}\n{}\n{}\n{}\n{}\n{}",
                     crate::scrape_args::FLAGS_HELP,
                     limits::FLAGS_HELP,
+                    crate::storage_args::FLAGS_HELP,
                     rules::FLAGS_HELP,
                     remote::FLAGS_HELP
                 );
@@ -168,12 +174,15 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     settings.max_samples = limits.max_samples;
     settings.timeout = Some(limits.query_timeout);
     // Data files keep all their samples; scrapes alone keep the default recent window.
-    let store = if data.is_empty() {
-        promlite::store::Store::new(
-            promlite::store::StoreConfig::default().with_limits(limits.store_limits()),
-        )
+    let (store, persistence) = if data.is_empty() {
+        storage.open(promlite::store::StoreConfig::default().with_limits(limits.store_limits()))?
+    } else if storage.path.is_some() {
+        return Err("--storage.path is for scraped data, not with --data".into());
     } else {
-        crate::eval::data::load_files_at(&data, data_at).map_err(|e| e.to_string())?
+        (
+            crate::eval::data::load_files_at(&data, data_at).map_err(|e| e.to_string())?,
+            None,
+        )
     };
     let rules = rule_args.load()?;
     let mut state = api::State::new(store, settings);
@@ -182,6 +191,14 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     state.wired.max_write_body = remote_args.max_body;
     state.wired.rules = rules;
     let state = Arc::new(state);
+    if let Some(p) = persistence {
+        crate::storage_args::spawn_snapshots(
+            p,
+            Arc::clone(&state),
+            api::State::store,
+            storage.interval,
+        )?;
+    }
     if let Some(r) = &state.wired.rules {
         r.spawn(Arc::clone(&state))?;
     }

@@ -57,6 +57,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
     let mut queries: Vec<String> = Vec::new();
     let mut rows = 10usize;
     let mut once = false;
+    let mut storage = crate::storage_args::StorageArgs::default();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         let s = |v: std::ffi::OsString| {
             v.into_string()
@@ -66,6 +67,10 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             Long(flag) if ScrapeArgs::is_flag(flag) => {
                 let flag = flag.to_string();
                 sa.take(&flag, &mut p)?;
+            }
+            Long(flag) if crate::storage_args::StorageArgs::is_flag(flag) => {
+                let flag = flag.to_string();
+                storage.take(&flag, &mut p)?;
             }
             Value(v) => urls.push(s(v)?),
             Long("query") => queries.push(s(p.value().map_err(|e| e.to_string())?)?),
@@ -79,7 +84,7 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             }
             Long("once") => once = true,
             Short('h') | Long("help") => {
-                println!("{USAGE}\n{FLAGS_HELP}");
+                println!("{USAGE}\n{FLAGS_HELP}\n{}", crate::storage_args::FLAGS_HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             other => return Err(format!("{}\n\n{USAGE}\n{FLAGS_HELP}", other.unexpected())),
@@ -116,7 +121,19 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             return Err(format!("bad --query {:?}: {e}", panel.query));
         }
     }
-    let store = Store::new(StoreConfig::default());
+    let (store, persistence) = storage.open(StoreConfig::default())?;
+    let store = std::sync::Arc::new(store);
+    if let Some(p) = &persistence {
+        fn same(s: &Store) -> &Store {
+            s
+        }
+        crate::storage_args::spawn_snapshots(
+            std::sync::Arc::clone(p),
+            std::sync::Arc::clone(&store),
+            same,
+            storage.interval,
+        )?;
+    }
     let mut status = vec![TargetStatus::default(); scrapers.len()];
     let tty = std::io::stdout().is_terminal();
     let start = Instant::now();
@@ -141,6 +158,9 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
                 print_frame(
                     &engine, &store, &scrapers, &status, &panels, rows, &sa, round, false,
                 );
+                if let Some(p) = &persistence {
+                    p.snapshot(&store).map_err(|e| e.to_string())?;
+                }
                 return Ok(ExitCode::SUCCESS);
             }
         } else {

@@ -183,6 +183,11 @@ impl Store {
         }
         drop(inner);
         self.notify(observed);
+        self.journal(crate::persist::OpRef::Timestamped {
+            extra: extra_labels,
+            format,
+            body,
+        });
         drop(w);
         Ok(report)
     }
@@ -205,7 +210,12 @@ impl Store {
         let mut seen: HashMap<Labels, u32> = HashMap::new();
         let mut res = Resolver::default();
         let mut items = Vec::new();
+        // What the log records, when the store is persisted.
+        let mut logged: Option<Vec<(Labels, i64, f64)>> = self.journaled().then(Vec::new);
         for (i, (ls, t, v)) in samples.into_iter().enumerate() {
+            if let Some(l) = logged.as_mut() {
+                l.push((ls.clone(), t, v));
+            }
             let sref = match seen.get(&ls) {
                 Some(&r) => r,
                 None => {
@@ -231,6 +241,9 @@ impl Store {
         let report = self.apply(&mut inner, items, res, &mut observed)?;
         drop(inner);
         self.notify(observed);
+        if let Some(l) = logged {
+            self.journal(crate::persist::OpRef::Batch(&l));
+        }
         Ok(report.samples_appended)
     }
 

@@ -113,7 +113,7 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
 impl ScrapeCache {
     /// Entry `e`'s prefix and suffix.
     #[inline]
-    fn parts(&self, e: u32) -> (&[u8], &[u8]) {
+    pub(crate) fn parts(&self, e: u32) -> (&[u8], &[u8]) {
         let x = &self.entries[e as usize];
         let suffix = &self.arena[x.start..x.start + x.len as usize];
         match self.prefixes.get(x.prefix as usize) {

@@ -114,6 +114,7 @@ mod labels;
 mod lean;
 mod memo;
 mod observer;
+mod persist;
 mod report;
 mod ring;
 mod scrape;
@@ -122,6 +123,12 @@ mod store;
 pub use config::{Limits, StoreConfig};
 pub use error::{IngestError, LimitKind};
 pub use observer::{CommitObserver, Committed, CommittedSample};
+#[cfg(feature = "fuzzing")]
+pub use persist::fuzzing;
+pub use persist::{
+    Damage, FsyncPolicy, LogStatus, PersistError, PersistOptions, Persistence, RecoveryReport,
+    SnapshotStats, SNAPSHOT_FILE,
+};
 pub use promlite_expfmt::Format;
 pub use report::IngestReport;
 pub use store::{MetricMetadata, Stats, Store, Target, TargetCounters};

@@ -808,6 +808,12 @@ impl Store {
         let report = self.commit(&mut st, target.labels(), staged, scrape_ts_ms, attempt);
         st.format = Some(format);
         w.targets.insert(target.labels().clone(), st);
+        self.journal(crate::persist::OpRef::Scrape {
+            target: target.labels(),
+            format,
+            ts: scrape_ts_ms,
+            body,
+        });
         if let Some(r) = self.cfg.retention_ms {
             match w.last_gc {
                 None => w.last_gc = Some(scrape_ts_ms),
@@ -1266,6 +1272,10 @@ impl Store {
         }
         st.cache.set_order(Vec::new());
         st.counters.stale_markers += n as u64;
+        self.journal(crate::persist::OpRef::Down {
+            target: target.labels(),
+            ts: ts_ms,
+        });
         n
     }
 }

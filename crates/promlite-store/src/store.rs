@@ -506,6 +506,8 @@ pub struct Store {
     pub(crate) writer: Mutex<Writer>,
     /// Sees every commit (remote_write); empty unless set.
     pub(crate) observer: crate::observer::ObserverSlot,
+    /// The log of a persisted store; empty unless opened with persistence.
+    pub(crate) journal: crate::persist::JournalSlot,
 }
 
 /// Memory and size figures. Allocated bytes are counted from the capacities of
@@ -555,6 +557,7 @@ impl Store {
             inner: RwLock::new(Inner::default()),
             writer: Mutex::new(Writer::default()),
             observer: Default::default(),
+            journal: Default::default(),
         }
     }
 
@@ -655,7 +658,9 @@ impl Store {
     /// series uses, scrape-cache entries. Returns the number of series dropped.
     pub fn gc(&self, now_ms: i64) -> usize {
         let mut w = self.writer();
-        self.gc_locked(&mut w, now_ms)
+        let n = self.gc_locked(&mut w, now_ms);
+        self.journal(crate::persist::OpRef::Gc(now_ms));
+        n
     }
 
     pub(crate) fn gc_locked(&self, w: &mut Writer, now_ms: i64) -> usize {
