@@ -35,6 +35,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod manager;
+pub mod metric_relabel;
+pub use metric_relabel::MetricRelabel;
 
 use promlite_expfmt::Format;
 use promlite_model::Labels;
@@ -132,6 +134,9 @@ pub struct ScrapeConfig {
     /// scrape fails with [`ScrapeError::ContentType`]. See
     /// [`parse_scrape_protocol`] for Prometheus's names.
     pub fallback_scrape_protocol: Option<Format>,
+    /// `metric_relabel_configs`, `honor_labels` and `sample_limit` of a
+    /// prometheus.yml job; `None` (the default): the body is ingested as it is.
+    pub metric_relabel: Option<std::sync::Arc<MetricRelabel>>,
 }
 
 /// A Prometheus 3 `fallback_scrape_protocol` name as the [`Format`] promlite
@@ -172,6 +177,7 @@ impl ScrapeConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             accept: DEFAULT_ACCEPT.to_string(),
             fallback_scrape_protocol: None,
+            metric_relabel: None,
         }
     }
 }
@@ -180,6 +186,17 @@ impl ScrapeConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ScrapeError {
+    /// More samples than the job's `sample_limit` after metric relabeling
+    /// (Prometheus's "sample limit exceeded"); nothing was ingested.
+    #[error("sample limit exceeded: {url} had {samples} samples, limit {limit}")]
+    SampleLimit {
+        /// The URL.
+        url: String,
+        /// Samples after relabeling.
+        samples: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The configuration cannot work (bad URL, a key without a certificate...).
     #[error("bad scrape configuration for {url}: {msg}")]
     Config {
@@ -408,9 +425,30 @@ impl Scraper {
     pub fn scrape(&self, store: &Store, ts_ms: i64) -> Result<ScrapeReport, ScrapeError> {
         let started = Instant::now();
         let result = self.fetch().and_then(|(body, format)| {
+            let body_len = body.len();
+            let (body, format, raw) = match &self.cfg.metric_relabel {
+                None => (body, format, None),
+                Some(mr) => match mr.rewrite(&self.target, &body, format) {
+                    Ok((b, raw)) => (b, Format::Text, Some(raw)),
+                    // The store reports the error with its position.
+                    Err(metric_relabel::RewriteError::Parse) => (body, format, None),
+                    Err(metric_relabel::RewriteError::SampleLimit(n)) => {
+                        return Err(ScrapeError::SampleLimit {
+                            url: self.cfg.url.clone(),
+                            samples: n,
+                            limit: mr.sample_limit,
+                        })
+                    }
+                },
+            };
             store
                 .ingest_scrape(&self.target, &body, format, ts_ms)
-                .map(|ingest| (ingest, format, body.len()))
+                .map(|mut ingest| {
+                    if let Some(raw) = raw {
+                        ingest.samples_in_body = raw;
+                    }
+                    (ingest, format, body_len)
+                })
                 .map_err(|source| ScrapeError::Ingest {
                     url: self.cfg.url.clone(),
                     source,

@@ -13,10 +13,14 @@
 //! groups from other discovery (such as Kubernetes) are given with
 //! [`ScrapeManager::sync`].
 //!
-//! Not applied yet (the store ingests a body with the target's labels overriding
-//! the series' own): `metric_relabel_configs`, `honor_labels` and the `exported_`
-//! renaming ([`promlite_config::targets::merge_series_labels`] implements it for
-//! when the store can take it), `sample_limit` and the label limits; non-Bearer
+//! A job with `metric_relabel_configs` or `sample_limit` scrapes through
+//! [`crate::MetricRelabel`]: target labels attached per `honor_labels` (`false`:
+//! a clashing series label kept as `exported_<name>`), then the rules, each
+//! series' result computed once and remembered; more samples than the limit fail
+//! the scrape. Not applied yet: `honor_labels`/`exported_` for jobs with neither
+//! (the store ingests the body with the target's labels overriding the series'
+//! own, as [`promlite_config::targets::merge_series_labels`] would with
+//! `honor_labels: false` minus the `exported_` copy), and the label limits; non-Bearer
 //! `authorization` leaves the target down with a "not supported" error rather than
 //! scraping it without credentials.
 //!
@@ -238,6 +242,13 @@ fn scrape_config(job: &JobConfig, t: &Target, url: String) -> Result<ScrapeConfi
         insecure_skip_verify: h.tls_config.insecure_skip_verify,
     };
     cfg.timeout = t.scrape_timeout().to_std();
+    if !job.metric_relabel_configs.is_empty() || job.sample_limit > 0 {
+        cfg.metric_relabel = Some(std::sync::Arc::new(crate::MetricRelabel::new(
+            job.metric_relabel_configs.clone(),
+            job.honor_labels,
+            usize::try_from(job.sample_limit).unwrap_or(usize::MAX),
+        )));
+    }
     cfg.body_limit = if job.body_size_limit == 0 {
         DEFAULT_BODY_LIMIT
     } else {
