@@ -12,7 +12,9 @@
 //! ingests, so with `honor_labels: true` a series' own clashing label (say
 //! `job`) is still replaced by the target's, and a rule that rewrites or drops a
 //! target label (`job`, `instance`, ...) is undone. Both need a store entry
-//! point that takes the final labels as they are.
+//! point that takes the final labels as they are. The rules see `le` and
+//! `quantile` values as written (`1`), where Prometheus 3 has already written
+//! them as floats (`1.0`); the stored series get the float form either way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -72,7 +74,8 @@ impl MetricRelabel {
     }
 
     /// The body the store should ingest (with the number of samples scraped): kept samples with their final labels,
-    /// and the `# TYPE` lines (so `le`/`quantile` are still normalized).
+    /// and the `# TYPE` and `# HELP` lines (so `le`/`quantile` are still
+    /// normalized and the metadata kept; `# UNIT` and exemplars are not carried).
     pub(crate) fn rewrite(
         &self,
         target: &Target,
@@ -89,6 +92,10 @@ impl MetricRelabel {
         let mut parser = Parser::new(body, format);
         while let Some(ev) = parser.next_event() {
             match ev.map_err(|_| RewriteError::Parse)? {
+                Event::Help { metric, help } => {
+                    let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+                    let _ = writeln!(out, "# HELP {metric} {help}");
+                }
                 Event::Type { metric, typ } => {
                     let _ = writeln!(out, "# TYPE {metric} {}", type_name(typ));
                 }

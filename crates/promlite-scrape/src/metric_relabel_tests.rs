@@ -66,7 +66,7 @@ impl Drop for Server {
     }
 }
 
-const BODY: &str = "# TYPE req_total counter
+const BODY: &str = "# HELP req_total Requests \\\\ served\\n(total).\n# TYPE req_total counter
 req_total{code=\"200\",job=\"app\"} 5
 req_total{code=\"500\",job=\"app\"} 1
 # TYPE lat_seconds histogram
@@ -158,6 +158,10 @@ fn metric_relabel_and_exported_labels_follow_prometheus() {
     assert_eq!(last(&store, "up"), 1.0);
     assert_eq!(last(&store, "scrape_samples_scraped"), 8.0);
     assert_eq!(last(&store, "scrape_samples_post_metric_relabeling"), 6.0);
+    let md = store.metadata();
+    let req = md.iter().find(|m| m.family == "req_total").unwrap();
+    assert_eq!(req.help.as_deref(), Some("Requests \\ served\n(total)."));
+    assert_eq!(req.typ, Some(promlite_model::MetricType::Counter));
 
     // The 500 line goes away: its series is marked stale, the others go on.
     *srv.body.lock().unwrap() = BODY.replace("req_total{code=\"500\",job=\"app\"} 1\n", "");
