@@ -198,3 +198,37 @@ fn sample_limit_counts_after_relabeling_and_fails_the_scrape() {
     assert_eq!(last(&store, "up"), 0.0);
     assert!(series(&store).is_empty(), "{:?}", series(&store));
 }
+
+#[test]
+fn the_manager_relabels_jobs_that_ask_for_it() {
+    let srv = Server::start(BODY);
+    let store = Arc::new(Store::new(StoreConfig::default()));
+    let yaml = format!(
+        "scrape_configs:\n- job_name: j\n  scrape_interval: 100ms\n  static_configs: [{{targets: ['127.0.0.1:{}']}}]\n{RULES}",
+        srv.port
+    );
+    let m = crate::manager::ScrapeManager::new(Arc::clone(&store));
+    m.apply_config(&Config::from_yaml(&yaml, "t.yml", None).unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let name = Matcher::new(
+        MatchOp::Equal,
+        "__name__",
+        "scrape_samples_post_metric_relabeling",
+    );
+    while store
+        .select(&[name.clone().unwrap()], 0, i64::MAX)
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scrape within 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    m.stop();
+    assert_eq!(last(&store, "scrape_samples_post_metric_relabeling"), 6.0);
+    assert!(series(&store)
+        .iter()
+        .any(|(l, _)| l.contains("exported_job=app")));
+}
