@@ -184,6 +184,9 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             None,
         )
     };
+    if let Some(path) = &config {
+        from_config::apply(std::path::Path::new(path), &mut rule_args, &mut remote_args)?;
+    }
     let rules = rule_args.load()?;
     let mut state = api::State::new(store, settings);
     state.wired.writers = remote_args.start(state.store())?;
