@@ -26,6 +26,7 @@ mod scrape;
 mod scrape_like_prometheus;
 mod serve;
 mod serve_config;
+mod serve_config_sections;
 mod serve_limits;
 mod serve_tls;
 mod serve_wired;

@@ -14,13 +14,13 @@ use serde_json::{json, Value};
 use crate::common::{promlite_bin, which};
 
 /// Processes killed and a scratch directory removed however the test ends.
-struct Guard {
+pub(crate) struct Guard {
     children: Vec<Child>,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl Guard {
-    fn new(tag: &str) -> Guard {
+    pub(crate) fn new(tag: &str) -> Guard {
         let dir = std::env::temp_dir().join(format!("promlite-wired-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
@@ -30,7 +30,7 @@ impl Guard {
         }
     }
 
-    fn spawn(&mut self, cmd: &mut Command) {
+    pub(crate) fn spawn(&mut self, cmd: &mut Command) {
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -50,7 +50,7 @@ impl Drop for Guard {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -59,7 +59,7 @@ fn free_port() -> u16 {
 }
 
 /// `(status, body)` of a GET, or `None` when nothing answers.
-fn get(url: &str) -> Option<(u16, String)> {
+pub(crate) fn get(url: &str) -> Option<(u16, String)> {
     let out = Command::new("curl")
         .args(["-sg", "--max-time", "3", "-w", "\n%{http_code}", url])
         .output()
@@ -95,7 +95,7 @@ fn post(url: &str, headers: &[&str], body: &[u8]) -> (u16, String) {
 }
 
 /// Polls `f` every 200 ms until it gives `Some`, at most `secs` seconds.
-fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f() {
@@ -106,7 +106,7 @@ fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn json_of(url: &str) -> Value {
+pub(crate) fn json_of(url: &str) -> Value {
     let (code, body) = get(url).unwrap_or_else(|| panic!("GET {url}: no answer"));
     assert_eq!(code, 200, "GET {url}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"))
@@ -125,7 +125,7 @@ fn set(k: &[&str]) -> BTreeSet<String> {
 }
 
 /// The value of a one-series instant query `q` at unix time `t`, if any.
-fn query_one(base: &str, q: &str, t: f64) -> Option<f64> {
+pub(crate) fn query_one(base: &str, q: &str, t: f64) -> Option<f64> {
     let url = format!(
         "{base}/api/v1/query?query={}&time={t}",
         q.replace('{', "%7B")
@@ -142,7 +142,7 @@ fn query_one(base: &str, q: &str, t: f64) -> Option<f64> {
     r[0]["value"][1].as_str()?.parse().ok()
 }
 
-fn missing(test: &str, what: &[&str]) -> bool {
+pub(crate) fn missing(test: &str, what: &[&str]) -> bool {
     let absent: Vec<&str> = what.iter().copied().filter(|c| !which(c)).collect();
     if absent.is_empty() {
         return false;
@@ -155,7 +155,7 @@ fn missing(test: &str, what: &[&str]) -> bool {
     true
 }
 
-fn now_s() -> f64 {
+pub(crate) fn now_s() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

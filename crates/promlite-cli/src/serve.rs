@@ -47,6 +47,7 @@ Serves the Prometheus HTTP API read endpoints over sample files (loaded as by
   --config FILE           run a prometheus.yml's scrape_configs (static, file and
                           Kubernetes discovery, relabeling); adds /api/v1/targets,
                           /api/v1/status/config and POST /-/reload (SIGHUP reloads too)
+                          its rule_files, alerting and remote_write join the flags
   --scrape URL...         scrape these endpoints every --interval in the background
                           (job \"promlite\" unless --job; records up, scrape_*)
   --lookback-delta D      lookback delta (default 5m)
@@ -184,6 +185,9 @@ fn run_inner(args: &[String]) -> Result<ExitCode, String> {
             None,
         )
     };
+    if let Some(path) = &config {
+        from_config::apply(std::path::Path::new(path), &mut rule_args, &mut remote_args)?;
+    }
     let rules = rule_args.load()?;
     let mut state = api::State::new(store, settings);
     state.wired.writers = remote_args.start(state.store())?;

@@ -2,16 +2,57 @@
 //! written by `promlite-config`) turned into the typed settings of the
 //! notifier and the remote-write sender.
 //!
-//! Not called yet: `serve --config` is wired separately (the scrape manager's
-//! branch); these are what it should call, next to the flags of
-//! [`super::rules`] and [`super::remote`].
-#![allow(dead_code)]
+//! [`apply`] adds them, with `rule_files` and `global.evaluation_interval` /
+//! `external_labels`, to the flags of [`super::rules`] and [`super::remote`].
+//! They are read once at start-up: a reload changes only the scrape jobs.
 
+use std::path::Path;
 use std::time::Duration;
 
 use promlite::rules::notifier::AlertmanagerTarget;
 use promlite_remote::RemoteWriteConfig;
 use serde_json::Value;
+
+/// Takes from the configuration file `path`, in addition to the flags:
+/// `rule_files` (relative to the file's directory), `global.evaluation_interval`
+/// (unless `--rules.evaluation-interval` is given), `global.external_labels`
+/// (templates' `$externalLabels` and alerts sent; not remote_write samples,
+/// which the sender does not relabel), `alerting.alertmanagers` and
+/// `remote_write`.
+///
+/// # Errors
+/// The configuration's errors, or an unsupported `alerting` / `remote_write` entry.
+pub fn apply(
+    path: &Path,
+    rules: &mut super::rules::RuleArgs,
+    remote: &mut super::remote::RemoteArgs,
+) -> Result<(), String> {
+    let cfg = promlite::config::Config::load_file(path).map_err(|e| e.to_string())?;
+    let at = |e: String| format!("{}: {e}", path.display());
+    rules.patterns.extend(cfg.rule_files.iter().cloned());
+    if rules.interval_ms.is_none() {
+        rules.interval_ms = Some(cfg.global.evaluation_interval.as_millis() as i64);
+    }
+    rules.external_labels = promlite::model::Labels::from_pairs(
+        cfg.global
+            .external_labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    if let Some(a) = &cfg.alerting {
+        if a.get("alert_relabel_configs")
+            .and_then(Value::as_array)
+            .is_some_and(|l| !l.is_empty())
+        {
+            return Err(at(
+                "alerting.alert_relabel_configs is not supported by promlite".into(),
+            ));
+        }
+        rules.config_targets = alertmanager_targets(a).map_err(at)?;
+    }
+    remote.configs = remote_write_configs(&cfg.remote_write).map_err(at)?;
+    Ok(())
+}
 
 /// One [`AlertmanagerTarget`] per `static_configs` target of every
 /// `alerting.alertmanagers` entry: `scheme` (default http), `path_prefix`,

@@ -32,6 +32,8 @@ remote_write flags:
 #[derive(Debug)]
 pub struct RemoteArgs {
     urls: Vec<String>,
+    /// `remote_write:` entries of `--config`, sent to besides the URLs.
+    pub(super) configs: Vec<RemoteWriteConfig>,
     outbox: String,
     /// Whether `POST /api/v1/write` is served.
     pub receiver: bool,
@@ -43,6 +45,7 @@ impl Default for RemoteArgs {
     fn default() -> Self {
         RemoteArgs {
             urls: Vec::new(),
+            configs: Vec::new(),
             outbox: "promlite-outbox".into(),
             receiver: false,
             max_body: DEFAULT_MAX_WRITE_BODY,
@@ -95,14 +98,12 @@ impl RemoteArgs {
     /// A bad URL or an outbox directory that cannot be used.
     pub fn start(&self, store: &promlite::store::Store) -> Result<Vec<Arc<RemoteWriter>>, String> {
         let mut writers = Vec::new();
-        for (i, url) in self.urls.iter().enumerate() {
+        let configs = self.urls.iter().map(|u| RemoteWriteConfig::new(u.clone()));
+        for (i, cfg) in configs.chain(self.configs.iter().cloned()).enumerate() {
             let dir = std::path::Path::new(&self.outbox).join(format!("{i}"));
-            let w = RemoteWriter::start(
-                RemoteWriteConfig::new(url.clone()),
-                OutboxConfig::new(dir),
-                None,
-            )
-            .map_err(|e| format!("--remote-write.url {url}: {e}"))?;
+            let url = cfg.url.clone();
+            let w = RemoteWriter::start(cfg, OutboxConfig::new(dir), None)
+                .map_err(|e| format!("remote write to {url}: {e}"))?;
             let report = w.open_report();
             if report.resent_samples > 0 {
                 eprintln!(

@@ -27,10 +27,14 @@ rule flags:
 /// What the rule flags asked for.
 #[derive(Debug, Default)]
 pub struct RuleArgs {
-    patterns: Vec<String>,
-    interval_ms: Option<i64>,
+    pub(super) patterns: Vec<String>,
+    pub(super) interval_ms: Option<i64>,
     alertmanagers: Vec<String>,
     timeout: Option<Duration>,
+    /// `alerting.alertmanagers` of `--config`, besides `--alertmanager.url`.
+    pub(super) config_targets: Vec<AlertmanagerTarget>,
+    /// `global.external_labels` of `--config`.
+    pub(super) external_labels: promlite::model::Labels,
 }
 
 impl RuleArgs {
@@ -101,26 +105,32 @@ impl RuleArgs {
             }
             files.extend(matched);
         }
-        let mut opts = ManagerOptions::default();
+        let mut opts = ManagerOptions {
+            external_labels: self.external_labels.clone(),
+            ..ManagerOptions::default()
+        };
         if let Some(ms) = self.interval_ms {
             opts.default_interval_ms = ms;
         }
         let mut mgr = Manager::new(opts);
         mgr.load_files(&files)
             .map_err(|e| format!("loading rules:\n  {}", e.join("\n  ")))?;
-        let notifier = (!self.alertmanagers.is_empty()).then(|| {
+        let mut targets: Vec<_> = self
+            .alertmanagers
+            .iter()
+            .map(|u| {
+                let mut t = AlertmanagerTarget::new(u.clone());
+                if let Some(d) = self.timeout {
+                    t.timeout = d;
+                }
+                t
+            })
+            .collect();
+        targets.extend(self.config_targets.iter().cloned());
+        let notifier = (!targets.is_empty()).then(|| {
             Notifier::new(NotifierOptions {
-                alertmanagers: self
-                    .alertmanagers
-                    .iter()
-                    .map(|u| {
-                        let mut t = AlertmanagerTarget::new(u.clone());
-                        if let Some(d) = self.timeout {
-                            t.timeout = d;
-                        }
-                        t
-                    })
-                    .collect(),
+                alertmanagers: targets,
+                external_labels: self.external_labels.clone(),
                 ..NotifierOptions::default()
             })
         });
