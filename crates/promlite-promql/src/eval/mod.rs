@@ -194,8 +194,9 @@ impl Engine {
         time_ms: i64,
         cancel: Option<&AtomicBool>,
     ) -> Result<QueryResult, QueryError> {
-        check_supported(expr, query)?;
+        // The shape check first: it bounds the depth that `check_supported` then walks.
         check::check_expr(expr)?;
+        check_supported(expr, query)?;
         engine::run(
             &self.opts, storage, expr, query, time_ms, time_ms, 1, true, cancel,
         )
