@@ -263,12 +263,16 @@ pub(crate) fn open(
             }
         }
     }
+    let wal = Arc::new(Wal::create(dir, next, opts.fsync).map_err(io_err(dir))?);
+    let _ = store.journal.0.set(Arc::clone(&wal));
+    // The collection at start goes into the new log like any other: a later
+    // recovery replays it before the operations that came after it (found by
+    // `crash_anywhere_equals_the_model`: unlogged, a series collected here came
+    // back from the snapshot and took a later staleness marker).
     let now = opts.now_ms.or_else(|| newest_time(&store));
     if let Some(now) = now {
         rep.series_dropped_by_retention = store.gc(now);
     }
-    let wal = Arc::new(Wal::create(dir, next, opts.fsync).map_err(io_err(dir))?);
-    let _ = store.journal.0.set(Arc::clone(&wal));
     rep.elapsed = t0.elapsed();
     let p = Persistence {
         wal,
